@@ -1,0 +1,176 @@
+// Package broker runs rdg's embedded Kafka broker (franz-go's kfake) and
+// owns the topic administration that every part of rdg shares: creating
+// source, graph, dead-letter and internal topics with the configs they need.
+//
+// broker knows Kafka and nothing of rdg's data: it must not know jobs,
+// graph elements, Avro or stores.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Embedded is an in-process single-broker Kafka cluster listening on real
+// TCP, so any Kafka client can use it.
+type Embedded struct {
+	cluster *kfake.Cluster
+	addr    string
+}
+
+type config struct {
+	addr    string
+	dataDir string
+	sync    bool
+	log     *slog.Logger
+}
+
+// Opt configures Start.
+type Opt func(*config)
+
+// Addr sets the listen address, host:port. The default is 127.0.0.1:9092;
+// port 0 picks a free port (see Embedded.Addr).
+func Addr(hostport string) Opt { return func(c *config) { c.addr = hostport } }
+
+// DataDir persists topics, records and committed offsets under dir so that
+// they survive a restart. Without it everything lives in memory.
+func DataDir(dir string) Opt { return func(c *config) { c.dataDir = dir } }
+
+// SyncWrites fsyncs every produced batch before acknowledging it: slower,
+// but an acknowledged record survives a machine crash, not just a process
+// crash.
+func SyncWrites() Opt { return func(c *config) { c.sync = true } }
+
+// Logger sets the logger for broker warnings and errors.
+func Logger(l *slog.Logger) Opt { return func(c *config) { c.log = l } }
+
+// Start starts the embedded broker and returns once it accepts connections.
+func Start(opts ...Opt) (*Embedded, error) {
+	cfg := config{addr: "127.0.0.1:9092", log: slog.Default()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	host, portStr, err := net.SplitHostPort(cfg.addr)
+	if err != nil {
+		return nil, fmt.Errorf("broker address %q: %w", cfg.addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("broker address %q: bad port", cfg.addr)
+	}
+	kopts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.ClusterID("rdg"),
+		kfake.WithLogger(kfakeLogger{cfg.log}),
+		// kfake listens on 127.0.0.1 by default; honour the host asked for.
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+		}),
+	}
+	if cfg.dataDir != "" {
+		if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("broker data directory: %w", err)
+		}
+		kopts = append(kopts, kfake.DataDir(cfg.dataDir))
+	}
+	if cfg.sync {
+		kopts = append(kopts, kfake.SyncWrites())
+	}
+	c, err := kfake.NewCluster(kopts...)
+	if err != nil {
+		var opErr *net.OpError
+		if errors.As(err, &opErr) {
+			return nil, fmt.Errorf("start embedded Kafka on %s (is another broker running? use --kafka-addr or --brokers): %w", cfg.addr, err)
+		}
+		return nil, fmt.Errorf("start embedded Kafka: %w", err)
+	}
+	return &Embedded{cluster: c, addr: c.ListenAddrs()[0]}, nil
+}
+
+// Addr is the address clients connect to.
+func (e *Embedded) Addr() string { return e.addr }
+
+// Close stops the broker, persisting its state if it has a data directory.
+func (e *Embedded) Close() { e.cluster.Close() }
+
+// Compact runs log compaction on every compacted topic now rather than on
+// the broker's cleaner schedule.
+func (e *Embedded) Compact() { e.cluster.Compact() }
+
+type kfakeLogger struct{ l *slog.Logger }
+
+func (k kfakeLogger) Logf(level kfake.LogLevel, msg string, args ...any) {
+	if level > kfake.LogLevelWarn {
+		return
+	}
+	lvl := slog.LevelWarn
+	if level == kfake.LogLevelError {
+		lvl = slog.LevelError
+	}
+	k.l.Log(context.Background(), lvl, "kafka: "+fmt.Sprintf(msg, args...))
+}
+
+// Topic describes a topic rdg creates.
+type Topic struct {
+	Name       string
+	Partitions int32
+	// Compact selects cleanup.policy=compact: the topic keeps the latest
+	// record per key, as graph topics and the schemas topic need.
+	Compact bool
+}
+
+// EnsureTopics creates the topics that do not exist yet. Existing topics are
+// left as they are, whatever their partition count.
+func EnsureTopics(ctx context.Context, adm *kadm.Client, topics ...Topic) error {
+	for _, t := range topics {
+		var configs map[string]*string
+		if t.Compact {
+			compact := "compact"
+			configs = map[string]*string{"cleanup.policy": &compact}
+		}
+		parts := t.Partitions
+		if parts <= 0 {
+			parts = 1
+		}
+		resp, err := adm.CreateTopic(ctx, parts, -1, configs, t.Name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// WaitReachable waits until a Kafka cluster answers metadata requests, so a
+// process started alongside its broker fails with a clear message rather
+// than a stream of connection errors.
+func WaitReachable(ctx context.Context, adm *kadm.Client, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		_, err := adm.BrokerMetadata(ctx)
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka not reachable after %s: %w", timeout, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

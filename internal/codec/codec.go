@@ -1,0 +1,117 @@
+// Package codec owns the bytes rdg reads and writes on Kafka: the Confluent
+// framing of Avro records (magic byte 0, a 4-byte big-endian schema id, the
+// Avro body), the cache that resolves a schema id to a parsed writer schema
+// through a schema registry, and the record layout of the graph topics
+// (rdg.node.<type> and rdg.edge.<type>: keys, Avro value schemas, encoding).
+//
+// codec knows the graph data model and the registry's client API. It must
+// not know jobs, stores or serving: both the jobs that publish graph
+// elements and the writer that stores them use it, so the wire format has a
+// single definition.
+package codec
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+)
+
+// HeaderSize is the length of the Confluent wire-format header.
+const HeaderSize = 5
+
+// ErrBadHeader reports a record whose value is not Confluent-framed.
+var ErrBadHeader = errors.New("not Confluent wire format: want magic byte 0 and a 4-byte schema id")
+
+// SplitHeader returns the schema id and Avro body of a Confluent-framed value.
+func SplitHeader(b []byte) (id int, body []byte, err error) {
+	if len(b) < HeaderSize || b[0] != 0 {
+		return 0, nil, ErrBadHeader
+	}
+	return int(binary.BigEndian.Uint32(b[1:5])), b[5:], nil
+}
+
+// AppendHeader appends the Confluent header for schema id to dst.
+func AppendHeader(dst []byte, id int) []byte {
+	return binary.BigEndian.AppendUint32(append(dst, 0), uint32(id))
+}
+
+// ErrRegistryUnavailable wraps failures to reach the registry. Unlike an
+// unknown schema id it says nothing about the record, so callers retry
+// rather than reject the record.
+var ErrRegistryUnavailable = errors.New("schema registry unavailable")
+
+// UnknownSchemaError reports a schema id the registry could not resolve.
+type UnknownSchemaError struct {
+	ID  int
+	Err error
+}
+
+func (e *UnknownSchemaError) Error() string {
+	return fmt.Sprintf("schema id %d: %v", e.ID, e.Err)
+}
+
+func (e *UnknownSchemaError) Unwrap() error { return e.Err }
+
+// Schemas resolves schema ids to parsed Avro schemas through a registry and
+// caches them for the life of the process: a schema id never changes
+// meaning, so entries need no invalidation. Failed lookups are not cached,
+// so a schema registered after a record referencing it arrived is picked up
+// on the next record. Schemas is safe for concurrent use.
+type Schemas struct {
+	reg *sr.Client
+
+	mu    sync.RWMutex
+	byID  map[int]avro.Schema
+	cache *avro.SchemaCache
+}
+
+// NewSchemas returns a cache backed by reg.
+func NewSchemas(reg *sr.Client) *Schemas {
+	return &Schemas{reg: reg, byID: make(map[int]avro.Schema), cache: &avro.SchemaCache{}}
+}
+
+// ByID returns the schema registered under id.
+func (s *Schemas) ByID(ctx context.Context, id int) (avro.Schema, error) {
+	s.mu.RLock()
+	sch, ok := s.byID[id]
+	s.mu.RUnlock()
+	if ok {
+		return sch, nil
+	}
+	got, err := s.reg.SchemaByID(ctx, id)
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+			return nil, &UnknownSchemaError{ID: id, Err: errors.New("not found in the schema registry")}
+		}
+		return nil, fmt.Errorf("%w: schema id %d: %v", ErrRegistryUnavailable, id, err)
+	}
+	if got.Type != sr.TypeAvro {
+		return nil, &UnknownSchemaError{ID: id, Err: fmt.Errorf("schema type %s is not Avro", got.Type)}
+	}
+	// A private cache per schema: named types of one registered schema must
+	// not leak into the parse of an unrelated one.
+	sch, err = avro.ParseWithCache(got.Schema, "", &avro.SchemaCache{})
+	if err != nil {
+		return nil, &UnknownSchemaError{ID: id, Err: fmt.Errorf("parse: %w", err)}
+	}
+	s.mu.Lock()
+	s.byID[id] = sch
+	s.mu.Unlock()
+	return sch, nil
+}
+
+// Register registers schema under subject and returns its id.
+func Register(ctx context.Context, reg *sr.Client, subject, schema string) (int, error) {
+	ss, err := reg.CreateSchema(ctx, subject, sr.Schema{Schema: schema, Type: sr.TypeAvro})
+	if err != nil {
+		return 0, fmt.Errorf("register schema for subject %s: %w", subject, err)
+	}
+	return ss.ID, nil
+}

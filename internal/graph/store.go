@@ -1,0 +1,76 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+)
+
+// Direction says which way along an edge a read or traversal goes,
+// relative to the node it starts from.
+type Direction int8
+
+const (
+	// Out follows edges whose From is the node.
+	Out Direction = iota + 1
+	// In follows edges whose To is the node.
+	In
+	// Both follows edges in either direction.
+	Both
+)
+
+func (d Direction) String() string {
+	switch d {
+	case Out:
+		return "out"
+	case In:
+		return "in"
+	case Both:
+		return "both"
+	}
+	return fmt.Sprintf("Direction(%d)", int8(d))
+}
+
+// ParseDirection parses "out", "in" or "both".
+func ParseDirection(s string) (Direction, error) {
+	switch s {
+	case "out", "OUT", "":
+		return Out, nil
+	case "in", "IN":
+		return In, nil
+	case "both", "BOTH":
+		return Both, nil
+	}
+	return 0, fmt.Errorf("direction %q: want out, in or both", s)
+}
+
+// Batch is a set of element updates applied together.
+type Batch struct {
+	Nodes []Node
+	Edges []Edge
+}
+
+// Len is the number of elements in b.
+func (b *Batch) Len() int { return len(b.Nodes) + len(b.Edges) }
+
+// Reset empties b, keeping its capacity.
+func (b *Batch) Reset() { b.Nodes, b.Edges = b.Nodes[:0], b.Edges[:0] }
+
+// Writer merges updates into a store. Apply must be idempotent and must
+// merge with Node.Merge and Edge.Merge semantics, so that replaying a batch
+// or applying batches out of order leaves the same stored graph. When Apply
+// returns nil the whole batch is durable.
+type Writer interface {
+	Apply(ctx context.Context, b *Batch) error
+}
+
+// Reader reads a stored graph. Implementations must make Node one point
+// lookup and Edges one range read.
+type Reader interface {
+	// Node returns the stored node, and false if there is none.
+	Node(ctx context.Context, ref NodeRef) (Node, bool, error)
+	// Edges calls fn with each edge of ref in direction dir (Out or In;
+	// Both is the caller's business) whose type is edgeType, or of every
+	// type if edgeType is "", in a stable order, until fn returns false.
+	// Edges returned for In keep their stored orientation: To is ref.
+	Edges(ctx context.Context, ref NodeRef, dir Direction, edgeType string, fn func(*Edge) bool) error
+}

@@ -1,0 +1,468 @@
+package job
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/rdgraph/rdg/internal/graph"
+)
+
+// Spec is a parsed job file. Every expression keeps the position of its
+// YAML value so that compile errors point at the line that caused them.
+type Spec struct {
+	File    string
+	Name    string
+	Source  Source
+	Filter  *Expr
+	Project []Field
+	Time    *Expr
+	Nodes   []NodeSpec
+	Edges   []EdgeSpec
+	Dedupe  Dedupe
+}
+
+// Source names the topic a job reads.
+type Source struct {
+	Topic string
+	// Start is where a job with no committed offset begins: "earliest"
+	// (the default, so a new job builds the graph from the topic's whole
+	// retained history) or "latest".
+	Start string
+	// Schema is an optional path to the Avro schema (.avsc) of the topic's
+	// values, relative to the job file. With it, `rdg job check` verifies
+	// that expressions use only fields that exist.
+	Schema string
+	schemaPos
+}
+
+type schemaPos struct{ schemaLine, schemaCol int }
+
+// Expr is an expression's source and where it stands in the job file.
+type Expr struct {
+	Src       string
+	Line, Col int
+	quoted    bool
+}
+
+// Field is a named expression: a projected field or a property.
+type Field struct {
+	Name string
+	Expr Expr
+}
+
+// NodeSpec maps a record to one node.
+type NodeSpec struct {
+	Type      string
+	ID        Expr
+	Props     []Field
+	When      *Expr
+	Line, Col int
+}
+
+// EdgeSpec maps a record to one edge.
+type EdgeSpec struct {
+	Type      string
+	From, To  Endpoint
+	Props     []Field
+	When      *Expr
+	Line, Col int
+}
+
+// Endpoint names an edge's end node: its type and an expression for its id.
+type Endpoint struct {
+	Type string
+	ID   Expr
+}
+
+// Dedupe configures the buffer that merges updates to the same element.
+type Dedupe struct {
+	Window time.Duration
+}
+
+// Error is one problem in a job file, at a line and column (1-based; 0 if
+// unknown).
+type Error struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+func (e Error) Error() string {
+	switch {
+	case e.Line > 0 && e.Col > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Errors is every problem found in a job file, in file order.
+type Errors []Error
+
+func (es Errors) Error() string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+func (es Errors) sorted() Errors {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].Line != es[j].Line {
+			return es[i].Line < es[j].Line
+		}
+		return es[i].Col < es[j].Col
+	})
+	return es
+}
+
+// MaxFileSize bounds a job file; anything larger is not a hand-written job.
+const MaxFileSize = 1 << 20
+
+// ParseFile reads and parses a job file. On failure the error is an Errors
+// listing every problem found; the Spec is then partial (nil if the file is
+// not YAML at all) and only good for finding more errors.
+func ParseFile(path string) (*Spec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: err.Error()}}
+	}
+	return Parse(path, b)
+}
+
+var (
+	jobNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+	fieldRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	endpointRE = regexp.MustCompile(`^\s*([a-z][a-z0-9_]*)\s*\((.*)\)\s*$`)
+)
+
+type parser struct {
+	file string
+	errs Errors
+}
+
+func (p *parser) errf(n *yaml.Node, format string, args ...any) {
+	e := Error{File: p.file, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Col = n.Line, n.Column
+	}
+	p.errs = append(p.errs, e)
+}
+
+// Parse parses a job file's bytes; file names it in errors.
+func Parse(file string, src []byte) (*Spec, error) {
+	p := &parser{file: file}
+	if len(src) > MaxFileSize {
+		return nil, Errors{{File: file, Msg: fmt.Sprintf("job file is %d bytes; the limit is %d", len(src), MaxFileSize)}}
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, Errors{yamlError(file, err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, Errors{{File: file, Line: extra.Line, Msg: "more than one YAML document: one job per file"}}
+	}
+	if len(doc.Content) == 0 {
+		return nil, Errors{{File: file, Msg: "empty job file"}}
+	}
+	spec := &Spec{File: file}
+	root := doc.Content[0]
+	p.mapping(root, "job", map[string]func(*yaml.Node){
+		"name":    func(n *yaml.Node) { spec.Name = p.str(n, "name") },
+		"source":  func(n *yaml.Node) { p.source(n, &spec.Source) },
+		"filter":  func(n *yaml.Node) { spec.Filter = p.exprPtr(n, "filter") },
+		"project": func(n *yaml.Node) { spec.Project = p.fields(n, "project") },
+		"time":    func(n *yaml.Node) { spec.Time = p.exprPtr(n, "time") },
+		"nodes":   func(n *yaml.Node) { spec.Nodes = p.nodes(n) },
+		"edges":   func(n *yaml.Node) { spec.Edges = p.edges(n) },
+		"dedupe":  func(n *yaml.Node) { p.dedupe(n, &spec.Dedupe) },
+	}, "name", "source")
+	if spec.Name != "" && !jobNameRE.MatchString(spec.Name) {
+		p.errf(p.find(root, "name"), "name %q: use lower-case letters, digits, '.', '_' and '-'", spec.Name)
+	}
+	if root.Kind == yaml.MappingNode && len(spec.Nodes) == 0 && len(spec.Edges) == 0 && p.find(root, "nodes") == nil && p.find(root, "edges") == nil {
+		p.errf(root, "job maps records to nothing: add nodes or edges")
+	}
+	if len(p.errs) > 0 {
+		return spec, p.errs.sorted()
+	}
+	return spec, nil
+}
+
+func yamlError(file string, err error) Error {
+	// yaml.v3 reports "yaml: line N: msg"; keep the line as a position.
+	msg := err.Error()
+	var line int
+	if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &line); scanErr == nil {
+		if i := strings.Index(msg, ": "); i >= 0 {
+			if j := strings.Index(msg[i+2:], ": "); j >= 0 {
+				msg = msg[i+2+j+2:]
+			}
+		}
+		return Error{File: file, Line: line, Msg: "invalid YAML: " + msg}
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return Error{File: file, Msg: "invalid YAML: " + strings.Join(te.Errors, "; ")}
+	}
+	return Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+func (p *parser) find(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// mapping walks a YAML mapping, dispatching known keys and reporting
+// unknown, duplicate and missing required ones.
+func (p *parser) mapping(n *yaml.Node, what string, keys map[string]func(*yaml.Node), required ...string) {
+	if n.Kind != yaml.MappingNode {
+		p.errf(n, "%s: want a mapping of keys to values, got %s", what, kindName(n))
+		return
+	}
+	seen := make(map[string]bool)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		fn, ok := keys[k.Value]
+		switch {
+		case !ok:
+			p.errf(k, "%s: unknown key %q (known: %s)", what, k.Value, knownKeys(keys))
+		case seen[k.Value]:
+			p.errf(k, "%s: duplicate key %q", what, k.Value)
+		default:
+			seen[k.Value] = true
+			fn(v)
+		}
+	}
+	for _, r := range required {
+		if !seen[r] {
+			p.errf(n, "%s: missing required key %q", what, r)
+		}
+	}
+}
+
+func knownKeys(keys map[string]func(*yaml.Node)) string {
+	ks := make([]string, 0, len(keys))
+	for k := range keys {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return strings.Join(ks, ", ")
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "a document"
+}
+
+func (p *parser) str(n *yaml.Node, what string) string {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		p.errf(n, "%s: want a string, got %s", what, kindName(n))
+		return ""
+	}
+	if n.Value == "" {
+		p.errf(n, "%s: empty", what)
+	}
+	return n.Value
+}
+
+func (p *parser) expr(n *yaml.Node, what string) Expr {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		p.errf(n, "%s: want an expression, got %s", what, kindName(n))
+		return Expr{}
+	}
+	if strings.TrimSpace(n.Value) == "" {
+		p.errf(n, "%s: empty expression", what)
+	}
+	return Expr{Src: n.Value, Line: n.Line, Col: n.Column, quoted: n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0}
+}
+
+func (p *parser) exprPtr(n *yaml.Node, what string) *Expr {
+	e := p.expr(n, what)
+	return &e
+}
+
+func (p *parser) source(n *yaml.Node, s *Source) {
+	p.mapping(n, "source", map[string]func(*yaml.Node){
+		"topic": func(v *yaml.Node) { s.Topic = p.str(v, "source.topic") },
+		"start": func(v *yaml.Node) {
+			s.Start = p.str(v, "source.start")
+			if s.Start != "" && s.Start != "earliest" && s.Start != "latest" {
+				p.errf(v, "source.start %q: want earliest or latest", s.Start)
+			}
+		},
+		"schema": func(v *yaml.Node) {
+			s.Schema = p.str(v, "source.schema")
+			s.schemaLine, s.schemaCol = v.Line, v.Column
+		},
+	}, "topic")
+	if s.Start == "" {
+		s.Start = "earliest"
+	}
+}
+
+func (p *parser) fields(n *yaml.Node, what string) []Field {
+	if n.Kind != yaml.MappingNode {
+		p.errf(n, "%s: want a mapping of names to expressions, got %s", what, kindName(n))
+		return nil
+	}
+	var fs []Field
+	seen := make(map[string]bool)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch {
+		case !fieldRE.MatchString(k.Value):
+			p.errf(k, "%s: name %q: want letters, digits and _, not starting with a digit", what, k.Value)
+		case seen[k.Value]:
+			p.errf(k, "%s: duplicate name %q", what, k.Value)
+		}
+		seen[k.Value] = true
+		fs = append(fs, Field{Name: k.Value, Expr: p.expr(v, what+"."+k.Value)})
+	}
+	return fs
+}
+
+func (p *parser) typeName(n *yaml.Node, what string) string {
+	s := p.str(n, what)
+	if s != "" {
+		if err := graph.ValidTypeName(s); err != nil {
+			p.errf(n, "%s: %v", what, err)
+		}
+	}
+	return s
+}
+
+func (p *parser) seq(n *yaml.Node, what string) []*yaml.Node {
+	if n.Kind != yaml.SequenceNode {
+		p.errf(n, "%s: want a list, got %s", what, kindName(n))
+		return nil
+	}
+	return n.Content
+}
+
+func (p *parser) nodes(n *yaml.Node) []NodeSpec {
+	var out []NodeSpec
+	for i, item := range p.seq(n, "nodes") {
+		what := fmt.Sprintf("nodes[%d]", i)
+		ns := NodeSpec{Line: item.Line, Col: item.Column}
+		p.mapping(item, what, map[string]func(*yaml.Node){
+			"type":  func(v *yaml.Node) { ns.Type = p.typeName(v, what+".type") },
+			"id":    func(v *yaml.Node) { ns.ID = p.expr(v, what+".id") },
+			"props": func(v *yaml.Node) { ns.Props = p.fields(v, what+".props") },
+			"when":  func(v *yaml.Node) { ns.When = p.exprPtr(v, what+".when") },
+		}, "type", "id")
+		out = append(out, ns)
+	}
+	return out
+}
+
+func (p *parser) edges(n *yaml.Node) []EdgeSpec {
+	var out []EdgeSpec
+	for i, item := range p.seq(n, "edges") {
+		what := fmt.Sprintf("edges[%d]", i)
+		es := EdgeSpec{Line: item.Line, Col: item.Column}
+		p.mapping(item, what, map[string]func(*yaml.Node){
+			"type":  func(v *yaml.Node) { es.Type = p.typeName(v, what+".type") },
+			"from":  func(v *yaml.Node) { es.From = p.endpoint(v, what+".from") },
+			"to":    func(v *yaml.Node) { es.To = p.endpoint(v, what+".to") },
+			"props": func(v *yaml.Node) { es.Props = p.fields(v, what+".props") },
+			"when":  func(v *yaml.Node) { es.When = p.exprPtr(v, what+".when") },
+		}, "type", "from", "to")
+		out = append(out, es)
+	}
+	return out
+}
+
+// endpoint accepts the short form "account(member_id)" or the mapping
+// {type: account, id: member_id}.
+func (p *parser) endpoint(n *yaml.Node, what string) Endpoint {
+	var ep Endpoint
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		m := endpointRE.FindStringSubmatch(n.Value)
+		if m == nil {
+			p.errf(n, "%s: want type(id expression), e.g. account(member_id), or {type: ..., id: ...}; got %q", what, n.Value)
+			return ep
+		}
+		ep.Type = m[1]
+		if err := graph.ValidTypeName(ep.Type); err != nil {
+			p.errf(n, "%s: %v", what, err)
+		}
+		col := n.Column + strings.Index(n.Value, "(") + 1
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			col++
+		}
+		ep.ID = Expr{Src: m[2], Line: n.Line, Col: col}
+		if strings.TrimSpace(m[2]) == "" {
+			p.errf(n, "%s: empty id expression", what)
+		}
+		return ep
+	}
+	p.mapping(n, what, map[string]func(*yaml.Node){
+		"type": func(v *yaml.Node) { ep.Type = p.typeName(v, what+".type") },
+		"id":   func(v *yaml.Node) { ep.ID = p.expr(v, what+".id") },
+	}, "type", "id")
+	return ep
+}
+
+func (p *parser) dedupe(n *yaml.Node, d *Dedupe) {
+	p.mapping(n, "dedupe", map[string]func(*yaml.Node){
+		"window": func(v *yaml.Node) {
+			s := p.str(v, "dedupe.window")
+			if s == "" {
+				return
+			}
+			w, err := time.ParseDuration(s)
+			switch {
+			case err != nil:
+				p.errf(v, "dedupe.window %q: want a duration such as 0s, 500ms or 2s", s)
+			case w < 0:
+				p.errf(v, "dedupe.window %q: negative", s)
+			default:
+				d.Window = w
+			}
+		},
+	})
+}
+
+// schemaPath resolves Source.Schema relative to the job file.
+func (s *Spec) schemaPath() string {
+	if s.Source.Schema == "" || filepath.IsAbs(s.Source.Schema) {
+		return s.Source.Schema
+	}
+	return filepath.Join(filepath.Dir(s.File), s.Source.Schema)
+}

@@ -1,0 +1,287 @@
+// Package registry is rdg's embedded schema registry: a server for the
+// Confluent Schema Registry REST API that keeps its schemas in a compacted
+// Kafka topic, so that any Confluent client (franz-go's sr, the Java and
+// Python serdes, curl) can use it unchanged.
+//
+// It owns the registry's HTTP API, its in-memory state (subjects, versions,
+// global schema ids, compatibility configuration), the persistence of that
+// state in the topic (in the record format Confluent uses in _schemas, so
+// either registry can read the other's topic), and Avro compatibility checks.
+// It knows nothing about jobs, the graph or stores: to them it is just a
+// registry URL.
+//
+// Durability: every write is produced to the topic with acks=all and
+// acknowledged by the broker before it is applied to memory and answered,
+// so an answered write survives a restart. On start the topic is read to its
+// end and the state rebuilt from it. The state is a function of the last
+// value of each key, so log compaction never changes what a restart sees.
+//
+// A single registry process must be the only writer of the topic: schema ids
+// are assigned as max+1 and versions as latest+1 from the rebuilt state, and
+// a concurrent writer would hand out the same ids. Confluent solves this with
+// leader election; rdg runs one registry per cluster instead.
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// writeTimeout bounds one produce. It is deliberately not the HTTP request's
+// context: a client that hangs up mid-write must not leave us unsure whether
+// the record reached the log.
+const writeTimeout = 30 * time.Second
+
+// Opt configures a Server.
+type Opt interface{ apply(*config) }
+
+type opt struct{ fn func(*config) }
+
+func (o opt) apply(c *config) { o.fn(c) }
+
+type config struct {
+	kopts  []kgo.Opt
+	topic  string
+	logger *slog.Logger
+}
+
+// Seeds sets the Kafka bootstrap brokers (host:port).
+func Seeds(addrs ...string) Opt {
+	return opt{func(c *config) { c.kopts = append(c.kopts, kgo.SeedBrokers(addrs...)) }}
+}
+
+// KafkaOpts adds options for the Kafka clients the registry uses, for
+// example SASL or TLS. They must not configure consuming or a default
+// produce topic: the registry sets those itself.
+func KafkaOpts(opts ...kgo.Opt) Opt {
+	return opt{func(c *config) { c.kopts = append(c.kopts, opts...) }}
+}
+
+// Topic sets the topic that holds the schemas; the default is "_schemas",
+// the name Confluent uses.
+func Topic(name string) Opt {
+	return opt{func(c *config) { c.topic = name }}
+}
+
+// Logger sets the logger; the default discards.
+func Logger(l *slog.Logger) Opt {
+	return opt{func(c *config) { c.logger = l }}
+}
+
+// Server is a Confluent-compatible schema registry. It is an http.Handler;
+// serving it on a listener is the caller's business.
+type Server struct {
+	cfg config
+	cl  *kgo.Client // writer; also produces the end-of-log marker
+	mux *http.ServeMux
+
+	// mu serialises writes, each of which spans check, produce and apply,
+	// so two registrations cannot both see id N as free.
+	mu sync.RWMutex
+	st *state
+	// stale is set when a produce failed: the record may or may not be in
+	// the log, so memory is rebuilt from the topic before the next write.
+	stale bool
+
+	closeOnce sync.Once
+}
+
+// New connects to Kafka, creates the topic if it does not exist, reads it to
+// its end to rebuild the registry, and only then returns.
+func New(ctx context.Context, opts ...Opt) (*Server, error) {
+	cfg := config{topic: "_schemas"}
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.logger = cfg.logger.With("component", "registry", "topic", cfg.topic)
+
+	cl, err := kgo.NewClient(append(cfg.kopts[:len(cfg.kopts):len(cfg.kopts)],
+		kgo.DefaultProduceTopic(cfg.topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("registry: kafka client: %w", err)
+	}
+	s := &Server{cfg: cfg, cl: cl}
+	if err := s.ensureTopic(ctx); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	st, err := s.load(ctx)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	s.st = st
+	s.mux = s.routes()
+	cfg.logger.Info("schema registry loaded", "subjects", len(st.subjects), "schemas", len(st.schemas), "max_id", st.maxID)
+	return s, nil
+}
+
+// ServeHTTP serves the Confluent Schema Registry REST API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Close releases the Kafka client. Reads keep working from memory; writes
+// fail with a store error.
+func (s *Server) Close() {
+	s.closeOnce.Do(s.cl.Close)
+}
+
+// ensureTopic creates the topic as Confluent does (one partition, because
+// the log is the order of writes, and compacted, because it is a table),
+// and refuses an existing topic that would lose or reorder schemas.
+func (s *Server) ensureTopic(ctx context.Context) error {
+	adm := kadm.NewClient(s.cl)
+	topic := s.cfg.topic
+	_, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic)
+	switch {
+	case err == nil:
+		s.cfg.logger.Info("created schemas topic")
+		return nil
+	case !errors.Is(err, kerr.TopicAlreadyExists):
+		return fmt.Errorf("registry: create topic %q: %w", topic, err)
+	}
+
+	details, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("registry: describe topic %q: %w", topic, err)
+	}
+	if err := details.Error(); err != nil {
+		return fmt.Errorf("registry: describe topic %q: %w", topic, err)
+	}
+	if n := len(details[topic].Partitions); n != 1 {
+		return fmt.Errorf("registry: topic %q has %d partitions; the schemas topic needs exactly 1 so that it orders all writes", topic, n)
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("registry: describe configs of %q: %w", topic, err)
+	}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			return fmt.Errorf("registry: describe configs of %q: %w", topic, rc.Err)
+		}
+		for _, c := range rc.Configs {
+			if c.Key == "cleanup.policy" && c.Value != nil && !strings.Contains(*c.Value, "compact") {
+				return fmt.Errorf("registry: topic %q has cleanup.policy=%s; it must be compact or retention would delete schemas", topic, *c.Value)
+			}
+		}
+	}
+	return nil
+}
+
+// load rebuilds the state from the whole topic. To know where "the end" is
+// it first appends a NOOP marker (as Confluent does) and reads up to it: the
+// high watermark alone is not enough, because compaction can leave the last
+// offsets without records.
+func (s *Server) load(ctx context.Context) (*state, error) {
+	marker := &kgo.Record{Key: noopKey(), Partition: 0}
+	if err := s.cl.ProduceSync(ctx, marker).FirstErr(); err != nil {
+		return nil, fmt.Errorf("registry: write end marker to %q: %w", s.cfg.topic, err)
+	}
+
+	rd, err := kgo.NewClient(append(s.cfg.kopts[:len(s.cfg.kopts):len(s.cfg.kopts)],
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+			s.cfg.topic: {0: kgo.NewOffset().AtStart()},
+		}),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("registry: kafka reader: %w", err)
+	}
+	defer rd.Close()
+
+	st := newState(s.cfg.logger)
+	for {
+		fs := rd.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("registry: read %q: %w", s.cfg.topic, err)
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) {
+			if ferr == nil {
+				ferr = fmt.Errorf("registry: read %q: %w", s.cfg.topic, err)
+			}
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if done {
+				return
+			}
+			if err := st.apply(r.Key, r.Value); err != nil {
+				s.cfg.logger.Warn("skipping unreadable record", "offset", r.Offset, "err", err)
+			}
+			done = r.Offset >= marker.Offset
+		})
+		if done {
+			return st, nil
+		}
+	}
+}
+
+// commit writes records to the topic and, once the broker has acknowledged
+// all of them, applies them to memory through the same code that replays
+// the topic on start, so that a live write and its replay cannot disagree.
+// The caller holds s.mu for writing.
+func (s *Server) commit(recs ...*kgo.Record) error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	for _, r := range recs {
+		r.Partition = 0
+	}
+	if err := s.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		s.stale = true
+		s.cfg.logger.Error("write to schemas topic failed", "err", err)
+		return &apiError{http.StatusInternalServerError, 50001, "Error while writing to the schemas topic: " + err.Error()}
+	}
+	for _, r := range recs {
+		if err := s.st.apply(r.Key, r.Value); err != nil {
+			// We encoded these records ourselves; failing to read them back
+			// is a bug, not an input error.
+			panic(fmt.Sprintf("registry: cannot apply own record: %v", err))
+		}
+	}
+	return nil
+}
+
+// fresh makes sure memory matches the topic before a write. The caller
+// holds s.mu for writing.
+func (s *Server) fresh() error {
+	if !s.stale {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	st, err := s.load(ctx)
+	if err != nil {
+		return &apiError{http.StatusInternalServerError, 50001, "Error while reading the schemas topic: " + err.Error()}
+	}
+	st.maxID = max(st.maxID, s.st.maxID)
+	s.st, s.stale = st, false
+	s.cfg.logger.Info("state reloaded from topic after a failed write")
+	return nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only plain structs of strings and ints are marshalled
+	}
+	return b
+}

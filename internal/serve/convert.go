@@ -1,0 +1,186 @@
+package serve
+
+import (
+	"fmt"
+	"strconv"
+
+	"connectrpc.com/connect"
+
+	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
+	"github.com/rdgraph/rdg/internal/graph"
+)
+
+// This file is the only place that knows both the wire types and the graph
+// types, so a change of either side is one edit here.
+
+// invalidArg makes an InvalidArgument error whose message starts with the
+// request field path (proto names, e.g. "steps[0].edge_types[2]"), because
+// that path is what a client needs to find its mistake.
+func invalidArg(field, format string, args ...any) error {
+	return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s: %w", field, fmt.Errorf(format, args...)))
+}
+
+func index(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
+
+func nodeRefFromProto(field string, r *rdgv1.NodeRef) (graph.NodeRef, error) {
+	if r == nil {
+		return graph.NodeRef{}, invalidArg(field, "required")
+	}
+	ref := graph.NodeRef{Type: r.GetType(), ID: r.GetId()}
+	// Checked part by part so the error names type or id; Validate stays the
+	// last word in case graph adds rules.
+	if err := graph.ValidTypeName(ref.Type); err != nil {
+		return graph.NodeRef{}, invalidArg(field+".type", "%v", err)
+	}
+	if ref.ID == "" {
+		return graph.NodeRef{}, invalidArg(field+".id", "empty id")
+	}
+	if err := ref.Validate(); err != nil {
+		return graph.NodeRef{}, invalidArg(field, "%v", err)
+	}
+	return ref, nil
+}
+
+func nodeRefsFromProto(field string, rs []*rdgv1.NodeRef) ([]graph.NodeRef, error) {
+	refs := make([]graph.NodeRef, len(rs))
+	for i, r := range rs {
+		ref, err := nodeRefFromProto(index(field, i), r)
+		if err != nil {
+			return nil, err
+		}
+		refs[i] = ref
+	}
+	return refs, nil
+}
+
+func directionFromProto(field string, d rdgv1.Direction) (graph.Direction, error) {
+	switch d {
+	case rdgv1.Direction_DIRECTION_UNSPECIFIED, rdgv1.Direction_DIRECTION_OUT:
+		return graph.Out, nil
+	case rdgv1.Direction_DIRECTION_IN:
+		return graph.In, nil
+	case rdgv1.Direction_DIRECTION_BOTH:
+		return graph.Both, nil
+	}
+	// Proto3 enums are open: a newer client may send a value this server
+	// does not know, and guessing a direction would return a wrong answer.
+	return 0, invalidArg(field, "unknown direction %d", int32(d))
+}
+
+// edgeTypesFromProto validates types and drops repeats, which would
+// otherwise make graph.EachEdge read (and return) the same edges twice.
+func edgeTypesFromProto(field string, types []string) ([]string, error) {
+	if len(types) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(types))
+	seen := make(map[string]struct{}, len(types))
+	for i, t := range types {
+		if err := graph.ValidTypeName(t); err != nil {
+			return nil, invalidArg(index(field, i), "%v", err)
+		}
+		if _, ok := seen[t]; ok {
+			continue
+		}
+		seen[t] = struct{}{}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func stepsFromProto(field string, steps []*rdgv1.Step) ([]graph.Step, error) {
+	out := make([]graph.Step, len(steps))
+	for i, s := range steps {
+		f := index(field, i)
+		if s == nil {
+			return nil, invalidArg(f, "required")
+		}
+		dir, err := directionFromProto(f+".direction", s.GetDirection())
+		if err != nil {
+			return nil, err
+		}
+		types, err := edgeTypesFromProto(f+".edge_types", s.GetEdgeTypes())
+		if err != nil {
+			return nil, err
+		}
+		out[i] = graph.Step{Direction: dir, EdgeTypes: types}
+	}
+	return out, nil
+}
+
+func nodeRefToProto(r graph.NodeRef) *rdgv1.NodeRef {
+	return &rdgv1.NodeRef{Type: r.Type, Id: r.ID}
+}
+
+func nodeToProto(n *graph.Node) *rdgv1.Node {
+	return &rdgv1.Node{
+		Type:        n.Type,
+		Id:          n.ID,
+		Props:       propsToProto(n.Props),
+		FirstSeenMs: n.FirstSeen,
+		LastSeenMs:  n.LastSeen,
+		UpdatedAtMs: n.UpdatedAt,
+	}
+}
+
+func nodesToProto(ns []graph.Node) []*rdgv1.Node {
+	out := make([]*rdgv1.Node, len(ns))
+	for i := range ns {
+		out[i] = nodeToProto(&ns[i])
+	}
+	return out
+}
+
+func edgeToProto(e *graph.Edge) *rdgv1.Edge {
+	return &rdgv1.Edge{
+		Type:        e.Type,
+		From:        nodeRefToProto(e.From),
+		To:          nodeRefToProto(e.To),
+		Props:       propsToProto(e.Props),
+		FirstSeenMs: e.FirstSeen,
+		LastSeenMs:  e.LastSeen,
+		UpdatedAtMs: e.UpdatedAt,
+	}
+}
+
+func edgesToProto(es []graph.Edge) []*rdgv1.Edge {
+	out := make([]*rdgv1.Edge, len(es))
+	for i := range es {
+		out[i] = edgeToProto(&es[i])
+	}
+	return out
+}
+
+// propsToProto drops the per-property event times: they exist for merging,
+// and the API promises only the winning value.
+func propsToProto(ps graph.Props) map[string]*rdgv1.Value {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make(map[string]*rdgv1.Value, len(ps))
+	for k, p := range ps {
+		out[k] = valueToProto(p.Value)
+	}
+	return out
+}
+
+func valueToProto(v any) *rdgv1.Value {
+	switch x := v.(type) {
+	case nil:
+		return &rdgv1.Value{}
+	case string:
+		return &rdgv1.Value{Kind: &rdgv1.Value_StringValue{StringValue: x}}
+	case int64:
+		return &rdgv1.Value{Kind: &rdgv1.Value_IntValue{IntValue: x}}
+	case float64:
+		return &rdgv1.Value{Kind: &rdgv1.Value_DoubleValue{DoubleValue: x}}
+	case bool:
+		return &rdgv1.Value{Kind: &rdgv1.Value_BoolValue{BoolValue: x}}
+	}
+	// graph.NormalizeValue keeps other kinds out of the store; if one gets
+	// through anyway, showing it as text beats failing the whole query.
+	if n, err := graph.NormalizeValue(v); err == nil {
+		return valueToProto(n)
+	}
+	return &rdgv1.Value{Kind: &rdgv1.Value_StringValue{StringValue: fmt.Sprint(v)}}
+}

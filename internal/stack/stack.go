@@ -1,0 +1,380 @@
+// Package stack assembles a running rdg from its parts: Kafka (the embedded
+// broker or an external cluster), the schema registry (embedded or
+// external), the jobs of a jobs directory, the graph writer, the Pebble
+// store and the query API, plus /metrics, /healthz and /readyz. It is what
+// `rdg up` runs and what end-to-end tests start in-process.
+//
+// stack owns process lifecycle: start order, readiness, restarting a failed
+// job or writer with backoff, and a clean stop. It must not contain the
+// logic of any part; each lives in its own package.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/rdgraph/rdg/internal/broker"
+	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/registry"
+	"github.com/rdgraph/rdg/internal/serve"
+	"github.com/rdgraph/rdg/internal/store"
+	"github.com/rdgraph/rdg/internal/writer"
+)
+
+// Config says which parts to run and where.
+type Config struct {
+	// DataDir holds the embedded broker's log (kafka/) and the store (store/).
+	DataDir string
+	// KafkaAddr is the embedded broker's listen address. Ignored when
+	// Brokers is set.
+	KafkaAddr string
+	// Brokers points rdg at an external Kafka cluster; no broker is embedded.
+	Brokers []string
+	// RegistryAddr is where the embedded registry listens. Ignored when
+	// RegistryURL is set.
+	RegistryAddr string
+	// RegistryURL points rdg at an external Confluent-compatible registry.
+	RegistryURL string
+	// APIAddr is where the query API, /metrics and health endpoints listen;
+	// empty disables them.
+	APIAddr string
+	// Jobs are the compiled jobs to run in this process.
+	Jobs []*job.Job
+	// NoWriter skips the graph writer and store (a jobs-only process).
+	NoWriter bool
+	// StoreName names the store's consumer group (rdg-store-<name>).
+	StoreName string
+	// GraphPartitions is the partition count of graph topics rdg creates.
+	GraphPartitions int32
+	Logger          *slog.Logger
+}
+
+// Stack is a running rdg.
+type Stack struct {
+	cfg      Config
+	log      *slog.Logger
+	embedded *broker.Embedded
+	seeds    []string
+	reg      *sr.Client
+	regURL   string
+	regSrv   *registry.Server
+	regHTTP  *http.Server
+	store    *store.Pebble
+	apiURL   string
+	promReg  *prometheus.Registry
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ready  atomic.Bool
+	errMu  sync.Mutex
+	errs   []error
+}
+
+// LoadJobs compiles every *.yaml and *.yml file in dir, reporting all
+// errors of all files together.
+func LoadJobs(dir string) ([]*job.Job, error) {
+	var files []string
+	for _, pat := range []string{"*.yaml", "*.yml"} {
+		m, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("jobs directory: %w", err)
+		}
+		return nil, fmt.Errorf("jobs directory %s has no .yaml job files", dir)
+	}
+	sort.Strings(files)
+	var jobs []*job.Job
+	var all job.Errors
+	names := map[string]string{}
+	topics := map[string]string{}
+	for _, f := range files {
+		j, err := job.Load(f)
+		if err != nil {
+			var es job.Errors
+			if errors.As(err, &es) {
+				all = append(all, es...)
+				continue
+			}
+			return nil, err
+		}
+		if prev, ok := names[j.Spec.Name]; ok {
+			all = append(all, job.Error{File: f, Msg: fmt.Sprintf("job name %q already used by %s", j.Spec.Name, prev)})
+			continue
+		}
+		// One job per source topic: two jobs on a topic would be two
+		// consumer groups each publishing the topic's graph.
+		if prev, ok := topics[j.Spec.Source.Topic]; ok {
+			all = append(all, job.Error{File: f, Msg: fmt.Sprintf("source topic %q is already read by %s: one job per source topic", j.Spec.Source.Topic, prev)})
+			continue
+		}
+		names[j.Spec.Name], topics[j.Spec.Source.Topic] = f, f
+		jobs = append(jobs, j)
+	}
+	if len(all) > 0 {
+		return nil, all
+	}
+	return jobs, nil
+}
+
+// Start starts every configured part and returns once jobs and the writer
+// have started and the API is listening. Stop with Close.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.StoreName == "" {
+		cfg.StoreName = "default"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "rdg-data"
+	}
+	s := &Stack{cfg: cfg, log: cfg.Logger, promReg: prometheus.NewRegistry()}
+	s.promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+
+	// Kafka.
+	if len(cfg.Brokers) > 0 {
+		s.seeds = cfg.Brokers
+	} else {
+		if cfg.KafkaAddr == "" {
+			cfg.KafkaAddr = "127.0.0.1:9092"
+		}
+		s.embedded, err = broker.Start(broker.Addr(cfg.KafkaAddr), broker.DataDir(filepath.Join(cfg.DataDir, "kafka")), broker.Logger(s.log))
+		if err != nil {
+			return nil, err
+		}
+		s.seeds = []string{s.embedded.Addr()}
+		s.log.Info("embedded Kafka listening", "addr", s.embedded.Addr(), "data", filepath.Join(cfg.DataDir, "kafka"))
+	}
+	adminCl, err := kgo.NewClient(kgo.SeedBrokers(s.seeds...))
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	err = broker.WaitReachable(ctx, kadm.NewClient(adminCl), 30*time.Second)
+	adminCl.Close()
+	if err != nil {
+		return nil, err
+	}
+
+	// Schema registry.
+	if cfg.RegistryURL != "" {
+		s.regURL = cfg.RegistryURL
+	} else {
+		if cfg.RegistryAddr == "" {
+			cfg.RegistryAddr = "127.0.0.1:8081"
+		}
+		s.regSrv, err = registry.New(ctx, registry.Seeds(s.seeds...), registry.Logger(s.log))
+		if err != nil {
+			return nil, fmt.Errorf("schema registry: %w", err)
+		}
+		ln, err := net.Listen("tcp", cfg.RegistryAddr)
+		if err != nil {
+			return nil, fmt.Errorf("schema registry listen (use --registry-addr to change): %w", err)
+		}
+		s.regHTTP = &http.Server{Handler: s.regSrv, ReadHeaderTimeout: 10 * time.Second}
+		s.regURL = "http://" + ln.Addr().String()
+		go func() {
+			if err := s.regHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.fail(fmt.Errorf("schema registry: %w", err))
+			}
+		}()
+		s.log.Info("schema registry listening", "url", s.regURL)
+	}
+	s.reg, err = sr.NewClient(sr.URLs(s.regURL))
+	if err != nil {
+		return nil, fmt.Errorf("schema registry client: %w", err)
+	}
+
+	// Store and API.
+	if !cfg.NoWriter {
+		dir := filepath.Join(cfg.DataDir, "store")
+		s.store, err = store.Open(dir, store.Logger(s.log))
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		s.log.Info("store opened", "dir", dir)
+	}
+	jm := job.NewMetrics(s.promReg)
+	schemas := codec.NewSchemas(s.reg)
+	if cfg.APIAddr != "" {
+		if err := s.startAPI(runCtx, cfg.APIAddr); err != nil {
+			return nil, err
+		}
+	}
+	for _, j := range cfg.Jobs {
+		if err := job.Prepare(ctx, j, s.seeds, nil, cfg.GraphPartitions); err != nil {
+			return nil, err
+		}
+	}
+	for _, j := range cfg.Jobs {
+		s.supervise(runCtx, "job "+j.Spec.Name, func(ctx context.Context) error {
+			return job.Run(ctx, j, job.RunConfig{Seeds: s.seeds, Registry: s.reg, Schemas: schemas,
+				Metrics: jm, Logger: s.log, GraphPartitions: cfg.GraphPartitions})
+		})
+	}
+	if s.store != nil {
+		wm := writer.NewMetrics(s.promReg)
+		s.supervise(runCtx, "graph writer", func(ctx context.Context) error {
+			return writer.Run(ctx, s.store, writer.Config{Seeds: s.seeds, Registry: s.reg, Store: cfg.StoreName,
+				Metrics: wm, Logger: s.log})
+		})
+	}
+	s.ready.Store(true)
+	return s, nil
+}
+
+func (s *Stack) startAPI(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("API listen (use --api-addr to change): %w", err)
+	}
+	s.apiURL = "http://" + ln.Addr().String()
+	extra := map[string]http.Handler{
+		"GET /metrics": promhttp.HandlerFor(s.promReg, promhttp.HandlerOpts{}),
+		"GET /healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte("ok\n"))
+		}),
+		"GET /readyz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if !s.ready.Load() {
+				http.Error(w, "starting", http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write([]byte("ready\n"))
+		}),
+	}
+	var h http.Handler
+	if s.store != nil {
+		opts := []serve.Opt{serve.WithLogger(s.log)}
+		for p, eh := range extra {
+			opts = append(opts, serve.WithHandle(p, eh))
+		}
+		h = serve.NewHandler(s.store, opts...)
+	} else {
+		// A jobs-only process serves no queries, only its own health.
+		mux := http.NewServeMux()
+		for p, eh := range extra {
+			mux.Handle(p, eh)
+		}
+		h = mux
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := serve.Serve(ctx, ln, h); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("API: %w", err))
+		}
+	}()
+	s.log.Info("query API listening", "url", s.apiURL)
+	return nil
+}
+
+// supervise runs fn until ctx is done, restarting it with backoff when it
+// fails, so that one job's broken output topic does not take the process
+// down with it.
+func (s *Stack) supervise(ctx context.Context, what string, fn func(context.Context) error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		backoff := time.Second
+		for {
+			err := fn(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil {
+				err = errors.New("stopped unexpectedly")
+			}
+			s.log.Error(what+" failed; restarting", "err", err, "in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 30*time.Second)
+		}
+	}()
+}
+
+func (s *Stack) fail(err error) {
+	s.log.Error("component failed", "err", err)
+	s.errMu.Lock()
+	s.errs = append(s.errs, err)
+	s.errMu.Unlock()
+}
+
+// Seeds are the Kafka bootstrap addresses the stack uses.
+func (s *Stack) Seeds() []string { return s.seeds }
+
+// RegistryURL is the schema registry's base URL.
+func (s *Stack) RegistryURL() string { return s.regURL }
+
+// Registry is a client of the stack's schema registry.
+func (s *Stack) Registry() *sr.Client { return s.reg }
+
+// APIURL is the query API's base URL ("" if not serving).
+func (s *Stack) APIURL() string { return s.apiURL }
+
+// Store is the stack's store (nil with NoWriter).
+func (s *Stack) Store() *store.Pebble { return s.store }
+
+// Metrics is the stack's Prometheus registry.
+func (s *Stack) Metrics() *prometheus.Registry { return s.promReg }
+
+// Embedded is the embedded broker, nil when using external Kafka.
+func (s *Stack) Embedded() *broker.Embedded { return s.embedded }
+
+// Close stops everything in reverse start order: jobs and the writer finish
+// their current batch, then the API, registry, store and broker close.
+func (s *Stack) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	if s.regHTTP != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.regHTTP.Shutdown(ctx)
+		cancel()
+	}
+	if s.regSrv != nil {
+		s.regSrv.Close()
+	}
+	var err error
+	if s.store != nil {
+		err = s.store.Close()
+	}
+	if s.embedded != nil {
+		s.embedded.Close()
+	}
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return errors.Join(append(s.errs, err)...)
+}

@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+)
+
+// Opt configures Open.
+type Opt interface {
+	apply(*cfg)
+}
+
+type opt func(*cfg)
+
+func (o opt) apply(c *cfg) { o(c) }
+
+type cfg struct {
+	logger       *slog.Logger
+	cacheSize    int64
+	memTableSize uint64
+	sync         bool
+}
+
+func defaultCfg() cfg {
+	return cfg{
+		logger:    slog.New(slog.DiscardHandler),
+		cacheSize: 64 << 20,
+		sync:      true,
+	}
+}
+
+// Logger sets the logger for Pebble's own messages (background errors,
+// write stalls). The default discards them.
+func Logger(l *slog.Logger) Opt {
+	return opt(func(c *cfg) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// CacheSize sets the size in bytes of Pebble's block cache (default 64 MiB).
+func CacheSize(bytes int64) Opt {
+	return opt(func(c *cfg) { c.cacheSize = bytes })
+}
+
+// MemTableSize sets the size in bytes of one Pebble memtable (default:
+// Pebble's, 4 MiB). Larger memtables absorb more merge operands before a
+// flush has to resolve them.
+func MemTableSize(bytes uint64) Opt {
+	return opt(func(c *cfg) { c.memTableSize = bytes })
+}
+
+// Sync sets whether Apply waits for the write-ahead log to reach stable
+// storage (default true). With false a crash may lose the most recent
+// batches; graph.Writer's "durable when Apply returns" then holds only
+// against a process crash, not a machine crash, which is acceptable when the
+// graph topics can be replayed.
+func Sync(sync bool) Opt {
+	return opt(func(c *cfg) { c.sync = sync })
+}
+
+// pebbleLogger adapts slog to pebble.Logger.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Info(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+// Fatalf is called by Pebble on invariant violations (e.g. data corruption)
+// after which it must not continue; panicking instead of exiting lets the
+// process's own recovery and logging run.
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Log(context.Background(), slog.LevelError+4, msg, "component", "pebble")
+	panic("pebble: " + msg)
+}

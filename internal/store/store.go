@@ -1,0 +1,567 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+
+	"github.com/rdgraph/rdg/internal/graph"
+)
+
+var (
+	_ graph.Reader = (*Pebble)(nil)
+	_ graph.Writer = (*Pebble)(nil)
+)
+
+// layoutKey holds the layout version of keys.go and value.go. The merger
+// name already pins the value encoding; this pins the key layout, which
+// Pebble knows nothing about.
+var layoutKey = []byte{kindMeta, 'l', 'a', 'y', 'o', 'u', 't'}
+
+const layoutVersion = "1"
+
+// ErrClosed is returned by Close on a store that is already closed.
+var ErrClosed = errors.New("store: closed")
+
+// Pebble is a graph store in a Pebble database. It is safe for concurrent
+// use; concurrent Apply calls need no coordination because their merges
+// commute.
+type Pebble struct {
+	db     *pebble.DB
+	wo     *pebble.WriteOptions
+	closed atomic.Bool
+}
+
+// Open opens the store in dir, creating it if it does not exist.
+func Open(dir string, opts ...Opt) (*Pebble, error) {
+	c := defaultCfg()
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	po := &pebble.Options{
+		Merger:             merger,
+		Logger:             pebbleLogger{c.logger},
+		CacheSize:          c.cacheSize,
+		MemTableSize:       c.memTableSize,
+		FormatMajorVersion: pebble.FormatNewest,
+	}
+	// Bloom filters on every level: the default comparer's prefix is the
+	// whole key, so they let a node read or a reverse edge lookup skip tables
+	// that cannot hold the key — most useful for nodes that edges reference
+	// but no record created.
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	log := c.logger
+	po.AddEventListener(pebble.EventListener{
+		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
+			log.Warn("store: write stall", "reason", info.Reason)
+		},
+		WriteStallEnd: func() { log.Info("store: write stall ended") },
+	})
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	if err := checkLayout(db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	wo := pebble.Sync
+	if !c.sync {
+		wo = pebble.NoSync
+	}
+	return &Pebble{db: db, wo: wo}, nil
+}
+
+func checkLayout(db *pebble.DB) error {
+	v, closer, err := db.Get(layoutKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return db.Set(layoutKey, []byte(layoutVersion), pebble.Sync)
+	}
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	if string(v) != layoutVersion {
+		return fmt.Errorf("key layout version %q, this build reads %q", v, layoutVersion)
+	}
+	return nil
+}
+
+// Close closes the store. Reads and writes after Close panic, as Pebble's do.
+func (p *Pebble) Close() error {
+	if p.closed.Swap(true) {
+		return ErrClosed
+	}
+	return p.db.Close()
+}
+
+type scratch struct {
+	key, val []byte
+	names    []string
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// Apply merges b into the store atomically: all of it or, on error, none of
+// it. It reads nothing; every element becomes a merge operand (see merge.go).
+// An invalid element (bad type name, empty id, property value of another
+// kind) fails the whole batch.
+func (p *Pebble) Apply(ctx context.Context, b *graph.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if b == nil || b.Len() == 0 {
+		return nil
+	}
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	wb := p.db.NewBatch()
+	defer wb.Close()
+	var err error
+	for i := range b.Nodes {
+		n := &b.Nodes[i]
+		if err := n.NodeRef.Validate(); err != nil {
+			return fmt.Errorf("store: apply: node %d: %w", i, err)
+		}
+		s.key = nodeKey(s.key[:0], n.NodeRef)
+		s.val, s.names, err = encodeValue(s.val[:0], element{n.Props, n.FirstSeen, n.LastSeen, n.UpdatedAt}, s.names)
+		if err != nil {
+			return fmt.Errorf("store: apply: node %s: %w", n.NodeRef, err)
+		}
+		if err := wb.Merge(s.key, s.val, nil); err != nil {
+			return err
+		}
+	}
+	for i := range b.Edges {
+		e := &b.Edges[i]
+		if err := e.EdgeRef.Validate(); err != nil {
+			return fmt.Errorf("store: apply: edge %d: %w", i, err)
+		}
+		s.key = outKey(s.key[:0], &e.EdgeRef)
+		s.val, s.names, err = encodeValue(s.val[:0], element{e.Props, e.FirstSeen, e.LastSeen, e.UpdatedAt}, s.names)
+		if err != nil {
+			return fmt.Errorf("store: apply: edge %s: %w", e.EdgeRef, err)
+		}
+		if err := wb.Merge(s.key, s.val, nil); err != nil {
+			return err
+		}
+		// The reverse entry is all key; Set keeps it idempotent without
+		// involving the merger.
+		s.key = inKey(s.key[:0], &e.EdgeRef)
+		if err := wb.Set(s.key, nil, nil); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := p.db.Apply(wb, p.wo); err != nil {
+		return fmt.Errorf("store: apply: %w", err)
+	}
+	return nil
+}
+
+// Node returns the stored node ref with one point lookup.
+func (p *Pebble) Node(ctx context.Context, ref graph.NodeRef) (graph.Node, bool, error) {
+	if err := ref.Validate(); err != nil {
+		return graph.Node{}, false, fmt.Errorf("store: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return graph.Node{}, false, err
+	}
+	var buf [128]byte
+	key := nodeKey(buf[:0], ref)
+	e, ok, err := p.get(key)
+	if !ok || err != nil {
+		return graph.Node{}, false, err
+	}
+	return graph.Node{NodeRef: ref, Props: e.props, FirstSeen: e.firstSeen, LastSeen: e.lastSeen, UpdatedAt: e.updatedAt}, true, nil
+}
+
+func (p *Pebble) get(key []byte) (element, bool, error) {
+	v, closer, err := p.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return element{}, false, nil
+	}
+	if err != nil {
+		return element{}, false, fmt.Errorf("store: read %s: %w", prettyKey(key), err)
+	}
+	e, err := decodeValue(v)
+	closer.Close()
+	if err != nil {
+		return element{}, false, fmt.Errorf("store: read %s: %w", prettyKey(key), err)
+	}
+	return e, true, nil
+}
+
+// ctxCheckEvery is how many entries a scan reads between checks of its
+// context: often enough to stop within microseconds, rarely enough to cost
+// nothing.
+const ctxCheckEvery = 256
+
+// Edges calls fn with the edges of ref in direction dir (graph.Out or
+// graph.In), of type edgeType or of all types if it is "", in key order:
+// by edge type, then far node type, then far node id. Out-edges are one
+// range read; in-edges one range read plus one point lookup per edge of the
+// out-edge entry that holds its properties. *e is reused between calls (copy
+// it to keep it); e.Props is a fresh map for each edge.
+func (p *Pebble) Edges(ctx context.Context, ref graph.NodeRef, dir graph.Direction, edgeType string, fn func(*graph.Edge) bool) error {
+	if err := ref.Validate(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if edgeType != "" {
+		if err := graph.ValidTypeName(edgeType); err != nil {
+			return fmt.Errorf("store: edge type: %w", err)
+		}
+	}
+	var kind byte
+	switch dir {
+	case graph.Out:
+		kind = kindOut
+	case graph.In:
+		kind = kindIn
+	default:
+		return fmt.Errorf("store: edges of %s: direction %s, want out or in", ref, dir)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	prefix := adjacencyPrefix(make([]byte, 0, 64), kind, ref, edgeType)
+	it, err := p.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return fmt.Errorf("store: edges of %s: %w", ref, err)
+	}
+	var (
+		e            graph.Edge
+		types, fars  interner
+		okey         []byte
+		fwd          *pebble.Iterator
+		n            int
+		typeFromKey  = edgeType == ""
+		errIteration error
+	)
+	for valid := it.First(); valid; valid = it.Next() {
+		if n++; n%ctxCheckEvery == 0 {
+			if errIteration = ctx.Err(); errIteration != nil {
+				break
+			}
+		}
+		k := it.Key()
+		rest := k[len(prefix):]
+		var raw []byte
+		et := edgeType
+		if typeFromKey {
+			if raw, rest, errIteration = splitComponent(rest); errIteration != nil {
+				break
+			}
+			et = types.get(raw)
+		}
+		if raw, rest, errIteration = splitComponent(rest); errIteration != nil {
+			break
+		}
+		far := graph.NodeRef{Type: fars.get(raw)}
+		if far.ID, rest, errIteration = decodeComponent(rest); errIteration != nil {
+			break
+		}
+		if len(rest) != 0 {
+			errIteration = errBadKey
+			break
+		}
+		var el element
+		if dir == graph.Out {
+			e.EdgeRef = graph.EdgeRef{Type: et, From: ref, To: far}
+			v, err := it.ValueAndErr()
+			if err != nil {
+				errIteration = err
+				break
+			}
+			if el, errIteration = decodeValue(v); errIteration != nil {
+				errIteration = fmt.Errorf("%s: %w", prettyKey(k), errIteration)
+				break
+			}
+		} else {
+			e.EdgeRef = graph.EdgeRef{Type: et, From: far, To: ref}
+			if okey, errIteration = outKeyFromIn(okey[:0], k); errIteration != nil {
+				break
+			}
+			if fwd == nil {
+				// One iterator for all the lookups: SeekPrefixGE on it (bloom
+				// filters apply, the prefix being the whole key) measured about
+				// twice as fast as a DB.Get per edge, which sets up and tears
+				// down an iterator each time.
+				if fwd, errIteration = p.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{kindOut}, UpperBound: []byte{kindOut + 1}}); errIteration != nil {
+					break
+				}
+			}
+			if !fwd.SeekPrefixGE(okey) || !bytes.Equal(fwd.Key(), okey) {
+				if errIteration = fwd.Error(); errIteration != nil {
+					break
+				}
+				// Both entries are written in one batch and fwd was opened
+				// after it, so the 'o' entry can only be missing if the edge
+				// was deleted meanwhile.
+				continue
+			}
+			v, err := fwd.ValueAndErr()
+			if err != nil {
+				errIteration = err
+				break
+			}
+			if el, errIteration = decodeValue(v); errIteration != nil {
+				errIteration = fmt.Errorf("%s: %w", prettyKey(okey), errIteration)
+				break
+			}
+		}
+		e.Props, e.FirstSeen, e.LastSeen, e.UpdatedAt = el.props, el.firstSeen, el.lastSeen, el.updatedAt
+		if !fn(&e) {
+			break
+		}
+	}
+	if errIteration == nil {
+		errIteration = it.Error()
+	}
+	if cerr := it.Close(); errIteration == nil {
+		errIteration = cerr
+	}
+	if fwd != nil {
+		if cerr := fwd.Close(); errIteration == nil {
+			errIteration = cerr
+		}
+	}
+	if errIteration != nil {
+		return fmt.Errorf("store: edges of %s: %w", ref, errIteration)
+	}
+	return nil
+}
+
+// interner remembers the last string it decoded: keys in a range mostly
+// repeat their type components, and this saves an allocation per entry.
+type interner struct {
+	raw []byte
+	s   string
+}
+
+func (in *interner) get(raw []byte) string {
+	if in.raw != nil && bytes.Equal(in.raw, raw) {
+		return in.s
+	}
+	in.raw = append(in.raw[:0], raw...)
+	in.s = unescape(raw)
+	return in.s
+}
+
+// EachNode calls fn with every stored node of type nodeType, or of every
+// type if it is "", in key order, until fn returns false. Only *n is reused
+// between calls; n.Props is fresh each time.
+func (p *Pebble) EachNode(ctx context.Context, nodeType string, fn func(*graph.Node) bool) error {
+	prefix := typePrefix(kindNode, nodeType)
+	var (
+		n     graph.Node
+		types interner
+	)
+	return p.scan(ctx, prefix, nil, func(it *pebble.Iterator) (bool, error) {
+		k := it.Key()
+		raw, rest, err := splitComponent(k[1:])
+		if err != nil {
+			return false, err
+		}
+		n.Type = types.get(raw)
+		if n.ID, rest, err = decodeComponent(rest); err != nil {
+			return false, err
+		}
+		if len(rest) != 0 {
+			return false, errBadKey
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return false, err
+		}
+		el, err := decodeValue(v)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", prettyKey(k), err)
+		}
+		n.Props, n.FirstSeen, n.LastSeen, n.UpdatedAt = el.props, el.firstSeen, el.lastSeen, el.updatedAt
+		return fn(&n), nil
+	})
+}
+
+// EachEdge calls fn with every stored edge of type edgeType, or of every
+// type if it is "", in out-edge key order (by source node), until fn returns
+// false. Edges are keyed by source node first, so a typed scan skips, per
+// source node, straight to that type's entries and past the rest. Only *e
+// is reused between calls; e.Props is fresh each time.
+func (p *Pebble) EachEdge(ctx context.Context, edgeType string, fn func(*graph.Edge) bool) error {
+	var (
+		e                  graph.Edge
+		fromTypes, toTypes interner
+		edgeTypes          interner
+		want               []byte
+		seek               []byte
+		fromRaw, fromIDRaw []byte
+		typeRaw, rest      []byte
+		err                error
+	)
+	if edgeType != "" {
+		want = appendComponent(nil, edgeType)
+	}
+	return p.scan(ctx, []byte{kindOut}, func(it *pebble.Iterator) []byte {
+		// Skip step for typed scans, called right after visit found an entry
+		// of another type (so fromRaw, fromIDRaw and typeRaw are its
+		// components): seek to the wanted type of this source node, or past
+		// this source node if that is behind us.
+		seek = append(seek[:0], it.Key()[:1+len(fromRaw)+len(fromIDRaw)]...)
+		if bytes.Compare(typeRaw, want) < 0 {
+			return append(seek, want...)
+		}
+		return prefixEnd(seek)
+	}, func(it *pebble.Iterator) (bool, error) {
+		k := it.Key()
+		if fromRaw, rest, err = splitComponent(k[1:]); err != nil {
+			return false, err
+		}
+		if fromIDRaw, rest, err = splitComponent(rest); err != nil {
+			return false, err
+		}
+		if typeRaw, rest, err = splitComponent(rest); err != nil {
+			return false, err
+		}
+		if want != nil && !bytes.Equal(typeRaw, want) {
+			return true, errSkip
+		}
+		e.Type = edgeTypes.get(typeRaw)
+		e.From = graph.NodeRef{Type: fromTypes.get(fromRaw), ID: unescape(fromIDRaw)}
+		if typeRaw, rest, err = splitComponent(rest); err != nil {
+			return false, err
+		}
+		e.To.Type = toTypes.get(typeRaw)
+		if e.To.ID, rest, err = decodeComponent(rest); err != nil {
+			return false, err
+		}
+		if len(rest) != 0 {
+			return false, errBadKey
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return false, err
+		}
+		el, err := decodeValue(v)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", prettyKey(k), err)
+		}
+		e.Props, e.FirstSeen, e.LastSeen, e.UpdatedAt = el.props, el.firstSeen, el.lastSeen, el.updatedAt
+		return fn(&e), nil
+	})
+}
+
+// errSkip tells scan to reposition with its skip function.
+var errSkip = errors.New("skip")
+
+// scan iterates the keys with the given prefix, calling visit on each until
+// it returns false or an error. If visit returns errSkip, scan seeks to the
+// key skip returns (which must be past the current one) instead of stepping.
+func (p *Pebble) scan(ctx context.Context, prefix []byte, skip func(*pebble.Iterator) []byte, visit func(*pebble.Iterator) (bool, error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	it, err := p.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return fmt.Errorf("store: scan: %w", err)
+	}
+	n := 0
+	valid := it.First()
+	for valid {
+		if n++; n%ctxCheckEvery == 0 {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+		}
+		var more bool
+		more, err = visit(it)
+		if err == errSkip {
+			err = nil
+			if to := skip(it); to != nil {
+				valid = it.SeekGE(to)
+			} else {
+				valid = false
+			}
+			continue
+		}
+		if err != nil || !more {
+			break
+		}
+		valid = it.Next()
+	}
+	if err == nil {
+		err = it.Error()
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: scan: %w", err)
+	}
+	return nil
+}
+
+// Counts returns the number of stored nodes per node type and edges per edge
+// type. It scans every key: the counts cannot be maintained on write without
+// reading, since a blind write does not know whether its element is new.
+// Edges are counted on the in-edge entries, which have no values to merge.
+func (p *Pebble) Counts(ctx context.Context) (nodes, edges map[string]int64, err error) {
+	nodes, edges = map[string]int64{}, map[string]int64{}
+	var last interner
+	err = p.scan(ctx, []byte{kindNode}, nil, func(it *pebble.Iterator) (bool, error) {
+		raw, _, err := splitComponent(it.Key()[1:])
+		if err != nil {
+			return false, err
+		}
+		nodes[last.get(raw)]++
+		return true, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	// In-edge keys are ordered by target node, so edge types interleave;
+	// index counts through a map keyed by the raw component without
+	// allocating a string per key.
+	var names []string
+	idx := map[string]int{}
+	var cnt []int64
+	err = p.scan(ctx, []byte{kindIn}, nil, func(it *pebble.Iterator) (bool, error) {
+		_, rest, err := splitComponent(it.Key()[1:])
+		if err != nil {
+			return false, err
+		}
+		if _, rest, err = splitComponent(rest); err != nil {
+			return false, err
+		}
+		raw, _, err := splitComponent(rest)
+		if err != nil {
+			return false, err
+		}
+		i, ok := idx[string(raw)]
+		if !ok {
+			i = len(cnt)
+			idx[string(raw)] = i
+			names = append(names, unescape(raw))
+			cnt = append(cnt, 0)
+		}
+		cnt[i]++
+		return true, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, name := range names {
+		edges[name] = cnt[i]
+	}
+	return nodes, edges, nil
+}
