@@ -209,7 +209,6 @@ type runner struct {
 	dlq   string
 
 	out graph.Batch
-	buf []byte
 
 	errMu   sync.Mutex
 	prodErr error

@@ -445,8 +445,8 @@ func (s *Server) register(r *http.Request) (any, error) {
 		return nil, err
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if err := s.fresh(); err != nil {
 		return nil, err
 	}
@@ -526,8 +526,8 @@ func (s *Server) lookup(r *http.Request) (any, error) {
 func (s *Server) deleteSubject(r *http.Request) (any, error) {
 	subject := r.PathValue("subject")
 	permanent := flag(r, "permanent")
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if err := s.fresh(); err != nil {
 		return nil, err
 	}
@@ -575,8 +575,8 @@ func (s *Server) deleteVersion(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if err := s.fresh(); err != nil {
 		return nil, err
 	}
@@ -670,8 +670,8 @@ func (s *Server) putConfig(r *http.Request) (any, error) {
 	if !levels[level] {
 		return nil, errInvalidLevel(level)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if err := s.fresh(); err != nil {
 		return nil, err
 	}
@@ -687,8 +687,8 @@ func (s *Server) putConfig(r *http.Request) (any, error) {
 // level that was removed.
 func (s *Server) deleteConfig(r *http.Request) (any, error) {
 	subject := r.PathValue("subject")
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if err := s.fresh(); err != nil {
 		return nil, err
 	}

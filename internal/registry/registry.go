@@ -86,13 +86,20 @@ type Server struct {
 	cl  *kgo.Client // writer; also produces the end-of-log marker
 	mux *http.ServeMux
 
-	// mu serialises writes, each of which spans check, produce and apply,
-	// so two registrations cannot both see id N as free.
-	mu sync.RWMutex
-	st *state
+	// wmu serialises writes, each of which spans check, produce and apply,
+	// so two registrations cannot both see id N as free. Only the holder
+	// of wmu changes st, so it may read st without mu.
+	wmu sync.Mutex
 	// stale is set when a produce failed: the record may or may not be in
 	// the log, so memory is rebuilt from the topic before the next write.
+	// Guarded by wmu.
 	stale bool
+
+	// mu guards st against the brief moment a write applies to it. It is
+	// never held across a produce, so reads are served from memory even
+	// while a write waits on a slow or absent broker.
+	mu sync.RWMutex
+	st *state
 
 	closeOnce sync.Once
 }
@@ -238,7 +245,7 @@ func (s *Server) load(ctx context.Context) (*state, error) {
 // commit writes records to the topic and, once the broker has acknowledged
 // all of them, applies them to memory through the same code that replays
 // the topic on start, so that a live write and its replay cannot disagree.
-// The caller holds s.mu for writing.
+// The caller holds s.wmu.
 func (s *Server) commit(recs ...*kgo.Record) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
@@ -250,6 +257,8 @@ func (s *Server) commit(recs ...*kgo.Record) error {
 		s.cfg.logger.Error("write to schemas topic failed", "err", err)
 		return &apiError{http.StatusInternalServerError, 50001, "Error while writing to the schemas topic: " + err.Error()}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, r := range recs {
 		if err := s.st.apply(r.Key, r.Value); err != nil {
 			// We encoded these records ourselves; failing to read them back
@@ -261,7 +270,7 @@ func (s *Server) commit(recs ...*kgo.Record) error {
 }
 
 // fresh makes sure memory matches the topic before a write. The caller
-// holds s.mu for writing.
+// holds s.wmu.
 func (s *Server) fresh() error {
 	if !s.stale {
 		return nil
@@ -273,7 +282,10 @@ func (s *Server) fresh() error {
 		return &apiError{http.StatusInternalServerError, 50001, "Error while reading the schemas topic: " + err.Error()}
 	}
 	st.maxID = max(st.maxID, s.st.maxID)
-	s.st, s.stale = st, false
+	s.mu.Lock()
+	s.st = st
+	s.mu.Unlock()
+	s.stale = false
 	s.cfg.logger.Info("state reloaded from topic after a failed write")
 	return nil
 }

@@ -601,6 +601,10 @@ func TestPlainHTTP(t *testing.T) {
 	if code, b := e.do("POST", "/compatibility/subjects/"+url.PathEscape(subject)+"/versions", schemaBody(userWithDefault)); code != 200 || strings.TrimSpace(string(b)) != `{"is_compatible":true}` {
 		t.Fatalf("compatibility = %d %s", code, b)
 	}
+	// franz-go's client escapes such a subject the same way.
+	if ss, err := e.cl.SchemaByVersion(ctx(t), subject, 1); err != nil || ss.Subject != subject || ss.ID != 1 {
+		t.Fatalf("sr client with subject %q: %+v, %v", subject, ss, err)
+	}
 	if code, b := e.do("DELETE", path+"/versions/latest", ""); code != 200 || strings.TrimSpace(string(b)) != "1" {
 		t.Fatalf("delete latest = %d %s", code, b)
 	}
@@ -835,5 +839,41 @@ func TestRefusesUnsafeExistingTopic(t *testing.T) {
 			srv.Close()
 			t.Errorf("New accepted topic %q", topic)
 		}
+	}
+}
+
+// TestReadsDuringSlowWrite holds a registration's produce inside the broker:
+// reads must still be answered from memory, and the write must not be
+// visible until the broker acknowledges it.
+func TestReadsDuringSlowWrite(t *testing.T) {
+	c := newCluster(t)
+	e := start(t, c)
+	e.register("s", userV1)
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.DropControl()
+		close(entered)
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.cl.RegisterSchema(context.Background(), "s", sr.Schema{Schema: userWithDefault}, -1, -1)
+		done <- err
+	}()
+	<-entered
+	if v, err := e.cl.SubjectVersions(ctx(t), "s"); err != nil || !slices.Equal(v, []int{1}) {
+		t.Fatalf("versions while the write is held = %v, %v", v, err)
+	}
+	if _, err := e.cl.SchemaByID(ctx(t), 1); err != nil {
+		t.Fatalf("read by id while the write is held: %v", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := e.cl.SubjectVersions(ctx(t), "s"); !slices.Equal(v, []int{1, 2}) {
+		t.Fatalf("versions after the write = %v", v)
 	}
 }

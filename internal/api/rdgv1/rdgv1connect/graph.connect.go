@@ -1,6 +1,6 @@
 // The rdg serving API: relationship questions over the stored graph.
 //
-// Every RPC is served by `rdg serve` on one port over gRPC, gRPC-Web and the
+// Every RPC is served by `rdg up` (--api-addr) on one port over gRPC, gRPC-Web and the
 // Connect protocol, so the same call works from a gRPC stub, a browser, or
 // curl posting JSON (proto3 JSON mapping: lowerCamelCase field names, 64-bit
 // integers as strings, enums by name) to /rdg.v1.GraphService/<Method>.
