@@ -108,8 +108,8 @@ func Run(ctx context.Context, j *Job, cfg RunConfig) error {
 	}
 	defer cl.Close()
 
-	r := &runner{job: j, cl: cl, elems: elems, proc: NewProcessor(j, cfg.Schemas), log: log, name: name,
-		m: cfg.Metrics, dlq: DeadLetterTopic(name)}
+	r := &runner{name: name, cl: cl, proc: NewProcessor(j, cfg.Schemas), log: log, m: cfg.Metrics,
+		pub: &publisher{cl: cl, elems: elems, dlq: DeadLetterTopic(name)}}
 	r.initCounters()
 	log.Info("job started", "source", j.Spec.Source.Topic, "group", Group(name),
 		"nodes", j.NodeTypes(), "edges", j.EdgeTypes())
@@ -199,19 +199,14 @@ func waitTopic(ctx context.Context, seeds []string, kopts []kgo.Opt, topic strin
 }
 
 type runner struct {
-	job   *Job
-	name  string
-	cl    *kgo.Client
-	elems *codec.Elements
-	proc  *Processor
-	log   *slog.Logger
-	m     *Metrics
-	dlq   string
+	name string
+	cl   *kgo.Client
+	proc *Processor
+	pub  *publisher
+	log  *slog.Logger
+	m    *Metrics
 
 	out graph.Batch
-
-	errMu   sync.Mutex
-	prodErr error
 
 	in, filtered, nodes, edges, commits interface{ Add(float64) }
 }
@@ -222,16 +217,6 @@ func (r *runner) initCounters() {
 	r.nodes = r.m.NodesOut.WithLabelValues(r.name)
 	r.edges = r.m.EdgesOut.WithLabelValues(r.name)
 	r.commits = r.m.Commits.WithLabelValues(r.name)
-}
-
-func (r *runner) promise(_ *kgo.Record, err error) {
-	if err != nil {
-		r.errMu.Lock()
-		if r.prodErr == nil {
-			r.prodErr = err
-		}
-		r.errMu.Unlock()
-	}
 }
 
 var errStopped = errors.New("stopped")
@@ -255,10 +240,10 @@ func (r *runner) process(ctx context.Context, rec *kgo.Record) (bool, error) {
 	}
 }
 
-// batch processes one poll's records, waits for every produced record to be
-// acknowledged, then commits the poll's offsets. Once the records are
-// processed the batch is finished even if ctx is cancelled meanwhile, so a
-// clean stop leaves nothing to re-read.
+// batch processes one poll's records, waits until everything derived from
+// them is acknowledged, then commits the poll's offsets. Once the records
+// are processed the batch is finished even if ctx is cancelled meanwhile,
+// so a clean stop leaves nothing to re-read.
 func (r *runner) batch(ctx context.Context, fetches kgo.Fetches) error {
 	n := 0
 	var nNodes, nEdges int
@@ -274,16 +259,14 @@ func (r *runner) batch(ctx context.Context, fetches kgo.Fetches) error {
 		case errors.Is(err, errStopped):
 			stopped = true
 		case err != nil:
-			r.deadLetter(ctx, rec, err)
+			stage, schemaID := r.pub.deadLetter(ctx, rec, err)
+			r.m.DeadLettered.WithLabelValues(r.name, stage).Add(1)
+			r.log.Warn("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+				"stage", stage, "schema_id", schemaID, "err", err, "dlq", r.pub.dlq)
 		case filtered:
 			r.filtered.Add(1)
 		default:
-			for i := range r.out.Nodes {
-				r.produceNode(ctx, &r.out.Nodes[i])
-			}
-			for i := range r.out.Edges {
-				r.produceEdge(ctx, &r.out.Edges[i])
-			}
+			r.pub.add(ctx, &r.out)
 			nNodes += len(r.out.Nodes)
 			nEdges += len(r.out.Edges)
 		}
@@ -295,13 +278,7 @@ func (r *runner) batch(ctx context.Context, fetches kgo.Fetches) error {
 		return nil
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := r.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("flush output: %w", err)
-	}
-	r.errMu.Lock()
-	err := r.prodErr
-	r.errMu.Unlock()
-	if err != nil {
+	if err := r.pub.flush(ctx); err != nil {
 		// Not committing means the batch is read again after restart.
 		return fmt.Errorf("publish output (offsets not committed): %w", err)
 	}
@@ -315,37 +292,72 @@ func (r *runner) batch(ctx context.Context, fetches kgo.Fetches) error {
 	return nil
 }
 
-func (r *runner) produceNode(ctx context.Context, n *graph.Node) {
-	v, err := r.elems.AppendNode(nil, n)
-	if err != nil {
-		r.promise(nil, err)
-		return
-	}
-	r.cl.Produce(ctx, &kgo.Record{Topic: codec.NodeTopic(n.Type), Key: codec.NodeKey(n.NodeRef), Value: v}, r.promise)
+// publisher is the last operator of a job: it writes graph elements to
+// their topics and failed records to the dead-letter topic. add is called
+// per record and flush once per batch, before the batch's offsets are
+// committed; flush returns only when everything added is acknowledged. The
+// windowed dedupe buffer goes in front of it with the same two calls.
+type publisher struct {
+	cl    *kgo.Client
+	elems *codec.Elements
+	dlq   string
+
+	mu  sync.Mutex
+	err error // first failure since the last flush
 }
 
-func (r *runner) produceEdge(ctx context.Context, e *graph.Edge) {
-	v, err := r.elems.AppendEdge(nil, e)
+func (p *publisher) promise(_ *kgo.Record, err error) {
 	if err != nil {
-		r.promise(nil, err)
-		return
+		p.mu.Lock()
+		if p.err == nil {
+			p.err = err
+		}
+		p.mu.Unlock()
 	}
-	r.cl.Produce(ctx, &kgo.Record{Topic: codec.EdgeTopic(e.Type), Key: codec.EdgeKey(e.EdgeRef), Value: v}, r.promise)
+}
+
+func (p *publisher) add(ctx context.Context, b *graph.Batch) {
+	for i := range b.Nodes {
+		n := &b.Nodes[i]
+		v, err := p.elems.AppendNode(nil, n)
+		if err != nil {
+			p.promise(nil, err)
+			continue
+		}
+		p.cl.Produce(ctx, &kgo.Record{Topic: codec.NodeTopic(n.Type), Key: codec.NodeKey(n.NodeRef), Value: v}, p.promise)
+	}
+	for i := range b.Edges {
+		e := &b.Edges[i]
+		v, err := p.elems.AppendEdge(nil, e)
+		if err != nil {
+			p.promise(nil, err)
+			continue
+		}
+		p.cl.Produce(ctx, &kgo.Record{Topic: codec.EdgeTopic(e.Type), Key: codec.EdgeKey(e.EdgeRef), Value: v}, p.promise)
+	}
+}
+
+func (p *publisher) flush(ctx context.Context) error {
+	if err := p.cl.Flush(ctx); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	err := p.err
+	p.err = nil
+	return err
 }
 
 // deadLetter publishes a record that failed, with its original key, value
-// and headers, plus headers saying where it came from and why it failed.
-// The dead letter is part of the batch: the source offset is not committed
-// until the broker has acknowledged it.
-func (r *runner) deadLetter(ctx context.Context, rec *kgo.Record, err error) {
-	stage, schemaID := StageDecode, 0
+// and headers, plus headers saying where it came from and why it failed,
+// and returns the failed stage and the record's schema id (0 if unknown). The dead letter is flushed with the batch:
+// the source offset is not committed until the broker has acknowledged it.
+func (p *publisher) deadLetter(ctx context.Context, rec *kgo.Record, err error) (stage string, schemaID int) {
+	stage = StageDecode
 	var se *StageError
 	if errors.As(err, &se) {
 		stage, schemaID = se.Stage, se.SchemaID
 	}
-	r.m.DeadLettered.WithLabelValues(r.name, stage).Add(1)
-	r.log.Warn("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
-		"stage", stage, "schema_id", schemaID, "err", err, "dlq", r.dlq)
 	headers := append(append([]kgo.RecordHeader(nil), rec.Headers...),
 		kgo.RecordHeader{Key: HeaderStage, Value: []byte(stage)},
 		kgo.RecordHeader{Key: HeaderError, Value: []byte(err.Error())},
@@ -354,5 +366,6 @@ func (r *runner) deadLetter(ctx context.Context, rec *kgo.Record, err error) {
 		kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
 		kgo.RecordHeader{Key: HeaderSchemaID, Value: []byte(strconv.Itoa(schemaID))},
 	)
-	r.cl.Produce(ctx, &kgo.Record{Topic: r.dlq, Key: rec.Key, Value: rec.Value, Headers: headers, Timestamp: rec.Timestamp}, r.promise)
+	p.cl.Produce(ctx, &kgo.Record{Topic: p.dlq, Key: rec.Key, Value: rec.Value, Headers: headers, Timestamp: rec.Timestamp}, p.promise)
+	return stage, schemaID
 }
