@@ -49,8 +49,8 @@ type Processor struct {
 	// Now stamps updated_at; tests set it for reproducible output.
 	Now func() time.Time
 
-	vm       vm.VM
-	readers  map[int]avro.Schema
+	vm      vm.VM
+	readers map[int]avro.Schema
 }
 
 // NewProcessor returns a Processor for j resolving schemas through s.
