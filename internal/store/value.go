@@ -91,8 +91,8 @@ func encodeValue(dst []byte, e element, names []string) ([]byte, []string, error
 		case float64:
 			bits := math.Float64bits(x)
 			if math.IsNaN(x) {
-				// graph.CompareValues deems all NaNs equal, so ties between
-				// NaN payloads could otherwise resolve by arrival order.
+				// One NaN on disk: NaN payloads carry no meaning worth
+				// keeping apart.
 				bits = canonicalNaN
 			}
 			dst = append(dst, tagFloat)
@@ -209,9 +209,9 @@ func (p *rawProp) value() any {
 }
 
 // compareRaw orders two encoded property values as graph.CompareValues
-// orders the decoded ones, and further orders values CompareValues calls
-// equal but that encode differently (only -0 and +0) by their bits, so that
-// the winner of an equal-time tie never depends on arrival order.
+// orders the decoded ones. That order is total (floats in IEEE 754
+// totalOrder), so the winner of an equal-time tie never depends on arrival
+// order.
 func compareRaw(a, b *rawProp) int {
 	if a.tag != b.tag {
 		// Tags are numbered in CompareValues' kind order, false before true.
@@ -224,10 +224,7 @@ func compareRaw(a, b *rawProp) int {
 		return cmp3(x, y)
 	case tagFloat:
 		xb, yb := binary.BigEndian.Uint64(a.payload), binary.BigEndian.Uint64(b.payload)
-		if c := graph.CompareValues(math.Float64frombits(xb), math.Float64frombits(yb)); c != 0 {
-			return c
-		}
-		return cmp3(xb, yb)
+		return graph.CompareValues(math.Float64frombits(xb), math.Float64frombits(yb))
 	case tagString:
 		return bytes.Compare(a.payload, b.payload)
 	}
@@ -244,7 +241,7 @@ func cmp3[T int64 | uint64 | byte](a, b T) int {
 	return 0
 }
 
-// rawWins is graph.PropWins over encoded props (with compareRaw's tie-break).
+// rawWins is graph.PropWins over encoded props.
 func rawWins(a, b *rawProp) bool {
 	if a.ts != b.ts {
 		return a.ts > b.ts

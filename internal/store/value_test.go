@@ -69,9 +69,7 @@ func TestEncodeNormalizesAndRejects(t *testing.T) {
 }
 
 // randElement draws from small domains so that names collide and equal
-// event times with different values (ties) are common. It leaves out NaN
-// and -0, for which graph.PropWins's outcome depends on argument order (see
-// TestTieBreakBeyondCompareValues).
+// event times with different values (ties) are common.
 func randElement(r *rand.Rand) element {
 	e := element{firstSeen: r.Int64N(10), lastSeen: r.Int64N(10) + 10, updatedAt: r.Int64N(20)}
 	names := []string{"a", "b", "c", "", "a\x00"}
@@ -161,10 +159,10 @@ func TestTieBreak(t *testing.T) {
 		{int64(2), int64(-3), int64(2)},
 		{1.5, int64(100), 1.5},
 		{"ab", "a", "ab"},
-		{math.NaN(), -1e300, -1e300},
-		// -0 and +0 are equal to CompareValues; the store orders them by
-		// bits so the result is the same in both orders.
-		{0.0, negZero, negZero},
+		// Floats tie-break in IEEE 754 totalOrder: a positive NaN is above
+		// every number, and +0 above -0.
+		{math.NaN(), -1e300, math.NaN()},
+		{0.0, negZero, 0.0},
 	} {
 		ea := mustEncode(t, element{props: graph.Props{"p": {Value: c.a, TS: 5}}})
 		eb := mustEncode(t, element{props: graph.Props{"p": {Value: c.b, TS: 5}}})
@@ -194,16 +192,6 @@ func sameValue(a, b any) bool {
 	return a == b
 }
 
-// TestTieBreakBeyondCompareValues documents why the store does not just call
-// graph.PropWins: for -0 vs +0 at the same time graph.Node.Merge keeps
-// whichever came first, so two orders would store different bytes.
-func TestTieBreakBeyondCompareValues(t *testing.T) {
-	pz := graph.Prop{Value: 0.0, TS: 1}
-	nz := graph.Prop{Value: math.Copysign(0, -1), TS: 1}
-	if graph.PropWins(pz, nz) || graph.PropWins(nz, pz) {
-		t.Skip("graph now orders -0 and +0; the store's extra tie-break is redundant")
-	}
-}
 
 func TestMergeRejectsMalformed(t *testing.T) {
 	good := mustEncode(t, element{props: graph.Props{"a": {Value: int64(1)}}})
