@@ -192,7 +192,6 @@ func sameValue(a, b any) bool {
 	return a == b
 }
 
-
 func TestMergeRejectsMalformed(t *testing.T) {
 	good := mustEncode(t, element{props: graph.Props{"a": {Value: int64(1)}}})
 	unsorted := append(bytes.Clone(good[:4]), good[4:]...)
