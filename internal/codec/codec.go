@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 
@@ -105,6 +106,38 @@ func (s *Schemas) ByID(ctx context.Context, id int) (avro.Schema, error) {
 	s.byID[id] = sch
 	s.mu.Unlock()
 	return sch, nil
+}
+
+// ErrTruncated reports an Avro body that ends before its record does.
+var ErrTruncated = errors.New("avro body is truncated")
+
+// ErrTrailing reports bytes left over after an Avro record: the body is not
+// what its schema id says.
+var ErrTrailing = errors.New("avro body has trailing bytes after the record")
+
+var readers = sync.Pool{New: func() any { return avro.NewReader(nil, 0) }}
+
+// Unmarshal decodes an Avro body into v, strictly: unlike avro.Unmarshal,
+// which treats running out of data between fields as success, a body that
+// is cut short or longer than its record is an error.
+func Unmarshal(schema avro.Schema, body []byte, v any) error {
+	r := readers.Get().(*avro.Reader)
+	defer readers.Put(r)
+	r.Reset(body)
+	r.Error = nil // Reset keeps the error of the reader's last use
+	r.ReadVal(schema, v)
+	if r.Error != nil {
+		if errors.Is(r.Error, io.EOF) || errors.Is(r.Error, io.ErrUnexpectedEOF) {
+			return ErrTruncated
+		}
+		return r.Error
+	}
+	// Peek past the end: only an exhausted reader reports EOF.
+	r.Peek()
+	if r.Error == nil {
+		return ErrTrailing
+	}
+	return nil
 }
 
 // Register registers schema under subject and returns its id.

@@ -2,7 +2,6 @@ package codec
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -140,11 +139,33 @@ func NewElements(reg *sr.Client) *Elements {
 // topic). Compaction keeps the latest record per key.
 func NodeKey(r graph.NodeRef) []byte { return []byte(r.ID) }
 
-// EdgeKey is the record key of an edge on its topic: a JSON array of the
-// end points' types and ids, unambiguous whatever bytes the ids hold and
-// readable in kcat.
+// EdgeKey is the record key of an edge on its topic:
+// from_type/from_id/to_type/to_id, each part escaped so that '/' only
+// separates: '%', '/', control bytes and every byte >= 0x80 become %XX.
+// The escape makes the key injective whatever bytes the ids hold (two edges
+// never share a key on the compacted topic) and keeps ASCII ids readable in
+// kcat.
 func EdgeKey(r graph.EdgeRef) []byte {
-	b, _ := json.Marshal([4]string{r.From.Type, r.From.ID, r.To.Type, r.To.ID})
+	b := make([]byte, 0, len(r.From.Type)+len(r.From.ID)+len(r.To.Type)+len(r.To.ID)+3)
+	for i, part := range [4]string{r.From.Type, r.From.ID, r.To.Type, r.To.ID} {
+		if i > 0 {
+			b = append(b, '/')
+		}
+		b = appendKeyPart(b, part)
+	}
+	return b
+}
+
+func appendKeyPart(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' || c == '/' || c < 0x20 || c >= 0x7f {
+			b = append(b, '%', hex[c>>4], hex[c&0xf])
+			continue
+		}
+		b = append(b, c)
+	}
 	return b
 }
 
@@ -211,7 +232,7 @@ func (e *Elements) decodeBody(ctx context.Context, b []byte, ours avro.Schema, o
 			}
 		}
 	}
-	return avro.Unmarshal(sch, body, v)
+	return Unmarshal(sch, body, v)
 }
 
 // DecodeNode decodes a node topic value.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -88,7 +89,8 @@ func Compile(spec *Spec) (*Job, error) {
 		}
 	}
 	if spec.Dedupe.Window > 0 {
-		c.errs = append(c.errs, Error{File: spec.File, Msg: "dedupe.window: windowed dedupe is not available in this version; use 0s"})
+		c.errs = append(c.errs, Error{File: spec.File, Line: spec.Dedupe.Line, Col: spec.Dedupe.Col,
+			Msg: "dedupe.window: windowed dedupe is not available in this version; use 0s"})
 	}
 	c.env = env
 	if spec.Filter != nil {
@@ -178,7 +180,7 @@ func (c *compiler) fields(fs []Field, what string) []compiledField {
 }
 
 func (c *compiler) compile(e Expr, what string, opts ...expr.Option) *vm.Program {
-	if e.Src == "" {
+	if strings.TrimSpace(e.Src) == "" {
 		return nil // missing or empty: already reported by the parser
 	}
 	if c.env != nil {
@@ -193,20 +195,25 @@ func (c *compiler) compile(e Expr, what string, opts ...expr.Option) *vm.Program
 		var fe *file.Error
 		if errors.As(err, &fe) {
 			msg = fe.Message
-			if fe.Line > 1 {
-				line += fe.Line - 1
-				col = fe.Column + 1
-			} else {
-				col += fe.Column
-				if e.quoted {
-					col++
-				}
-			}
+			line, col = e.At(runeOffset(e.Src, fe.Line, fe.Column))
 		}
 		c.errs = append(c.errs, Error{File: c.file, Line: line, Col: col, Msg: fmt.Sprintf("%s: %s", what, msg)})
 		return nil
 	}
 	return prog
+}
+
+// runeOffset converts expr's error position (1-based line, 0-based rune
+// column) into a rune offset in src.
+func runeOffset(src string, line, col int) int {
+	off := 0
+	for l, text := range strings.Split(src, "\n") {
+		if l == line-1 {
+			return off + col
+		}
+		off += len([]rune(text)) + 1
+	}
+	return off + col
 }
 
 func loadSchema(path string) (avro.Schema, error) {

@@ -128,7 +128,7 @@ func (p *Processor) decode(ctx context.Context, value []byte) (map[string]any, i
 		p.readers[id] = sch
 	}
 	var env map[string]any
-	if err := avro.Unmarshal(sch, body, &env); err != nil {
+	if err := codec.Unmarshal(sch, body, &env); err != nil {
 		return nil, id, fmt.Errorf("avro body (schema %d): %w", id, err)
 	}
 	return env, id, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -50,7 +51,25 @@ type schemaPos struct{ schemaLine, schemaCol int }
 type Expr struct {
 	Src       string
 	Line, Col int
-	quoted    bool
+	// pos maps each rune of Src to its line and column in the file, for
+	// scalars whose text differs from their value (quotes, escapes, folded
+	// and block styles). Nil means Src stands verbatim from Line:Col.
+	pos []filePos
+}
+
+type filePos struct{ line, col int }
+
+// At returns the file position of the rune at offset off in Src.
+func (e Expr) At(off int) (line, col int) {
+	if e.pos != nil {
+		if off >= len(e.pos) {
+			off = len(e.pos) - 1
+		}
+		if off >= 0 {
+			return e.pos[off].line, e.pos[off].col
+		}
+	}
+	return e.Line, e.Col + off
 }
 
 // Field is a named expression: a projected field or a property.
@@ -85,7 +104,8 @@ type Endpoint struct {
 
 // Dedupe configures the buffer that merges updates to the same element.
 type Dedupe struct {
-	Window time.Duration
+	Window    time.Duration
+	Line, Col int // of the window value
 }
 
 // Error is one problem in a job file, at a line and column (1-based; 0 if
@@ -151,8 +171,9 @@ var (
 )
 
 type parser struct {
-	file string
-	errs Errors
+	file  string
+	lines []string // the file's lines, for mapping scalar values to positions
+	errs  Errors
 }
 
 func (p *parser) errf(n *yaml.Node, format string, args ...any) {
@@ -165,13 +186,16 @@ func (p *parser) errf(n *yaml.Node, format string, args ...any) {
 
 // Parse parses a job file's bytes; file names it in errors.
 func Parse(file string, src []byte) (*Spec, error) {
-	p := &parser{file: file}
+	p := &parser{file: file, lines: strings.Split(string(src), "\n")}
 	if len(src) > MaxFileSize {
 		return nil, Errors{{File: file, Msg: fmt.Sprintf("job file is %d bytes; the limit is %d", len(src), MaxFileSize)}}
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errors{{File: file, Msg: "empty job file"}}
+		}
 		return nil, Errors{yamlError(file, err)}
 	}
 	var extra yaml.Node
@@ -215,6 +239,9 @@ func yamlError(file string, err error) Error {
 				msg = msg[i+2+j+2:]
 			}
 		}
+		if parserError(msg) {
+			line++ // yaml.v3 numbers parser (not scanner) errors from 0
+		}
 		return Error{File: file, Line: line, Msg: "invalid YAML: " + msg}
 	}
 	var te *yaml.TypeError
@@ -222,6 +249,21 @@ func yamlError(file string, err error) Error {
 		return Error{File: file, Msg: "invalid YAML: " + strings.Join(te.Errors, "; ")}
 	}
 	return Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// parserError reports whether a yaml.v3 message comes from its parser,
+// whose line numbers are 0-based, rather than its scanner.
+func parserError(msg string) bool {
+	for _, m := range []string{
+		"did not find expected ',' or '}'", "did not find expected ',' or ']'",
+		"did not find expected key", "did not find expected '-' indicator",
+		"did not find expected node content", "did not find expected <document start>",
+	} {
+		if strings.HasPrefix(msg, m) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *parser) find(n *yaml.Node, key string) *yaml.Node {
@@ -309,7 +351,91 @@ func (p *parser) expr(n *yaml.Node, what string) Expr {
 	if strings.TrimSpace(n.Value) == "" {
 		p.errf(n, "%s: empty expression", what)
 	}
-	return Expr{Src: n.Value, Line: n.Line, Col: n.Column, quoted: n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0}
+	e := Expr{Src: n.Value, Line: n.Line, Col: n.Column}
+	if n.Style != 0 || strings.Contains(n.Value, "\n") || !p.verbatim(n) {
+		e.pos = p.positions(n)
+	}
+	return e
+}
+
+// verbatim reports whether a plain scalar's value stands unchanged on its
+// line, so that Line:Col plus an offset is a position.
+func (p *parser) verbatim(n *yaml.Node) bool {
+	if n.Line < 1 || n.Line > len(p.lines) {
+		return false
+	}
+	line := []rune(p.lines[n.Line-1])
+	start := n.Column - 1
+	v := []rune(n.Value)
+	return start >= 0 && start+len(v) <= len(line) && string(line[start:start+len(v)]) == n.Value
+}
+
+// positions maps each rune of a scalar's value to where it stands in the
+// file. A value is its source with quotes, escapes, indentation and line
+// breaks taken out, in order; so each value rune is matched to the next
+// source rune equal to it, with a double-quoted escape sequence standing
+// for the one rune it produces. Unmatched runes keep the last position.
+func (p *parser) positions(n *yaml.Node) []filePos {
+	val := []rune(n.Value)
+	out := make([]filePos, len(val))
+	li, ci := n.Line-1, n.Column-1 // 0-based cursor in the source
+	var row []rune
+	if li >= 0 && li < len(p.lines) {
+		row = []rune(p.lines[li])
+	}
+	double := n.Style&yaml.DoubleQuotedStyle != 0
+	last := filePos{n.Line, n.Column}
+	for i, want := range val {
+		for {
+			if li >= len(p.lines) || li < 0 {
+				out[i] = last
+				break
+			}
+			if ci >= len(row) {
+				// The line break, which a literal block keeps as '\n'.
+				if want == '\n' {
+					last = filePos{li + 1, ci + 1}
+					out[i] = last
+				}
+				li, ci = li+1, 0
+				if li < len(p.lines) {
+					row = []rune(p.lines[li])
+				}
+				if want == '\n' {
+					break
+				}
+				continue
+			}
+			c := row[ci]
+			if double && c == '\\' && ci+1 < len(row) && want != '\\' {
+				// An escape: \X, \xHH, \uHHHH or \UHHHHHHHH makes one rune.
+				width := 2
+				switch row[ci+1] {
+				case 'x':
+					width = 4
+				case 'u':
+					width = 6
+				case 'U':
+					width = 10
+				}
+				last = filePos{li + 1, ci + 1}
+				out[i] = last
+				ci += width
+				break
+			}
+			if double && c == '\\' && ci+1 < len(row) && row[ci+1] == '\\' {
+				ci++ // the escaped backslash itself matches below
+				c = row[ci]
+			}
+			ci++
+			if c == want {
+				last = filePos{li + 1, ci}
+				out[i] = last
+				break
+			}
+		}
+	}
+	return out
 }
 
 func (p *parser) exprPtr(n *yaml.Node, what string) *Expr {
@@ -427,6 +553,14 @@ func (p *parser) endpoint(n *yaml.Node, what string) Endpoint {
 			col++
 		}
 		ep.ID = Expr{Src: m[2], Line: n.Line, Col: col}
+		if n.Style != 0 || !p.verbatim(n) {
+			// The id expression is the part of the scalar inside the
+			// parentheses; shift the whole scalar's map to it.
+			off := len([]rune(n.Value[:strings.Index(n.Value, "(")+1]))
+			if all := p.positions(n); off < len(all) {
+				ep.ID.pos = all[off:]
+			}
+		}
 		if strings.TrimSpace(m[2]) == "" {
 			p.errf(n, "%s: empty id expression", what)
 		}
@@ -454,6 +588,7 @@ func (p *parser) dedupe(n *yaml.Node, d *Dedupe) {
 				p.errf(v, "dedupe.window %q: negative", s)
 			default:
 				d.Window = w
+				d.Line, d.Col = v.Line, v.Column
 			}
 		},
 	})
