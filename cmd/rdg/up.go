@@ -27,6 +27,7 @@ type upFlags struct {
 	apiAddr      string
 	jobsDir      string
 	partitions   int32
+	noWriter     bool
 	demo         bool
 	demoRate     float64
 	demoMembers  int
@@ -71,6 +72,7 @@ With --demo, the Netflix example jobs run against generated member events
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:8080", "listen address of the query API, /metrics and health checks")
 	fl.StringVar(&f.jobsDir, "jobs", "", "directory of job files (*.yaml); with --demo, defaults to the built-in Netflix example")
 	fl.Int32Var(&f.partitions, "partitions", 6, "partitions of the graph topics (and demo source topics) rdg creates")
+	fl.BoolVar(&f.noWriter, "no-writer", false, "run no graph writer, store or query API here (run `rdg writer run` elsewhere)")
 	fl.BoolVar(&f.demo, "demo", false, "run the Netflix example jobs against generated member events")
 	fl.Float64Var(&f.demoRate, "demo-rate", 200, "with --demo: generated events per second")
 	fl.IntVar(&f.demoMembers, "demo-members", 1000, "with --demo: number of simulated members")
@@ -81,19 +83,21 @@ With --demo, the Netflix example jobs run against generated member events
 func runUp(ctx context.Context, f *upFlags) error {
 	log := slog.Default()
 	jobsDir := f.jobsDir
-	if jobsDir == "" {
-		if !f.demo {
-			return fmt.Errorf("no jobs: pass --jobs DIR, or --demo for the built-in example")
-		}
+	if jobsDir == "" && f.demo {
 		dir, err := examples.WriteNetflix(filepath.Join(f.dataDir, "demo"))
 		if err != nil {
 			return err
 		}
 		jobsDir = dir
 	}
-	jobs, err := stack.LoadJobs(jobsDir)
-	if err != nil {
-		return err
+	var jobs []*job.Job
+	if jobsDir != "" {
+		var err error
+		if jobs, err = stack.LoadJobs(jobsDir); err != nil {
+			return err
+		}
+	} else {
+		log.Info("no --jobs: running Kafka, the registry, the graph writer and the API only (jobs can run elsewhere with `rdg job run`)")
 	}
 	st, err := stack.Start(ctx, stack.Config{
 		DataDir:         f.dataDir,
@@ -103,6 +107,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 		RegistryURL:     f.registryURL,
 		APIAddr:         f.apiAddr,
 		Jobs:            jobs,
+		NoWriter:        f.noWriter,
 		GraphPartitions: f.partitions,
 		Logger:          log,
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Embedded is an in-process single-broker Kafka cluster listening on real
@@ -173,4 +174,20 @@ func WaitReachable(ctx context.Context, adm *kadm.Client, timeout time.Duration)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// KgoLogger adapts l for franz-go clients: their warnings and errors go to
+// l; their info and debug chatter (joins, heartbeats) does not.
+func KgoLogger(l *slog.Logger) kgo.Logger { return kgoLogger{l} }
+
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lvl := slog.LevelWarn
+	if level == kgo.LogLevelError {
+		lvl = slog.LevelError
+	}
+	k.l.Log(context.Background(), lvl, "kafka client: "+msg, keyvals...)
 }

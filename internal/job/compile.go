@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type Job struct {
 
 	filter  *vm.Program
 	project []compiledField
+	enrich  []compiledEnrich
 	time    *vm.Program
 	nodes   []compiledNode
 	edges   []compiledEdge
@@ -32,6 +34,12 @@ type Job struct {
 type compiledField struct {
 	name string
 	prog *vm.Program
+}
+
+type compiledEnrich struct {
+	name   string
+	key    *vm.Program
+	onMiss string
 }
 
 type compiledNode struct {
@@ -88,10 +96,6 @@ func Compile(spec *Spec) (*Job, error) {
 			env = envOf(sch)
 		}
 	}
-	if spec.Dedupe.Window > 0 {
-		c.errs = append(c.errs, Error{File: spec.File, Line: spec.Dedupe.Line, Col: spec.Dedupe.Col,
-			Msg: "dedupe.window: windowed dedupe is not available in this version; use 0s"})
-	}
 	c.env = env
 	if spec.Filter != nil {
 		j.filter = c.compile(*spec.Filter, "filter", expr.AsBool())
@@ -108,6 +112,13 @@ func Compile(spec *Spec) (*Job, error) {
 					c.env[f.Name] = reflect.Zero(t).Interface()
 				}
 			}
+		}
+	}
+	for i, e := range spec.Enrich {
+		j.enrich = append(j.enrich, compiledEnrich{name: e.Name, key: c.compile(e.Key, fmt.Sprintf("enrich[%d].key", i)), onMiss: e.OnMiss})
+		if c.env != nil {
+			// Rows are maps whose fields are only known at run time.
+			c.env[e.Name] = map[string]any{}
 		}
 	}
 	if spec.Time != nil {
@@ -136,6 +147,14 @@ func Compile(spec *Spec) (*Job, error) {
 		return nil, c.errs.sorted()
 	}
 	return j, nil
+}
+
+// EnrichFile resolves a file side input's path relative to the job file.
+func (j *Job) EnrichFile(e EnrichSpec) string {
+	if filepath.IsAbs(e.File) {
+		return e.File
+	}
+	return filepath.Join(filepath.Dir(j.Spec.File), e.File)
 }
 
 // NodeTypes lists the node types the job emits, once each.

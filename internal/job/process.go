@@ -18,12 +18,24 @@ import (
 // Stages of the per-record path, in order. A record that fails is reported
 // with the stage that failed; the dead-letter topic records it in a header.
 const (
+	StageSize    = "size"
 	StageDecode  = "decode"
 	StageFilter  = "filter"
 	StageProject = "project"
+	StageEnrich  = "enrich"
 	StageTime    = "time"
 	StageMap     = "map"
 )
+
+// Lookup is a side input as the per-record path sees it; the tables of
+// package enrich implement it.
+type Lookup interface {
+	Lookup(key string) (map[string]any, bool)
+}
+
+// missRow stands in for a missing row under on_miss: null, so that
+// <input>.<field> evaluates to null rather than failing on a nil map.
+var missRow = map[string]any{}
 
 // StageError is a record that could not be processed.
 type StageError struct {
@@ -48,6 +60,13 @@ type Processor struct {
 	schemas SchemaSource
 	// Now stamps updated_at; tests set it for reproducible output.
 	Now func() time.Time
+	// Tables are the job's side inputs by name; every input the job
+	// declares must be present.
+	Tables map[string]Lookup
+	// OnMiss, if set, is called with the input's name on every lookup miss.
+	OnMiss func(input string)
+	// MaxRecordBytes rejects larger values (stage size); 0 means no limit.
+	MaxRecordBytes int
 
 	vm      vm.VM
 	readers map[int]avro.Schema
@@ -62,6 +81,9 @@ func NewProcessor(j *Job, s SchemaSource) *Processor {
 // reports filtered=true for a record the job's filter dropped. On error
 // nothing is appended and the error is a *StageError.
 func (p *Processor) Process(ctx context.Context, value []byte, recordTime time.Time, out *graph.Batch) (filtered bool, err error) {
+	if p.MaxRecordBytes > 0 && len(value) > p.MaxRecordBytes {
+		return false, &StageError{Stage: StageSize, Err: fmt.Errorf("value of %d bytes exceeds the job's max_record_bytes %d", len(value), p.MaxRecordBytes)}
+	}
 	env, id, err := p.decode(ctx, value)
 	if err != nil {
 		return false, &StageError{Stage: StageDecode, SchemaID: id, Err: err}
@@ -85,6 +107,16 @@ func (p *Processor) Process(ctx context.Context, value []byte, recordTime time.T
 			return fail(StageProject, fmt.Errorf("project.%s: %w", f.name, err))
 		}
 		env[f.name] = v
+	}
+	for i := range j.enrich {
+		e := &j.enrich[i]
+		drop, err := p.lookup(e, env)
+		if err != nil {
+			return fail(StageEnrich, err)
+		}
+		if drop {
+			return true, nil
+		}
 	}
 	ts := recordTime.UnixMilli()
 	if j.time != nil {
@@ -132,6 +164,42 @@ func (p *Processor) decode(ctx context.Context, value []byte) (map[string]any, i
 		return nil, id, fmt.Errorf("avro body (schema %d): %w", id, err)
 	}
 	return env, id, nil
+}
+
+// lookup sets env[e.name] to the side input's row for the record's key. It
+// reports drop for a miss under on_miss: drop.
+func (p *Processor) lookup(e *compiledEnrich, env map[string]any) (drop bool, err error) {
+	t := p.Tables[e.name]
+	if t == nil {
+		return false, fmt.Errorf("side input %s is not loaded", e.name)
+	}
+	v, err := p.vm.Run(e.key, env)
+	if err != nil {
+		return false, fmt.Errorf("enrich %s key: %w", e.name, err)
+	}
+	key, err := idString(v)
+	var row map[string]any
+	ok := false
+	if err == nil {
+		row, ok = t.Lookup(key)
+	} else if !errors.Is(err, errEmptyID) {
+		return false, fmt.Errorf("enrich %s key: %w", e.name, err)
+	}
+	if ok {
+		env[e.name] = row
+		return false, nil
+	}
+	if p.OnMiss != nil {
+		p.OnMiss(e.name)
+	}
+	switch e.onMiss {
+	case MissDrop:
+		return true, nil
+	case MissDeadLetter:
+		return false, fmt.Errorf("enrich %s: no row for key %q", e.name, key)
+	}
+	env[e.name] = missRow
+	return false, nil
 }
 
 func (p *Processor) evalBool(prog *vm.Program, env map[string]any) (bool, error) {
@@ -213,6 +281,11 @@ func (p *Processor) evalID(prog *vm.Program, env map[string]any) (string, error)
 	if err != nil {
 		return "", err
 	}
+	return idString(v)
+}
+
+// idString converts an id or key value to its string form.
+func idString(v any) (string, error) {
 	var id string
 	switch x := v.(type) {
 	case string:

@@ -9,8 +9,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/internal/broker"
@@ -47,16 +50,23 @@ type RunConfig struct {
 	Logger    *slog.Logger
 	// GraphPartitions is the partition count of graph topics rdg creates.
 	GraphPartitions int32
-	// MaxPollRecords bounds how many records are processed between commits.
-	MaxPollRecords int
+	// Tables are side inputs already loaded by the caller, by name;
+	// inputs the job declares that are missing here are loaded by Run.
+	Tables map[string]Lookup
 }
 
 // Run runs j until ctx is done or a non-recoverable error occurs (a graph
-// or dead-letter topic rejecting writes). Records are processed in poll
-// batches; a batch's offsets are committed only once every element and
-// dead letter derived from it has been acknowledged by the broker, so a
-// crash at any moment re-reads, and merge semantics make the repeat
-// harmless (at-least-once). Returning because ctx is done is not an error.
+// or dead-letter topic rejecting writes). It starts the job's side inputs,
+// then Tuning.Concurrency consumers in the job's group. Returning because
+// ctx is done is not an error.
+//
+// At least once (the default): a record's offset is committed only once
+// every element derived from it has left the dedupe buffer and been
+// acknowledged by the broker (Buffer.Pending gives the bound per
+// partition), so a crash at any moment re-reads, and merge semantics make
+// the repeat harmless. Exactly once: each dedupe window is a Kafka
+// transaction holding the window's output and the source offsets, so
+// read_committed consumers see each window's output once.
 func Run(ctx context.Context, j *Job, cfg RunConfig) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -67,14 +77,9 @@ func Run(ctx context.Context, j *Job, cfg RunConfig) error {
 	if cfg.Schemas == nil {
 		cfg.Schemas = codec.NewSchemas(cfg.Registry)
 	}
-	if cfg.GraphPartitions <= 0 {
-		cfg.GraphPartitions = 6
-	}
-	if cfg.MaxPollRecords <= 0 {
-		cfg.MaxPollRecords = 10_000
-	}
 	name := j.Spec.Name
 	log := cfg.Logger.With("job", name)
+	tun := j.Spec.Tuning.Defaults()
 
 	if err := Prepare(ctx, j, cfg.Seeds, cfg.KafkaOpts, cfg.GraphPartitions); err != nil {
 		return err
@@ -86,67 +91,45 @@ func Run(ctx context.Context, j *Job, cfg RunConfig) error {
 	if err != nil {
 		return fmt.Errorf("job %s: %w", name, err)
 	}
-
-	start := kgo.NewOffset().AtStart()
-	if j.Spec.Source.Start == "latest" {
-		start = kgo.NewOffset().AtEnd()
-	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(cfg.Seeds...),
-		kgo.ConsumerGroup(Group(name)),
-		kgo.ConsumeTopics(j.Spec.Source.Topic),
-		kgo.ConsumeResetOffset(start),
-		kgo.DisableAutoCommit(),
-		// Rebalances wait until the records of a poll are flushed and
-		// committed, so no partition moves with work in flight.
-		kgo.BlockRebalanceOnPoll(),
-		kgo.ProducerLinger(5 * time.Millisecond),
-		kgo.ClientID("rdg-job-" + name),
-	}, cfg.KafkaOpts...)...)
+	tables, closeTables, err := StartTables(ctx, j, cfg.Seeds, cfg.KafkaOpts, cfg.Schemas, cfg.Tables, log)
 	if err != nil {
-		return fmt.Errorf("job %s: kafka client: %w", name, err)
+		return fmt.Errorf("job %s: %w", name, err)
 	}
-	defer cl.Close()
+	defer closeTables()
 
-	r := &runner{name: name, cl: cl, proc: NewProcessor(j, cfg.Schemas), log: log, m: cfg.Metrics,
-		pub: &publisher{cl: cl, elems: elems, dlq: DeadLetterTopic(name)}}
-	r.initCounters()
-	log.Info("job started", "source", j.Spec.Source.Topic, "group", Group(name),
-		"nodes", j.NodeTypes(), "edges", j.EdgeTypes())
-	for {
-		fetches := cl.PollRecords(ctx, cfg.MaxPollRecords)
-		if ctx.Err() != nil {
-			cl.AllowRebalance()
-			log.Info("job stopped")
-			return nil
-		}
-		var fatal error
-		fetches.EachError(func(t string, p int32, err error) {
-			if errors.Is(err, context.Canceled) {
-				return
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go monitorLag(runCtx, cfg, j, log)
+	errs := make(chan error, tun.Concurrency)
+	for i := range tun.Concurrency {
+		w := &worker{job: j, cfg: cfg, tun: tun, elems: elems, tables: tables, log: log.With("consumer", i), id: i}
+		go func() {
+			err := w.run(runCtx)
+			if err != nil {
+				cancel() // one consumer failing stops the job; the supervisor restarts it
 			}
-			log.Warn("fetch error", "topic", t, "partition", p, "err", err)
-			if errors.Is(err, kgo.ErrClientClosed) {
-				fatal = err
-			}
-		})
-		if fatal != nil {
-			return fmt.Errorf("job %s: %w", name, fatal)
-		}
-		if err := r.batch(ctx, fetches); err != nil {
-			if errors.Is(err, errStopped) {
-				log.Info("job stopped before its batch was committed; it will be re-read")
-				return nil
-			}
-			return fmt.Errorf("job %s: %w", name, err)
-		}
-		cl.AllowRebalance()
+			errs <- err
+		}()
 	}
+	log.Info("job started", "source", j.Spec.Source.Topic, "group", Group(name), "delivery", j.Spec.Delivery,
+		"dedupe_window", j.Spec.Dedupe.Window, "consumers", tun.Concurrency, "nodes", j.NodeTypes(), "edges", j.EdgeTypes())
+	var first error
+	for range tun.Concurrency {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return fmt.Errorf("job %s: %w", name, first)
+	}
+	log.Info("job stopped")
+	return nil
 }
 
-// Prepare creates the job's graph and dead-letter topics. Run calls it; a process that starts a graph writer
-// alongside its jobs calls it first, so the writer sees every graph topic
-// when it joins instead of discovering them one metadata refresh later.
+// Prepare creates the job's graph and dead-letter topics. Run calls it; a
+// process that starts a graph writer alongside its jobs calls it first, so
+// the writer sees every graph topic when it joins instead of discovering
+// them one metadata refresh later.
 func Prepare(ctx context.Context, j *Job, seeds []string, kopts []kgo.Opt, partitions int32) error {
 	if partitions <= 0 {
 		partitions = 6
@@ -198,39 +181,125 @@ func waitTopic(ctx context.Context, seeds []string, kopts []kgo.Opt, topic strin
 	}
 }
 
-type runner struct {
-	name string
-	cl   *kgo.Client
-	proc *Processor
-	pub  *publisher
-	log  *slog.Logger
-	m    *Metrics
-
-	out graph.Batch
-
-	in, filtered, nodes, edges, commits interface{ Add(float64) }
-}
-
-func (r *runner) initCounters() {
-	r.in = r.m.RecordsIn.WithLabelValues(r.name)
-	r.filtered = r.m.Filtered.WithLabelValues(r.name)
-	r.nodes = r.m.NodesOut.WithLabelValues(r.name)
-	r.edges = r.m.EdgesOut.WithLabelValues(r.name)
-	r.commits = r.m.Commits.WithLabelValues(r.name)
+// monitorLag publishes the job's consumer lag every few seconds: how many
+// source records are behind the group's committed offsets.
+func monitorLag(ctx context.Context, cfg RunConfig, j *Job, log *slog.Logger) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Seeds...)}, cfg.KafkaOpts...)...)
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	g := cfg.Metrics.Lag.WithLabelValues(j.Spec.Name)
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		lags, err := adm.Lag(ctx, Group(j.Spec.Name))
+		if err != nil {
+			continue
+		}
+		var total int64
+		lags.Each(func(l kadm.DescribedGroupLag) {
+			for _, ps := range l.Lag {
+				for _, pl := range ps {
+					if pl.Topic == j.Spec.Source.Topic && pl.Lag > 0 {
+						total += pl.Lag
+					}
+				}
+			}
+		})
+		g.Set(float64(total))
+	}
 }
 
 var errStopped = errors.New("stopped")
 
+// worker is one consumer of a job: a group member with its own client,
+// processor, dedupe buffer and publisher.
+type worker struct {
+	job    *Job
+	cfg    RunConfig
+	tun    Tuning
+	elems  *codec.Elements
+	tables map[string]Lookup
+	log    *slog.Logger
+	id     int
+
+	cl   *kgo.Client
+	proc *Processor
+	pub  *publisher
+
+	// mu guards the buffer, the publisher and the offsets below: the poll
+	// loop and the client's revoke callback both flush and commit.
+	mu        sync.Mutex
+	buf       *Buffer
+	processed map[int32]int64 // next offset to read, per partition, since the last assignment
+	committed map[int32]int64
+	out       graph.Batch
+	due       graph.Batch
+
+	in, filtered, nodesIn, edgesIn, commits prometheus.Counter
+}
+
+func (w *worker) clientOpts() []kgo.Opt {
+	start := kgo.NewOffset().AtStart()
+	if w.job.Spec.Source.Start == "latest" {
+		start = kgo.NewOffset().AtEnd()
+	}
+	return append([]kgo.Opt{
+		kgo.SeedBrokers(w.cfg.Seeds...),
+		kgo.ConsumerGroup(Group(w.job.Spec.Name)),
+		kgo.ConsumeTopics(w.job.Spec.Source.Topic),
+		kgo.ConsumeResetOffset(start),
+		kgo.FetchMaxBytes(w.tun.FetchMaxBytes),
+		kgo.MaxBufferedRecords(w.tun.MaxBufferedRecords),
+		kgo.ProducerLinger(w.tun.Linger),
+		kgo.SessionTimeout(w.tun.SessionTimeout),
+		kgo.ClientID(fmt.Sprintf("rdg-job-%s-%d", w.job.Spec.Name, w.id)),
+		kgo.WithLogger(broker.KgoLogger(w.log)),
+	}, w.cfg.KafkaOpts...)
+}
+
+func (w *worker) setup() {
+	name := w.job.Spec.Name
+	m := w.cfg.Metrics
+	w.in = m.RecordsIn.WithLabelValues(name)
+	w.filtered = m.Filtered.WithLabelValues(name)
+	w.nodesIn = m.NodesOut.WithLabelValues(name)
+	w.edgesIn = m.EdgesOut.WithLabelValues(name)
+	w.commits = m.Commits.WithLabelValues(name)
+	w.proc = NewProcessor(w.job, w.cfg.Schemas)
+	w.proc.Tables = w.tables
+	w.proc.MaxRecordBytes = w.tun.MaxRecordBytes
+	w.proc.OnMiss = func(input string) { m.EnrichMisses.WithLabelValues(name, input).Inc() }
+	w.buf = NewBuffer(w.job.Spec.Dedupe.Window, w.job.Spec.Dedupe.MaxKeys)
+	w.processed = make(map[int32]int64)
+	w.committed = make(map[int32]int64)
+}
+
+func (w *worker) run(ctx context.Context) error {
+	w.setup()
+	if w.job.Spec.Delivery == DeliveryExactlyOnce {
+		return w.runExactlyOnce(ctx)
+	}
+	return w.runAtLeastOnce(ctx)
+}
+
 // process runs one record through the job, waiting out registry outages:
 // a record whose schema cannot be fetched right now is not a bad record.
-func (r *runner) process(ctx context.Context, rec *kgo.Record) (bool, error) {
+func (w *worker) process(ctx context.Context, rec *kgo.Record) (bool, error) {
 	backoff := 100 * time.Millisecond
 	for {
-		filtered, err := r.proc.Process(ctx, rec.Value, rec.Timestamp, &r.out)
+		filtered, err := w.proc.Process(ctx, rec.Value, rec.Timestamp, &w.out)
 		if !errors.Is(err, codec.ErrRegistryUnavailable) {
 			return filtered, err
 		}
-		r.log.Warn("waiting for the schema registry", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+		w.log.Warn("waiting for the schema registry", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
 		select {
 		case <-ctx.Done():
 			return false, errStopped
@@ -240,56 +309,299 @@ func (r *runner) process(ctx context.Context, rec *kgo.Record) (bool, error) {
 	}
 }
 
-// batch processes one poll's records, waits until everything derived from
-// them is acknowledged, then commits the poll's offsets. Once the records
-// are processed the batch is finished even if ctx is cancelled meanwhile,
-// so a clean stop leaves nothing to re-read.
-func (r *runner) batch(ctx context.Context, fetches kgo.Fetches) error {
-	n := 0
-	var nNodes, nEdges int
+// ingest processes a poll's records into the dedupe buffer; failures go to
+// the dead-letter topic at once. It returns errStopped if ctx ended while
+// waiting for the registry; records not yet ingested are then read again.
+func (w *worker) ingest(ctx context.Context, fetches kgo.Fetches) error {
 	var stopped bool
+	now := time.Now()
 	fetches.EachRecord(func(rec *kgo.Record) {
 		if stopped {
 			return
 		}
-		n++
-		r.out.Reset()
-		filtered, err := r.process(ctx, rec)
+		w.out.Reset()
+		filtered, err := w.process(ctx, rec)
 		switch {
 		case errors.Is(err, errStopped):
 			stopped = true
+			return
 		case err != nil:
-			stage, schemaID := r.pub.deadLetter(ctx, rec, err)
-			r.m.DeadLettered.WithLabelValues(r.name, stage).Add(1)
-			r.log.Warn("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
-				"stage", stage, "schema_id", schemaID, "err", err, "dlq", r.pub.dlq)
+			stage, schemaID := w.pub.deadLetter(ctx, rec, err)
+			w.cfg.Metrics.DeadLettered.WithLabelValues(w.job.Spec.Name, stage).Inc()
+			w.log.Warn("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+				"stage", stage, "schema_id", schemaID, "err", err, "dlq", w.pub.dlq)
 		case filtered:
-			r.filtered.Add(1)
+			w.filtered.Inc()
 		default:
-			r.pub.add(ctx, &r.out)
-			nNodes += len(r.out.Nodes)
-			nEdges += len(r.out.Edges)
+			w.nodesIn.Add(float64(len(w.out.Nodes)))
+			w.edgesIn.Add(float64(len(w.out.Edges)))
+			if w.job.Spec.Dedupe.Window == 0 {
+				// No window: every update is published as it is mapped.
+				w.pub.add(ctx, &w.out)
+			} else {
+				w.buf.Add(&w.out, SourcePos{Partition: rec.Partition, Offset: rec.Offset}, now)
+			}
 		}
+		w.in.Inc()
+		w.processed[rec.Partition] = rec.Offset + 1
 	})
 	if stopped {
 		return errStopped
 	}
-	if n == 0 {
-		return nil
+	return nil
+}
+
+// emit publishes what the buffer has due (everything if all).
+func (w *worker) emit(ctx context.Context, now time.Time, all bool) {
+	w.due.Reset()
+	if all {
+		w.buf.DrainAll(&w.due)
+	} else {
+		w.buf.Due(now, &w.due)
 	}
-	ctx = context.WithoutCancel(ctx)
-	if err := r.pub.flush(ctx); err != nil {
-		// Not committing means the batch is read again after restart.
+	if w.due.Len() > 0 {
+		w.pub.add(ctx, &w.due)
+	}
+}
+
+// pollTimeout is how long a poll may wait: until the next timer or commit.
+func (w *worker) pollTimeout(nextCommit time.Time) time.Duration {
+	until := time.Until(nextCommit)
+	if d, ok := w.buf.NextDeadline(); ok {
+		until = min(until, time.Until(d))
+	}
+	return max(until, time.Millisecond)
+}
+
+func (w *worker) runAtLeastOnce(ctx context.Context) error {
+	opts := append(w.clientOpts(),
+		kgo.DisableAutoCommit(),
+		// Rebalances wait until a poll's records are in the buffer; the
+		// revoke callback then drains and commits before partitions move.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(w.onRevoked),
+		kgo.OnPartitionsLost(w.onLost),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	w.cl = cl
+	w.pub = &publisher{cl: cl, elems: w.elems, dlq: DeadLetterTopic(w.job.Spec.Name), m: w.cfg.Metrics, job: w.job.Spec.Name}
+	defer cl.Close()
+
+	nextCommit := time.Now().Add(w.tun.CommitInterval)
+	for {
+		pollCtx, cancel := context.WithTimeout(ctx, w.pollTimeout(nextCommit))
+		fetches := cl.PollRecords(pollCtx, w.tun.MaxPollRecords)
+		cancel()
+		if ctx.Err() != nil {
+			cl.AllowRebalance()
+			return w.shutdown()
+		}
+		if err := fetchError(fetches); err != nil {
+			return err
+		}
+		w.mu.Lock()
+		err := w.ingest(ctx, fetches)
+		if err == nil {
+			now := time.Now()
+			w.emit(ctx, now, false)
+			if !now.Before(nextCommit) {
+				err = w.commit(ctx)
+				nextCommit = now.Add(w.tun.CommitInterval)
+			}
+		}
+		w.mu.Unlock()
+		cl.AllowRebalance()
+		if errors.Is(err, errStopped) {
+			return w.shutdown()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func fetchError(fetches kgo.Fetches) error {
+	var fatal error
+	fetches.EachError(func(_ string, _ int32, err error) {
+		if errors.Is(err, kgo.ErrClientClosed) {
+			fatal = err
+		}
+	})
+	return fatal
+}
+
+// shutdown publishes everything buffered and commits it, so that a clean
+// stop leaves nothing to re-read.
+func (w *worker) shutdown() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w.emit(ctx, time.Now(), true)
+	return w.commit(ctx)
+}
+
+// commit waits until everything published so far is acknowledged, then
+// commits, per partition, the highest offset below which every record's
+// elements have been published: the buffer's Pending bound, or everything
+// processed when the buffer holds nothing from that partition. Called with
+// w.mu held.
+func (w *worker) commit(ctx context.Context) error {
+	if err := w.pub.flush(ctx); err != nil {
+		// Not committing means the records are read again after a restart.
 		return fmt.Errorf("publish output (offsets not committed): %w", err)
 	}
-	if err := r.cl.CommitUncommittedOffsets(ctx); err != nil {
-		return fmt.Errorf("commit offsets: %w", err)
+	offsets := make(map[int32]kgo.EpochOffset)
+	for p, next := range w.processed {
+		if min, ok := w.buf.Pending(p); ok && min < next {
+			next = min
+		}
+		if next > w.committed[p] {
+			offsets[p] = kgo.EpochOffset{Epoch: -1, Offset: next}
+		}
 	}
-	r.in.Add(float64(n))
-	r.nodes.Add(float64(nNodes))
-	r.edges.Add(float64(nEdges))
-	r.commits.Add(1)
+	if len(offsets) == 0 {
+		return nil
+	}
+	var commitErr error
+	w.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{w.job.Spec.Source.Topic: offsets},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				commitErr = err
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if err := kerr.ErrorForCode(p.ErrorCode); err != nil && commitErr == nil {
+						commitErr = fmt.Errorf("partition %d: %w", p.Partition, err)
+					}
+				}
+			}
+		})
+	if commitErr != nil {
+		// A failed commit (e.g. a rebalance in progress) loses nothing: the
+		// records are read again by whoever owns the partition next.
+		w.log.Warn("offset commit failed", "err", commitErr)
+		return nil
+	}
+	for p, o := range offsets {
+		w.committed[p] = o.Offset
+	}
+	w.commits.Inc()
 	return nil
+}
+
+// onRevoked runs in the client's group goroutine before partitions move:
+// everything buffered is published and committed, so the next owner starts
+// exactly after what this worker made durable.
+func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.emit(ctx, time.Now(), true)
+	if err := w.commit(ctx); err != nil {
+		w.log.Error("commit before rebalance failed; the records will be read again", "err", err)
+	}
+	for _, ps := range revoked {
+		for _, p := range ps {
+			delete(w.processed, p)
+			delete(w.committed, p)
+		}
+	}
+}
+
+// onLost: the partitions are already someone else's, so nothing can be
+// committed; publishing what is buffered is still right (the merge absorbs
+// the repeat when the new owner re-reads).
+func (w *worker) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.emit(ctx, time.Now(), true)
+	for _, ps := range lost {
+		for _, p := range ps {
+			delete(w.processed, p)
+			delete(w.committed, p)
+		}
+	}
+}
+
+// runExactlyOnce makes each dedupe window (at least the commit interval
+// when the window is shorter) one transaction: the window's output and
+// dead letters, and the source offsets, commit together or not at all. On
+// abort the client rewinds to the committed offsets and the buffer is
+// empty, so the window is simply redone.
+func (w *worker) runExactlyOnce(ctx context.Context) error {
+	opts := append(w.clientOpts(),
+		kgo.TransactionalID(fmt.Sprintf("rdg-job-%s-%d-%d", w.job.Spec.Name, w.id, time.Now().UnixNano())),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.TransactionTimeout(max(2*w.txnLength(), 30*time.Second)),
+	)
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer sess.Close()
+	w.cl = sess.Client()
+	w.pub = &publisher{cl: w.cl, elems: w.elems, dlq: DeadLetterTopic(w.job.Spec.Name), m: w.cfg.Metrics, job: w.job.Spec.Name}
+
+	inTxn := false
+	var txnEnd time.Time
+	for {
+		if !inTxn {
+			if err := sess.Begin(); err != nil {
+				return fmt.Errorf("begin transaction: %w", err)
+			}
+			inTxn, txnEnd = true, time.Now().Add(w.txnLength())
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, max(time.Until(txnEnd), time.Millisecond))
+		fetches := sess.PollRecords(pollCtx, w.tun.MaxPollRecords)
+		cancel()
+		stopping := ctx.Err() != nil
+		if err := fetchError(fetches); err != nil {
+			return err
+		}
+		w.mu.Lock()
+		err := w.ingest(ctx, fetches)
+		w.mu.Unlock()
+		if errors.Is(err, errStopped) {
+			stopping = true
+		}
+		if !stopping && time.Now().Before(txnEnd) && w.buf.Len() < w.job.Spec.Dedupe.MaxKeysOrDefault() {
+			continue
+		}
+		w.mu.Lock()
+		w.emit(ctx, time.Now(), true)
+		pubErr := w.pub.takeErr()
+		w.mu.Unlock()
+		try := kgo.TryCommit
+		if pubErr != nil || errors.Is(err, errStopped) {
+			try = kgo.TryAbort
+		}
+		endCtx, cancelEnd := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		committed, endErr := sess.End(endCtx, try)
+		cancelEnd()
+		inTxn = false
+		switch {
+		case endErr != nil:
+			return fmt.Errorf("end transaction: %w", endErr)
+		case pubErr != nil:
+			return fmt.Errorf("publish output (transaction aborted): %w", pubErr)
+		case committed:
+			w.commits.Inc()
+		default:
+			w.log.Info("transaction aborted after a rebalance; its records are read again")
+		}
+		if stopping {
+			return nil
+		}
+	}
+}
+
+func (w *worker) txnLength() time.Duration {
+	return max(w.job.Spec.Dedupe.Window, w.tun.CommitInterval)
 }
 
 // publisher is the last operator of a job: it writes graph elements to
@@ -301,6 +613,8 @@ type publisher struct {
 	cl    *kgo.Client
 	elems *codec.Elements
 	dlq   string
+	m     *Metrics
+	job   string
 
 	mu  sync.Mutex
 	err error // first failure since the last flush
@@ -316,7 +630,30 @@ func (p *publisher) promise(_ *kgo.Record, err error) {
 	}
 }
 
+// elementPromise also observes freshness: event time (the element's
+// last_seen) to the broker's acknowledgement.
+func (p *publisher) elementPromise(lastSeen int64) func(*kgo.Record, error) {
+	return func(r *kgo.Record, err error) {
+		if err != nil {
+			p.promise(r, err)
+			return
+		}
+		p.m.Freshness.WithLabelValues(p.job).Observe(float64(time.Now().UnixMilli()-lastSeen) / 1000)
+	}
+}
+
+// takeErr returns and clears the first failure since the last call.
+func (p *publisher) takeErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	err := p.err
+	p.err = nil
+	return err
+}
+
 func (p *publisher) add(ctx context.Context, b *graph.Batch) {
+	p.m.NodesPublished.WithLabelValues(p.job).Add(float64(len(b.Nodes)))
+	p.m.EdgesPublished.WithLabelValues(p.job).Add(float64(len(b.Edges)))
 	for i := range b.Nodes {
 		n := &b.Nodes[i]
 		v, err := p.elems.AppendNode(nil, n)
@@ -324,7 +661,7 @@ func (p *publisher) add(ctx context.Context, b *graph.Batch) {
 			p.promise(nil, err)
 			continue
 		}
-		p.cl.Produce(ctx, &kgo.Record{Topic: codec.NodeTopic(n.Type), Key: codec.NodeKey(n.NodeRef), Value: v}, p.promise)
+		p.cl.Produce(ctx, &kgo.Record{Topic: codec.NodeTopic(n.Type), Key: codec.NodeKey(n.NodeRef), Value: v}, p.elementPromise(n.LastSeen))
 	}
 	for i := range b.Edges {
 		e := &b.Edges[i]
@@ -333,7 +670,7 @@ func (p *publisher) add(ctx context.Context, b *graph.Batch) {
 			p.promise(nil, err)
 			continue
 		}
-		p.cl.Produce(ctx, &kgo.Record{Topic: codec.EdgeTopic(e.Type), Key: codec.EdgeKey(e.EdgeRef), Value: v}, p.promise)
+		p.cl.Produce(ctx, &kgo.Record{Topic: codec.EdgeTopic(e.Type), Key: codec.EdgeKey(e.EdgeRef), Value: v}, p.elementPromise(e.LastSeen))
 	}
 }
 
@@ -341,11 +678,7 @@ func (p *publisher) flush(ctx context.Context) error {
 	if err := p.cl.Flush(ctx); err != nil {
 		return err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	err := p.err
-	p.err = nil
-	return err
+	return p.takeErr()
 }
 
 // deadLetter publishes a record that failed, with its original key, value

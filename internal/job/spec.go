@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,15 +21,106 @@ import (
 // Spec is a parsed job file. Every expression keeps the position of its
 // YAML value so that compile errors point at the line that caused them.
 type Spec struct {
-	File    string
-	Name    string
-	Source  Source
-	Filter  *Expr
-	Project []Field
-	Time    *Expr
-	Nodes   []NodeSpec
-	Edges   []EdgeSpec
-	Dedupe  Dedupe
+	File     string
+	Name     string
+	Source   Source
+	Filter   *Expr
+	Project  []Field
+	Time     *Expr
+	Enrich   []EnrichSpec
+	Nodes    []NodeSpec
+	Edges    []EdgeSpec
+	Dedupe   Dedupe
+	Delivery string // DeliveryAtLeastOnce (default) or DeliveryExactlyOnce
+	Tuning   Tuning
+}
+
+// Delivery modes.
+const (
+	DeliveryAtLeastOnce = "at-least-once"
+	DeliveryExactlyOnce = "exactly-once"
+)
+
+// Miss policies of a side input lookup.
+const (
+	MissNull       = "null"        // the input's fields are null
+	MissDrop       = "drop"        // the record is dropped, like a filter
+	MissDeadLetter = "dead-letter" // the record goes to the dead-letter topic
+)
+
+// EnrichSpec declares a side input: a table the job looks each record up
+// in, by an expression, making the row's fields available as <name>.<field>.
+type EnrichSpec struct {
+	Name string
+	// Topic is a compacted topic (Avro values, keyed) materialised locally;
+	// File a static CSV or JSON file, relative to the job file. One of them.
+	Topic string
+	File  string
+	// KeyField names the key column of a file input (default "id").
+	KeyField string
+	Key      Expr
+	OnMiss   string
+	Line     int
+	Col      int
+}
+
+// MaxKeysOrDefault is MaxKeys, or DefaultMaxKeys when unset.
+func (d Dedupe) MaxKeysOrDefault() int {
+	if d.MaxKeys > 0 {
+		return d.MaxKeys
+	}
+	return DefaultMaxKeys
+}
+
+// Tuning holds per-job knobs. Zero values mean the defaults documented in
+// the README; Defaults fills them in.
+type Tuning struct {
+	// Concurrency is the number of consumers this process runs for the job,
+	// each a member of the job's consumer group.
+	Concurrency int
+	// MaxPollRecords bounds the records processed between two looks at
+	// timers and commits.
+	MaxPollRecords int
+	// FetchMaxBytes bounds one fetch response (kgo.FetchMaxBytes).
+	FetchMaxBytes int32
+	// MaxBufferedRecords bounds records produced but not yet acknowledged;
+	// producing blocks beyond it, which holds back fetching.
+	MaxBufferedRecords int
+	// Linger is how long the producer waits to fill a batch.
+	Linger time.Duration
+	// CommitInterval is how often source offsets are committed (at least
+	// once) or transactions end (exactly once, at least the dedupe window).
+	CommitInterval time.Duration
+	// MaxRecordBytes rejects larger source values to the dead-letter topic.
+	MaxRecordBytes int
+	// SessionTimeout is the consumer group session timeout: how long a dead
+	// process keeps its partitions before the others take them.
+	SessionTimeout time.Duration
+}
+
+// Defaults returns t with every zero knob set to its default.
+func (t Tuning) Defaults() Tuning {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&t.Concurrency, 1)
+	def(&t.MaxPollRecords, 5_000)
+	if t.FetchMaxBytes <= 0 {
+		t.FetchMaxBytes = 16 << 20
+	}
+	def(&t.MaxBufferedRecords, 20_000)
+	defDur(&t.Linger, 5*time.Millisecond)
+	defDur(&t.CommitInterval, time.Second)
+	def(&t.MaxRecordBytes, 1<<20)
+	defDur(&t.SessionTimeout, 10*time.Second)
+	return t
 }
 
 // Source names the topic a job reads.
@@ -104,8 +196,10 @@ type Endpoint struct {
 
 // Dedupe configures the buffer that merges updates to the same element.
 type Dedupe struct {
-	Window    time.Duration
-	Line, Col int // of the window value
+	Window time.Duration
+	// MaxKeys bounds the elements buffered; beyond it the oldest are
+	// published early (default 100,000).
+	MaxKeys int
 }
 
 // Error is one problem in a job file, at a line and column (1-based; 0 if
@@ -215,8 +309,19 @@ func Parse(file string, src []byte) (*Spec, error) {
 		"time":    func(n *yaml.Node) { spec.Time = p.exprPtr(n, "time") },
 		"nodes":   func(n *yaml.Node) { spec.Nodes = p.nodes(n) },
 		"edges":   func(n *yaml.Node) { spec.Edges = p.edges(n) },
+		"enrich":  func(n *yaml.Node) { spec.Enrich = p.enrich(n) },
 		"dedupe":  func(n *yaml.Node) { p.dedupe(n, &spec.Dedupe) },
+		"delivery": func(n *yaml.Node) {
+			spec.Delivery = p.str(n, "delivery")
+			if spec.Delivery != "" && spec.Delivery != DeliveryAtLeastOnce && spec.Delivery != DeliveryExactlyOnce {
+				p.errf(n, "delivery %q: want %s or %s", spec.Delivery, DeliveryAtLeastOnce, DeliveryExactlyOnce)
+			}
+		},
+		"tuning": func(n *yaml.Node) { p.tuning(n, &spec.Tuning) },
 	}, "name", "source")
+	if spec.Delivery == "" {
+		spec.Delivery = DeliveryAtLeastOnce
+	}
 	if spec.Name != "" && !jobNameRE.MatchString(spec.Name) {
 		p.errf(p.find(root, "name"), "name %q: use lower-case letters, digits, '.', '_' and '-'", spec.Name)
 	}
@@ -588,10 +693,108 @@ func (p *parser) dedupe(n *yaml.Node, d *Dedupe) {
 				p.errf(v, "dedupe.window %q: negative", s)
 			default:
 				d.Window = w
-				d.Line, d.Col = v.Line, v.Column
+			}
+		},
+		"max_keys": func(v *yaml.Node) { d.MaxKeys = p.positiveInt(v, "dedupe.max_keys") },
+	})
+}
+
+func (p *parser) positiveInt(n *yaml.Node, what string) int {
+	var v int
+	if n.Kind != yaml.ScalarNode || n.Decode(&v) != nil || v <= 0 {
+		p.errf(n, "%s: want a positive integer, got %s", what, kindName(n))
+		return 0
+	}
+	return v
+}
+
+// byteSize accepts a plain number of bytes or one with a KiB, MiB or GiB
+// suffix.
+func (p *parser) byteSize(n *yaml.Node, what string) int {
+	s := strings.TrimSpace(n.Value)
+	mult := 1
+	for suffix, m := range map[string]int{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if strings.HasSuffix(s, suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, suffix)), m
+		}
+	}
+	v, err := strconv.Atoi(s)
+	if n.Kind != yaml.ScalarNode || err != nil || v <= 0 || v > (1<<31-1)/mult {
+		p.errf(n, "%s: want a positive size such as 1048576 or 1MiB, got %s", what, kindName(n))
+		return 0
+	}
+	return v * mult
+}
+
+func (p *parser) duration(n *yaml.Node, what string) time.Duration {
+	d, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || d <= 0 {
+		p.errf(n, "%s: want a positive duration such as 500ms or 2s, got %s", what, kindName(n))
+		return 0
+	}
+	return d
+}
+
+func (p *parser) tuning(n *yaml.Node, t *Tuning) {
+	p.mapping(n, "tuning", map[string]func(*yaml.Node){
+		"concurrency": func(v *yaml.Node) {
+			if t.Concurrency = p.positiveInt(v, "tuning.concurrency"); t.Concurrency > 64 {
+				p.errf(v, "tuning.concurrency %d: at most 64 consumers per process; run more processes instead", t.Concurrency)
+			}
+		},
+		"max_poll_records":     func(v *yaml.Node) { t.MaxPollRecords = p.positiveInt(v, "tuning.max_poll_records") },
+		"fetch_max_bytes":      func(v *yaml.Node) { t.FetchMaxBytes = int32(p.byteSize(v, "tuning.fetch_max_bytes")) },
+		"max_buffered_records": func(v *yaml.Node) { t.MaxBufferedRecords = p.positiveInt(v, "tuning.max_buffered_records") },
+		"linger":               func(v *yaml.Node) { t.Linger = p.duration(v, "tuning.linger") },
+		"commit_interval":      func(v *yaml.Node) { t.CommitInterval = p.duration(v, "tuning.commit_interval") },
+		"max_record_bytes":     func(v *yaml.Node) { t.MaxRecordBytes = p.byteSize(v, "tuning.max_record_bytes") },
+		"session_timeout": func(v *yaml.Node) {
+			if t.SessionTimeout = p.duration(v, "tuning.session_timeout"); t.SessionTimeout > 0 && t.SessionTimeout < 6*time.Second {
+				p.errf(v, "tuning.session_timeout %s: brokers accept 6s at least", t.SessionTimeout)
 			}
 		},
 	})
+}
+
+var enrichNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+func (p *parser) enrich(n *yaml.Node) []EnrichSpec {
+	var out []EnrichSpec
+	names := map[string]bool{}
+	for i, item := range p.seq(n, "enrich") {
+		what := fmt.Sprintf("enrich[%d]", i)
+		es := EnrichSpec{Line: item.Line, Col: item.Column, OnMiss: MissNull, KeyField: "id"}
+		p.mapping(item, what, map[string]func(*yaml.Node){
+			"name": func(v *yaml.Node) {
+				es.Name = p.str(v, what+".name")
+				switch {
+				case es.Name != "" && !enrichNameRE.MatchString(es.Name):
+					p.errf(v, "%s.name %q: want lower-case letters, digits and _", what, es.Name)
+				case names[es.Name]:
+					p.errf(v, "%s.name %q: already used by another side input", what, es.Name)
+				}
+				names[es.Name] = true
+			},
+			"topic":     func(v *yaml.Node) { es.Topic = p.str(v, what+".topic") },
+			"file":      func(v *yaml.Node) { es.File = p.str(v, what+".file") },
+			"key_field": func(v *yaml.Node) { es.KeyField = p.str(v, what+".key_field") },
+			"key":       func(v *yaml.Node) { es.Key = p.expr(v, what+".key") },
+			"on_miss": func(v *yaml.Node) {
+				if v.Tag == "!!null" {
+					return // on_miss: null, unquoted, is YAML's null: the default
+				}
+				es.OnMiss = p.str(v, what+".on_miss")
+				if es.OnMiss != MissNull && es.OnMiss != MissDrop && es.OnMiss != MissDeadLetter {
+					p.errf(v, "%s.on_miss %q: want %s, %s or %s", what, es.OnMiss, MissNull, MissDrop, MissDeadLetter)
+				}
+			},
+		}, "name", "key")
+		if item.Kind == yaml.MappingNode && (es.Topic == "") == (es.File == "") {
+			p.errf(item, "%s: want exactly one of topic or file", what)
+		}
+		out = append(out, es)
+	}
+	return out
 }
 
 // schemaPath resolves Source.Schema relative to the job file.

@@ -64,7 +64,10 @@ type Config struct {
 	StoreName string
 	// GraphPartitions is the partition count of graph topics rdg creates.
 	GraphPartitions int32
-	Logger          *slog.Logger
+	// BeforeJobs, if set, runs once Kafka and the registry are up and before
+	// any job starts: the demo uses it to publish its side input.
+	BeforeJobs func(ctx context.Context, seeds []string, reg *sr.Client) error
+	Logger     *slog.Logger
 }
 
 // Stack is a running rdg.
@@ -232,6 +235,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	for _, j := range cfg.Jobs {
 		if err := job.Prepare(ctx, j, s.seeds, nil, cfg.GraphPartitions); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.BeforeJobs != nil {
+		if err := cfg.BeforeJobs(ctx, s.seeds, s.reg); err != nil {
 			return nil, err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
 )
@@ -29,10 +30,11 @@ func Group(store string) string { return "rdg-store-" + store }
 
 // Metrics counts the writer's work.
 type Metrics struct {
-	Elements *prometheus.CounterVec
-	Batches  prometheus.Counter
-	Rejected *prometheus.CounterVec
-	Batch    prometheus.Histogram
+	Elements  *prometheus.CounterVec
+	Batches   prometheus.Counter
+	Rejected  *prometheus.CounterVec
+	Batch     prometheus.Histogram
+	Freshness prometheus.Histogram
 }
 
 // NewMetrics creates writer metrics and registers them with reg (if non-nil).
@@ -47,9 +49,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Batch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "rdg_store_batch_elements", Help: "Elements per applied batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
+		Freshness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rdg_store_freshness_seconds", Help: "Event time (last_seen) to store commit of each element.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Elements, m.Batches, m.Rejected, m.Batch)
+		reg.MustRegister(m.Elements, m.Batches, m.Rejected, m.Batch, m.Freshness)
 	}
 	return m
 }
@@ -105,6 +110,7 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 		kgo.MetadataMaxAge(cfg.TopicRefresh),
 		kgo.MetadataMinAge(min(cfg.TopicRefresh, 500*time.Millisecond)),
 		kgo.ClientID("rdg-writer-" + cfg.Store),
+		kgo.WithLogger(broker.KgoLogger(log)),
 	}, cfg.KafkaOpts...)...)
 	if err != nil {
 		return fmt.Errorf("writer: kafka client: %w", err)
@@ -164,6 +170,13 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 			cfg.Metrics.Elements.WithLabelValues("edge").Add(float64(len(batch.Edges)))
 			cfg.Metrics.Batches.Inc()
 			cfg.Metrics.Batch.Observe(float64(batch.Len()))
+			now := time.Now().UnixMilli()
+			for i := range batch.Nodes {
+				cfg.Metrics.Freshness.Observe(float64(now-batch.Nodes[i].LastSeen) / 1000)
+			}
+			for i := range batch.Edges {
+				cfg.Metrics.Freshness.Observe(float64(now-batch.Edges[i].LastSeen) / 1000)
+			}
 		}
 		if err := cl.CommitUncommittedOffsets(wctx); err != nil {
 			return fmt.Errorf("writer: commit offsets: %w", err)
