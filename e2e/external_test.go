@@ -43,7 +43,7 @@ func TestExternalKafkaAndRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := stack.Start(ctx, stack.Config{DataDir: t.TempDir(), Brokers: []string{ext.Addr()}, RegistryURL: regHTTP.URL,
+	st, err := stack.Start(ctx, stack.Config{BeforeJobs: produceCatalog, DataDir: t.TempDir(), Brokers: []string{ext.Addr()}, RegistryURL: regHTTP.URL,
 		APIAddr: "127.0.0.1:0", Jobs: jobs, GraphPartitions: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

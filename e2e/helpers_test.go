@@ -24,6 +24,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/stack"
 )
@@ -91,6 +92,7 @@ func startStackJobs(t *testing.T, jobs []*job.Job) *testStack {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st, err := stack.Start(ctx, stack.Config{
+		BeforeJobs:      produceCatalog,
 		DataDir:         t.TempDir(),
 		KafkaAddr:       "127.0.0.1:0",
 		RegistryAddr:    "127.0.0.1:0",
@@ -108,6 +110,18 @@ func startStackJobs(t *testing.T, jobs []*job.Job) *testStack {
 		}
 	})
 	return &testStack{Stack: st, logs: logs, api: rdgv1connect.NewGraphServiceClient(http.DefaultClient, st.APIURL())}
+}
+
+// produceCatalog publishes the demo title catalogue, the Netflix example
+// jobs' side input, before the jobs start.
+func produceCatalog(ctx context.Context, seeds []string, reg *sr.Client) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	_, err = demo.ProduceCatalog(ctx, cl, reg, demo.Config{Seed: 1, Members: 200})
+	return err
 }
 
 // producer returns a franz-go client producing to the stack's broker.

@@ -186,6 +186,9 @@ func TestRestartResumes(t *testing.T) {
 		if err := demo.EnsureTopics(ctx, kadm.NewClient(cl), 2); err != nil {
 			t.Fatal(err)
 		}
+		if err := produceCatalog(ctx, []string{kafkaAddr}, reg); err != nil {
+			t.Fatal(err)
+		}
 		p := newAvroProducer(t, cl, reg)
 		want := map[string]map[string]bool{}
 		for range n {

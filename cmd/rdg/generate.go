@@ -18,6 +18,7 @@ type generateFlags struct {
 	brokers    string
 	registry   string
 	partitions int32
+	catalog    bool
 	cfg        demo.Config
 }
 
@@ -34,6 +35,9 @@ format with schemas registered in the schema registry:
                    event type PLAY_START / PLAY_STOP
   member.games     member, profile, device, game, event type GAME_LAUNCH / GAME_EXIT
 
+and, unless --catalog=false, the title catalogue to the compacted topic
+catalog.titles (title id, name, genre, kind show/film/game).
+
 Members own several devices and profiles; titles and games are shared across
 members with a power-law popularity. The same --seed and --members give the
 same sequence of events. Stops after --count events or --duration, or on
@@ -47,6 +51,7 @@ Ctrl-C; reports progress every few seconds.`,
 	fl.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	fl.StringVar(&f.registry, "registry", "http://127.0.0.1:8081", "schema registry URL")
 	fl.Int32Var(&f.partitions, "partitions", 6, "partitions of the source topics if they are created")
+	fl.BoolVar(&f.catalog, "catalog", true, "also publish the title catalogue (catalog.titles), the example jobs' side input")
 	fl.Int64Var(&f.cfg.Seed, "seed", 1, "seed of the simulated world")
 	fl.IntVar(&f.cfg.Members, "members", demo.DefaultMembers, "number of simulated members")
 	fl.Int64Var(&f.cfg.Count, "count", 0, "stop after this many events (0: no limit)")
@@ -70,6 +75,13 @@ func runGenerate(ctx context.Context, f *generateFlags) error {
 	}
 	if err := demo.EnsureTopics(ctx, kadm.NewClient(cl), f.partitions); err != nil {
 		return err
+	}
+	if f.catalog {
+		n, err := demo.ProduceCatalog(ctx, cl, reg, f.cfg)
+		if err != nil {
+			return err
+		}
+		slog.Info("title catalogue published", "topic", demo.TopicTitles, "titles", n)
 	}
 	stats, err := demo.Run(ctx, cl, reg, f.cfg, func(s demo.Stats) {
 		rate := float64(s.Total()) / max(s.Elapsed.Seconds(), 1e-9)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/examples"
 	"github.com/rdgraph/rdg/internal/demo"
@@ -99,7 +100,25 @@ func runUp(ctx context.Context, f *upFlags) error {
 	} else {
 		log.Info("no --jobs: running Kafka, the registry, the graph writer and the API only (jobs can run elsewhere with `rdg job run`)")
 	}
+	var beforeJobs func(context.Context, []string, *sr.Client) error
+	if f.demo {
+		// The catalogue is the example jobs' side input: publish it before
+		// they start so that even the first events get title names.
+		beforeJobs = func(ctx context.Context, seeds []string, reg *sr.Client) error {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			n, err := demo.ProduceCatalog(ctx, cl, reg, f.demoConfig())
+			if err == nil {
+				log.Info("demo title catalogue published", "topic", demo.TopicTitles, "titles", n)
+			}
+			return err
+		}
+	}
 	st, err := stack.Start(ctx, stack.Config{
+		BeforeJobs:      beforeJobs,
 		DataDir:         f.dataDir,
 		KafkaAddr:       f.kafkaAddr,
 		Brokers:         splitList(f.brokers),
@@ -135,7 +154,7 @@ func runDemo(ctx context.Context, st *stack.Stack, f *upFlags) {
 		log.Error("demo topics", "err", err)
 		return
 	}
-	cfg := demo.Config{Seed: f.demoSeed, Members: f.demoMembers, Rate: f.demoRate}
+	cfg := f.demoConfig()
 	last := time.Now()
 	_, err = demo.Run(ctx, cl, st.Registry(), cfg, func(s demo.Stats) {
 		if time.Since(last) >= 30*time.Second {
@@ -146,6 +165,10 @@ func runDemo(ctx context.Context, st *stack.Stack, f *upFlags) {
 	if err != nil && ctx.Err() == nil {
 		log.Error("demo generator stopped", "err", err)
 	}
+}
+
+func (f *upFlags) demoConfig() demo.Config {
+	return demo.Config{Seed: f.demoSeed, Members: f.demoMembers, Rate: f.demoRate}
 }
 
 func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn bool) {

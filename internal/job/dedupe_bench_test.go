@@ -37,6 +37,15 @@ func (s ddBenchSchemas) ByID(_ context.Context, id int) (avro.Schema, error) {
 	return nil, &codec.UnknownSchemaError{ID: id, Err: fmt.Errorf("not in the static map")}
 }
 
+// ddCatalog is the demo's title catalogue as a side input, standing in for
+// the materialised catalog.titles topic the example jobs enrich from.
+type ddCatalog map[string]map[string]any
+
+func (c ddCatalog) Lookup(key string) (map[string]any, bool) {
+	row, ok := c[key]
+	return row, ok
+}
+
 // ddBenchRecord is one demo event after its job mapped it: what the runner
 // hands the buffer.
 type ddBenchRecord struct {
@@ -50,7 +59,8 @@ var ddBenchInput = sync.OnceValues(ddBenchLoad)
 
 // ddBenchLoad generates the demo workload (logins, playback and games),
 // encodes each event as a producer would (Confluent header, Avro body),
-// and runs it through its example job. Processing time is virtual: the
+// and runs it through its example job, with the demo catalogue as the
+// jobs' side input. Processing time is virtual: the
 // event time before its rounding to milliseconds, so 50 µs apart.
 func ddBenchLoad() ([]ddBenchRecord, error) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -66,6 +76,11 @@ func ddBenchLoad() ([]ddBenchRecord, error) {
 		ids[topic] = len(ids) + 1
 		schemas[ids[topic]] = sch
 	}
+	cfg := demo.Config{Seed: 1, Members: 10_000, Rate: ddBenchRate, Start: start}
+	catalog := ddCatalog{}
+	for _, t := range demo.Catalog(cfg) {
+		catalog[t.TitleID] = map[string]any{"title_id": t.TitleID, "name": t.Name, "genre": t.Genre, "kind": t.Kind}
+	}
 	jobs := map[string]int{}
 	var procs []*Processor
 	for _, f := range []string{"logins.yaml", "playback.yaml", "games.yaml"} {
@@ -75,10 +90,17 @@ func ddBenchLoad() ([]ddBenchRecord, error) {
 		}
 		p := NewProcessor(j, schemas)
 		p.Now = func() time.Time { return now }
+		p.Tables = map[string]Lookup{}
+		for _, e := range j.Spec.Enrich {
+			if e.Topic != demo.TopicTitles {
+				return nil, fmt.Errorf("%s: side input %s: only %s is provided", f, e.Name, demo.TopicTitles)
+			}
+			p.Tables[e.Name] = catalog
+		}
 		jobs[j.Spec.Source.Topic] = len(procs)
 		procs = append(procs, p)
 	}
-	g := demo.New(demo.Config{Seed: 1, Members: 10_000, Rate: ddBenchRate, Start: start})
+	g := demo.New(cfg)
 	offsets := make([][ddBenchPartitions]int64, len(procs))
 	recs := make([]ddBenchRecord, 0, ddBenchEvents)
 	a := &ddArena{strings: map[string]string{}}
