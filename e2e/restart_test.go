@@ -34,7 +34,7 @@ var (
 )
 
 // rdgBinary builds cmd/rdg once per test run.
-func rdgBinary(t *testing.T) string {
+func rdgBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "rdg-e2e-bin")
@@ -61,7 +61,7 @@ func init() {
 	}
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -77,7 +77,7 @@ type rdgProcess struct {
 	done chan error
 }
 
-func startRdg(t *testing.T, args ...string) *rdgProcess {
+func startRdg(t testing.TB, args ...string) *rdgProcess {
 	t.Helper()
 	p := &rdgProcess{logs: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(rdgBinary(t), args...)
@@ -98,7 +98,7 @@ func startRdg(t *testing.T, args ...string) *rdgProcess {
 	return p
 }
 
-func (p *rdgProcess) stop(t *testing.T) {
+func (p *rdgProcess) stop(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {

@@ -215,15 +215,20 @@ func ddCloneBatch(b *graph.Batch) graph.Batch {
 	return c
 }
 
+// ddHashMasks are the Buffer.hashMask values the property tests run with:
+// the real hash, a few chains, and every element in one chain.
+var ddHashMasks = []uint64{^uint64(0), 3, 0}
+
 // Every emitted element is exactly the in-order Merge fold of the updates
 // it received since its previous emission, whatever the timers and the key
 // bound do; folding everything emitted per element gives the fold of all
 // input (the semilattice makes splitting harmless).
 func TestDedupeMergeMatchesFold(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
-	for iter := range 50 {
+	for iter := range 60 {
 		window := []time.Duration{0, 5 * time.Millisecond, time.Second}[iter%3]
 		buf := NewBuffer(window, []int{4, 1000}[iter%2])
+		buf.hashMask = ddHashMasks[iter%len(ddHashMasks)]
 		life := newDDFold() // updates since each element's last emission
 		all := newDDFold()  // every update
 		emitted := newDDFold()
@@ -306,6 +311,7 @@ func TestDedupeShuffledInputSameOutput(t *testing.T) {
 	for round := range 10 {
 		r.Shuffle(len(updates), func(i, j int) { updates[i], updates[j] = updates[j], updates[i] })
 		buf := NewBuffer(time.Minute, 0)
+		buf.hashMask = ddHashMasks[round%len(ddHashMasks)]
 		for i := range updates {
 			buf.Add(&updates[i], ddPos(0, int64(i)), ddAt(time.Duration(i)*time.Millisecond))
 		}
@@ -639,6 +645,7 @@ func TestDedupeCommitSafety(t *testing.T) {
 		window := []time.Duration{0, 3 * time.Millisecond, 20 * time.Millisecond}[r.IntN(3)]
 		maxKeys := []int{2, 6, 1000}[r.IntN(3)]
 		buf := NewBuffer(window, maxKeys)
+		buf.hashMask = ddHashMasks[seq%len(ddHashMasks)]
 		var next [parts]int64
 		var open []record             // records with an element not yet published since their Add
 		published := map[string]int{} // element → step of its last publication
