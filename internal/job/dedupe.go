@@ -167,13 +167,13 @@ func NewBuffer(window time.Duration, maxKeys int) *Buffer {
 		maxKeys = DefaultMaxKeys
 	}
 	return &Buffer{
-		window:  window,
-		maxKeys: maxKeys,
+		window:   window,
+		maxKeys:  maxKeys,
 		seed:     maphash.MakeSeed(),
 		hashMask: ^uint64(0),
-		nodes:   make(map[uint64]*entry),
-		edges:   make(map[uint64]*entry),
-		parts:   make(map[int32]*partQueue),
+		nodes:    make(map[uint64]*entry),
+		edges:    make(map[uint64]*entry),
+		parts:    make(map[int32]*partQueue),
 	}
 }
 
@@ -210,7 +210,7 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 			}
 			e.node.Merge(n)
 		}
-		b.track(e, q, src)
+		track(e, q, src)
 	}
 	for i := range batch.Edges {
 		ed := &batch.Edges[i]
@@ -232,7 +232,7 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 			}
 			e.edge.Merge(ed)
 		}
-		b.track(e, q, src)
+		track(e, q, src)
 	}
 }
 
@@ -343,9 +343,10 @@ func (b *Buffer) queue(p int32) *partQueue {
 }
 
 // track records that e's current life holds an update from record src,
-// whose partition's queue is q. Only a first update from the partition, or a lower offset
-// than seen so far (a re-read), changes e's minimum and needs an item.
-func (*Buffer) track(e *entry, q *partQueue, src SourcePos) {
+// whose partition's queue is q. Only a first update from the partition, or
+// a lower offset than seen so far (a re-read), changes e's minimum and
+// needs an item.
+func track(e *entry, q *partQueue, src SourcePos) {
 	p, off := src.Partition, src.Offset
 	for i := range e.srcs {
 		s := &e.srcs[i]

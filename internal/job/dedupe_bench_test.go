@@ -186,9 +186,10 @@ func (a *ddArena) add(b *graph.Batch) graph.Batch {
 
 // BenchmarkDedupeDemo measures the dedupe buffer on the demo workload, one
 // buffer per job as the runner has it, with Due called after every record
-// at its virtual processing time. One op is one pass over 20 s of events
-// followed by a DrainAll. Decoding and mapping happen once, outside the
-// measurement (BenchmarkPlaybackJob covers them). Metrics: out/in is
+// at its virtual processing time and what it returns handed back with
+// Recycle, as the publisher would once it has encoded it. One op is one
+// pass over 20 s of events followed by a DrainAll. Decoding and mapping
+// happen once, outside the measurement (BenchmarkPlaybackJob covers them). Metrics: out/in is
 // elements published over elements added; ns/element and allocs/element
 // are per element added; peak-keys is the most elements one job's buffer
 // held (after an Add, before Due applies the key bound).

@@ -857,3 +857,28 @@ func TestDedupeAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per cycle with properties and Recycle, want 0", a)
 	}
 }
+
+// Emission is oldest first, so it always unlinks the tail of a hash chain
+// (chains are newest first); unindex must still handle any position.
+func TestDedupeUnindex(t *testing.T) {
+	for _, remove := range []int{0, 1, 2} {
+		es := []*entry{{hash: 7}, {hash: 7}, {hash: 7}}
+		es[0].next, es[1].next = es[1], es[2]
+		index := map[uint64]*entry{7: es[0]}
+		unindex(index, es[remove])
+		var got []*entry
+		for e := index[7]; e != nil; e = e.next {
+			got = append(got, e)
+		}
+		want := slices.Delete(slices.Clone(es), remove, remove+1)
+		if !slices.Equal(got, want) {
+			t.Fatalf("removing %d: chain has %d entries, want %d", remove, len(got), len(want))
+		}
+		for _, e := range want {
+			unindex(index, e)
+		}
+		if len(index) != 0 {
+			t.Fatalf("removing %d: index not empty at the end", remove)
+		}
+	}
+}

@@ -157,7 +157,10 @@ func Prepare(ctx context.Context, j *Job, seeds []string, kopts []kgo.Opt, parti
 // topics; a job started first would otherwise sit on a consumer that only
 // notices the topic at its next metadata refresh.
 func waitTopic(ctx context.Context, seeds []string, kopts []kgo.Opt, topic string, log *slog.Logger) error {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, kopts...)...)
+	// kadm answers ListTopics from the client's metadata cache, which
+	// keeps even "no such topic" for MetadataMinAge (5s by default): a
+	// short one lets each poll below see a topic created since the last.
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50 * time.Millisecond)}, kopts...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
@@ -361,6 +364,7 @@ func (w *worker) emit(ctx context.Context, now time.Time, all bool) {
 	}
 	if w.due.Len() > 0 {
 		w.pub.add(ctx, &w.due)
+		w.buf.Recycle(&w.due) // add has encoded them; their Props maps can be reused
 	}
 }
 
