@@ -64,7 +64,15 @@ func playbackProcessor(tb testing.TB, sch avro.Schema) *Processor {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return NewProcessor(j, staticSchemas{benchSchemaID: sch})
+	p := NewProcessor(j, staticSchemas{benchSchemaID: sch})
+	// The job enriches from the title catalogue; the demo's own catalogue
+	// stands in for the materialised catalog.titles topic.
+	catalog := ddCatalog{}
+	for _, t := range demo.Catalog(demo.Config{Seed: 1, Members: 1000}) {
+		catalog[t.TitleID] = map[string]any{"title_id": t.TitleID, "name": t.Name, "genre": t.Genre, "kind": t.Kind}
+	}
+	p.Tables = map[string]Lookup{"title": catalog}
+	return p
 }
 
 // The benchmark's input must exercise the whole job: every event is kept
