@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/internal/graph"
@@ -233,6 +234,24 @@ func (e *Elements) decodeBody(ctx context.Context, b []byte, ours avro.Schema, o
 		}
 	}
 	return Unmarshal(sch, body, v)
+}
+
+// NodeRecord is n as a record for its graph topic.
+func (e *Elements) NodeRecord(n *graph.Node) (*kgo.Record, error) {
+	v, err := e.AppendNode(nil, n)
+	if err != nil {
+		return nil, err
+	}
+	return &kgo.Record{Topic: NodeTopic(n.Type), Key: NodeKey(n.NodeRef), Value: v}, nil
+}
+
+// EdgeRecord is ed as a record for its graph topic.
+func (e *Elements) EdgeRecord(ed *graph.Edge) (*kgo.Record, error) {
+	v, err := e.AppendEdge(nil, ed)
+	if err != nil {
+		return nil, err
+	}
+	return &kgo.Record{Topic: EdgeTopic(ed.Type), Key: EdgeKey(ed.EdgeRef), Value: v}, nil
 }
 
 // DecodeNode decodes a node topic value.

