@@ -460,7 +460,7 @@ func (w *worker) commit(ctx context.Context) error {
 	}
 	offsets := make(map[int32]kgo.EpochOffset)
 	for p, next := range w.processed {
-		if min, ok := w.buf.Pending(p); false && ok && min < next {
+		if min, ok := w.buf.Pending(p); ok && min < next {
 			next = min
 		}
 		if next > w.committed[p] {
