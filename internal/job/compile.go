@@ -11,6 +11,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hamba/avro/v2"
 )
@@ -86,7 +87,7 @@ func Load(path string) (*Job, error) {
 func Compile(spec *Spec) (*Job, error) {
 	c := &compiler{file: spec.File}
 	j := &Job{Spec: spec}
-	var env map[string]any
+	var env types.Map
 	if spec.Source.Schema != "" {
 		sch, err := loadSchema(spec.schemaPath())
 		if err != nil {
@@ -106,10 +107,10 @@ func Compile(spec *Spec) (*Job, error) {
 		if c.env != nil {
 			// Later expressions may use the projected name, typed as the
 			// checker inferred; unknown types stay unchecked.
-			c.env[f.Name] = nil
+			c.env[f.Name] = types.Any
 			if prog != nil {
 				if t := prog.Node().Type(); t != nil && t.Kind() != reflect.Interface {
-					c.env[f.Name] = reflect.Zero(t).Interface()
+					c.env[f.Name] = types.TypeOf(reflect.Zero(t).Interface())
 				}
 			}
 		}
@@ -118,7 +119,7 @@ func Compile(spec *Spec) (*Job, error) {
 		j.enrich = append(j.enrich, compiledEnrich{name: e.Name, key: c.compile(e.Key, fmt.Sprintf("enrich[%d].key", i)), onMiss: e.OnMiss})
 		if c.env != nil {
 			// Rows are maps whose fields are only known at run time.
-			c.env[e.Name] = map[string]any{}
+			c.env[e.Name] = types.TypeOf(map[string]any{})
 		}
 	}
 	if spec.Time != nil {
@@ -186,7 +187,7 @@ func appendUnique(ts []string, t string) []string {
 
 type compiler struct {
 	file string
-	env  map[string]any
+	env  types.Map
 	errs Errors
 }
 
@@ -251,12 +252,20 @@ func loadSchema(path string) (avro.Schema, error) {
 }
 
 // envOf builds a type-checking environment: each field of the record
-// schema with a zero value of the Go type hamba/avro decodes it to.
-func envOf(sch avro.Schema) map[string]any {
+// schema with the Go type hamba/avro decodes it to. A field whose type is
+// only known per record (a union such as ["null", "string"]) is "any":
+// unchecked, like a variable of interface type, so that guarded uses
+// such as `x == nil ? 0 : len(x)` compile. (A nil value in a plain map
+// environment would instead give it the type of the nil constant, and the
+// checker would reject len(x), upper(x) or x + "...".)
+func envOf(sch avro.Schema) types.Map {
 	rec := sch.(*avro.RecordSchema)
-	env := make(map[string]any, len(rec.Fields()))
+	env := make(types.Map, len(rec.Fields()))
 	for _, f := range rec.Fields() {
-		env[f.Name()] = zeroOf(f.Type())
+		env[f.Name()] = types.Any
+		if z := zeroOf(f.Type()); z != nil {
+			env[f.Name()] = types.TypeOf(z)
+		}
 	}
 	return env
 }

@@ -82,7 +82,10 @@ func NewProcessor(j *Job, s SchemaSource) *Processor {
 // nothing is appended and the error is a *StageError.
 func (p *Processor) Process(ctx context.Context, value []byte, recordTime time.Time, out *graph.Batch) (filtered bool, err error) {
 	if p.MaxRecordBytes > 0 && len(value) > p.MaxRecordBytes {
-		return false, &StageError{Stage: StageSize, Err: fmt.Errorf("value of %d bytes exceeds the job's max_record_bytes %d", len(value), p.MaxRecordBytes)}
+		// Not decoded, but its header still says which schema wrote it
+		// (0 if the value is not Confluent-framed), as dead letters report.
+		id, _, _ := codec.SplitHeader(value)
+		return false, &StageError{Stage: StageSize, SchemaID: id, Err: fmt.Errorf("value of %d bytes exceeds the job's max_record_bytes %d", len(value), p.MaxRecordBytes)}
 	}
 	env, id, err := p.decode(ctx, value)
 	if err != nil {
