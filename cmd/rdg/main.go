@@ -55,6 +55,7 @@ Start everything on one machine, with a demo event generator:
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.AddCommand(newUpCmd(), newGenerateCmd(), newJobCmd(), newWriterCmd(), newDLQCmd())
+	root.AddCommand(newQueryCmd())
 	return root
 }
 

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/rdgraph/rdg/examples"
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/serve"
 	"github.com/rdgraph/rdg/internal/stack"
 )
 
@@ -33,6 +36,64 @@ type upFlags struct {
 	demoRate     float64
 	demoMembers  int
 	demoSeed     int64
+	sec          securityFlags
+	ttl          string
+}
+
+// securityFlags are the API's authentication and TLS options, shared by
+// `rdg up` and `rdg writer run`.
+type securityFlags struct {
+	token, tokenFile string
+	tlsCert, tlsKey  string
+}
+
+func (f *securityFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.token, "token", "", "require this bearer token on the API, the explorer and /metrics (visible in ps: prefer --token-file)")
+	fl.StringVar(&f.tokenFile, "token-file", "", "require the bearer token in this file (surrounding white space ignored)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve the API over HTTPS with this PEM certificate (chain); needs --tls-key")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+}
+
+// apply checks the flags and sets the stack's token and TLS files.
+func (f *securityFlags) apply(cfg *stack.Config) error {
+	switch {
+	case f.token != "" && f.tokenFile != "":
+		return errors.New("--token and --token-file are exclusive")
+	case f.tokenFile != "":
+		tok, err := serve.ReadTokenFile(f.tokenFile)
+		if err != nil {
+			return err
+		}
+		cfg.Token = tok
+	case f.token != "":
+		if err := serve.CheckToken(f.token); err != nil {
+			return fmt.Errorf("--token: %w", err)
+		}
+		cfg.Token = f.token
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	cfg.TLSCert, cfg.TLSKey = f.tlsCert, f.tlsKey
+	if cfg.APIAddr != "" && cfg.Token == "" && !loopback(cfg.APIAddr) {
+		slog.Warn("the query API listens beyond this machine without authentication: consider --token-file and --tls-cert/--tls-key", "addr", cfg.APIAddr)
+	}
+	return nil
+}
+
+// loopback reports whether addr (host:port) can only be reached from this
+// machine.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func newUpCmd() *cobra.Command {
@@ -78,6 +139,8 @@ With --demo, the Netflix example jobs run against generated member events
 	fl.Float64Var(&f.demoRate, "demo-rate", 200, "with --demo: generated events per second")
 	fl.IntVar(&f.demoMembers, "demo-members", 1000, "with --demo: number of simulated members")
 	fl.Int64Var(&f.demoSeed, "demo-seed", 1, "with --demo: seed of the simulated world")
+	f.sec.add(cmd)
+	addTTLFlag(fl, &f.ttl)
 	return cmd
 }
 
@@ -117,7 +180,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 			return err
 		}
 	}
-	st, err := stack.Start(ctx, stack.Config{
+	cfg := stack.Config{
 		BeforeJobs:      beforeJobs,
 		DataDir:         f.dataDir,
 		KafkaAddr:       f.kafkaAddr,
@@ -129,14 +192,23 @@ func runUp(ctx context.Context, f *upFlags) error {
 		NoWriter:        f.noWriter,
 		GraphPartitions: f.partitions,
 		Logger:          log,
-	})
+	}
+	if err := f.sec.apply(&cfg); err != nil {
+		return err
+	}
+	ttl, err := parseTTL(f.ttl)
+	if err != nil {
+		return err
+	}
+	cfg.TTL = ttl
+	st, err := stack.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	if f.demo {
 		go runDemo(ctx, st, f)
 	}
-	printBanner(st, jobs, jobsDir, f.demo)
+	printBanner(st, jobs, jobsDir, f.demo, cfg.Token != "")
 	<-ctx.Done()
 	log.Info("stopping")
 	return st.Close()
@@ -171,13 +243,19 @@ func (f *upFlags) demoConfig() demo.Config {
 	return demo.Config{Seed: f.demoSeed, Members: f.demoMembers, Rate: f.demoRate}
 }
 
-func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn bool) {
+func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token bool) {
 	w := os.Stderr
 	fmt.Fprintf(w, "\nrdg is up.\n\n")
 	fmt.Fprintf(w, "  Kafka            %v\n", st.Seeds())
 	fmt.Fprintf(w, "  Schema registry  %s\n", st.RegistryURL())
 	fmt.Fprintf(w, "  Query API        %s  (gRPC, gRPC-Web, Connect JSON)\n", st.APIURL())
 	fmt.Fprintf(w, "  Metrics          %s/metrics\n", st.APIURL())
+	if st.Store() != nil {
+		fmt.Fprintf(w, "  Web explorer     %s/ui/\n", st.APIURL())
+	}
+	if token {
+		fmt.Fprintf(w, "  Authentication   bearer token required (Authorization: Bearer <token>; the explorer asks for it)\n")
+	}
 	fmt.Fprintf(w, "  Jobs (%s):\n", jobsDir)
 	for _, j := range jobs {
 		fmt.Fprintf(w, "    %-10s %s -> nodes %v, edges %v\n", j.Spec.Name, j.Spec.Source.Topic, j.NodeTypes(), j.EdgeTypes())
@@ -190,7 +268,9 @@ titles and games two hops around member m-000001:
   curl -s -H 'Content-Type: application/json' %s/rdg.v1.GraphService/Traverse \
     -d '{"start":[{"type":"account","id":"m-000001"}],"steps":[{"direction":"DIRECTION_OUT"},{"direction":"DIRECTION_BOTH","edgeTypes":["episode_of"]}],"maxNodes":50}'
 
-`, st.APIURL())
+or open %s/ui/#account/m-000001 in a browser and click the nodes.
+
+`, st.APIURL(), st.APIURL())
 	}
 	fmt.Fprintf(w, "Press Ctrl-C to stop.\n\n")
 }

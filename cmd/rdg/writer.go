@@ -16,6 +16,8 @@ type writerRunFlags struct {
 	dataDir  string
 	apiAddr  string
 	store    string
+	sec      securityFlags
+	ttl      string
 }
 
 func newWriterCmd() *cobra.Command {
@@ -36,10 +38,19 @@ durable, so a crash at any moment loses nothing.`,
 		Example: `  rdg writer run --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081 --data-dir /var/lib/rdg`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := stack.Start(cmd.Context(), stack.Config{
+			cfg := stack.Config{
 				DataDir: f.dataDir, Brokers: splitList(f.brokers), RegistryURL: f.registry,
 				APIAddr: f.apiAddr, StoreName: f.store, Logger: slog.Default(),
-			})
+			}
+			if err := f.sec.apply(&cfg); err != nil {
+				return err
+			}
+			ttl, err := parseTTL(f.ttl)
+			if err != nil {
+				return err
+			}
+			cfg.TTL = ttl
+			st, err := stack.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -54,6 +65,8 @@ durable, so a crash at any moment loses nothing.`,
 	fl.StringVar(&f.dataDir, "data-dir", "./rdg-data", "directory of the store (store/ below it)")
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:8080", "listen address of the query API, /metrics and health checks")
 	fl.StringVar(&f.store, "store", "default", "store name: the writer's consumer group is rdg-store-<store>")
+	f.sec.add(run)
+	addTTLFlag(fl, &f.ttl)
 	cmd.AddCommand(run)
 	return cmd
 }

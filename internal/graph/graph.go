@@ -4,8 +4,10 @@
 // store and serve them.
 //
 // graph owns the semantics every other package relies on: what identifies an
-// element, how two updates of the same element combine, and how a traversal
-// walks a store. It must not know about Kafka, Avro, Pebble, protobuf or any
+// element, how two updates of the same element combine, when an element
+// expires (TTL), and how the relationship queries — neighbours with paging,
+// traversals, shortest paths, connected groups — walk a store within their
+// limits (Limits, Outcome). It must not know about Kafka, Avro, Pebble, protobuf or any
 // other package of rdg; everything else depends on it, never the reverse.
 package graph
 

@@ -64,7 +64,11 @@ type Writer interface {
 }
 
 // Reader reads a stored graph. Implementations must make Node one point
-// lookup and Edges one range read.
+// lookup and Edges one range read, and must hide elements that have expired
+// under their TTL (see TTL), so that every query built on a Reader honours
+// it. The queries (Traverse, ListNeighbors, ShortestPath, ConnectedGroup)
+// are written against Reader; EdgeSeeker and StatsReader are optional
+// extensions that make paging cheaper and Stats possible.
 type Reader interface {
 	// Node returns the stored node, and false if there is none.
 	Node(ctx context.Context, ref NodeRef) (Node, bool, error)

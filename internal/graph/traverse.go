@@ -10,31 +10,52 @@ type Step struct {
 	Direction Direction
 	// EdgeTypes restricts the hop to these edge types; empty means all.
 	EdgeTypes []string
+	// Filter narrows the hop further: far node types, the edge's time
+	// range, predicates on the edge and on the far node.
+	Filter
 }
+
+// TraverseMode says what a traversal returns.
+type TraverseMode int8
+
+const (
+	// ModeSubgraph returns every node reached and every edge followed.
+	ModeSubgraph TraverseMode = iota
+	// ModePaths returns one path per node first reached by the last hop.
+	ModePaths
+)
 
 // TraverseRequest describes a breadth-first traversal.
 type TraverseRequest struct {
 	Start []NodeRef
-	// Steps gives the hop i its direction and edge types. A traversal
-	// deeper than len(Steps) repeats the last step; no steps means every
-	// edge in both directions.
+	// Steps gives the hop i its direction, edge types and filters. A
+	// traversal deeper than len(Steps) repeats the last step; no steps
+	// means every edge in both directions.
 	Steps []Step
 	// Depth is the number of hops; 0 means len(Steps) (at least 1).
 	Depth int
-	// MaxNodes and MaxEdges bound the result; 0 means unlimited. Reaching
-	// either stops the traversal and marks the result Truncated.
+	// MaxNodes and MaxEdges bound a ModeSubgraph result; 0 means
+	// Limits.MaxResults for nodes and no bound for edges. Reaching either
+	// stops the traversal and marks the result partial (LimitResults,
+	// LimitEdges). ModePaths ignores them: Limits.MaxResults bounds its
+	// paths.
 	MaxNodes int
 	MaxEdges int
+	Mode     TraverseMode
+	Limits   Limits
 }
 
-// Subgraph is the result of a traversal: every node reached (each once, in
-// breadth-first order, with the hop at which it was first reached) and every
-// edge followed (each once).
+// Subgraph is the result of a traversal. In ModeSubgraph: every node
+// reached (each once, in breadth-first order, with the hop at which it was
+// first reached) and every edge followed (each once). In ModePaths: Paths.
 type Subgraph struct {
-	Nodes     []Node
-	Depths    []int
-	Edges     []Edge
+	Nodes  []Node
+	Depths []int
+	Edges  []Edge
+	Paths  []Path
+	// Truncated is Outcome.Partial, kept for older callers.
 	Truncated bool
+	Outcome
 }
 
 // ErrNoStart is returned by Traverse when the request names no start node.
@@ -44,6 +65,14 @@ var ErrNoStart = errors.New("traverse: no start node")
 // the result at depth 0 whether or not they are stored; a node that is
 // referenced by an edge but has no stored record of its own is returned with
 // only its identity.
+//
+// Every node is visited once (the visited set is shared by all start nodes
+// and hops): a node already reached is not expanded again, though an edge
+// leading back to it is still part of a ModeSubgraph result.
+//
+// Traverse honours req.Limits: it stops at the first limit reached and
+// returns what it has with Outcome.Partial set. It fails only if the store
+// fails or ctx is canceled; a ctx deadline is a limit like the others.
 func Traverse(ctx context.Context, r Reader, req TraverseRequest) (*Subgraph, error) {
 	if len(req.Start) == 0 {
 		return nil, ErrNoStart
@@ -52,89 +81,198 @@ func Traverse(ctx context.Context, r Reader, req TraverseRequest) (*Subgraph, er
 	if depth <= 0 {
 		depth = max(len(req.Steps), 1)
 	}
-	out := &Subgraph{}
-	seen := make(map[NodeRef]struct{})
-	seenEdge := make(map[EdgeRef]struct{})
-	full := func() bool {
-		return req.MaxNodes > 0 && len(out.Nodes) >= req.MaxNodes ||
-			req.MaxEdges > 0 && len(out.Edges) >= req.MaxEdges
+	w := &walker{
+		r:     r,
+		b:     newBudget(ctx, req.Limits),
+		req:   &req,
+		paths: req.Mode == ModePaths,
+		idx:   make(map[NodeRef]int32),
 	}
-	addNode := func(ref NodeRef, d int) error {
-		if _, ok := seen[ref]; ok {
+	w.maxNodes = req.MaxNodes
+	if w.maxNodes == 0 {
+		w.maxNodes = req.Limits.MaxResults
+	}
+	if !w.paths {
+		w.seenEdge = make(map[EdgeRef]struct{})
+	}
+	err := w.run(depth)
+	if err == nil {
+		err = w.b.err
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &Subgraph{Outcome: w.b.outcome()}
+	out.Truncated = out.Partial
+	if w.paths {
+		out.Paths = w.buildPaths(depth)
+	} else {
+		out.Nodes, out.Depths, out.Edges = w.nodes, w.depths, w.edges
+	}
+	return out, nil
+}
+
+type walker struct {
+	r        Reader
+	b        *budget
+	req      *TraverseRequest
+	paths    bool
+	maxNodes int
+
+	idx    map[NodeRef]int32 // visited set: index in nodes
+	nodes  []Node
+	depths []int
+
+	// ModeSubgraph
+	edges    []Edge
+	seenEdge map[EdgeRef]struct{}
+
+	// ModePaths: how each node was first reached, and how many nodes the
+	// last hop reached.
+	parent  []int32
+	via     []Edge
+	reached int
+}
+
+func (w *walker) run(depth int) error {
+	b := w.b
+	var frontier []int32
+	for _, s := range w.req.Start {
+		if _, ok := w.idx[s]; ok {
+			continue
+		}
+		if !w.paths && w.maxNodes > 0 && len(w.nodes) >= w.maxNodes {
+			b.stop(LimitResults)
 			return nil
 		}
-		seen[ref] = struct{}{}
-		n, ok, err := r.Node(ctx, ref)
+		n, ok, err := b.readNode(w.r, s)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			n = Node{NodeRef: ref}
+			return nil
 		}
-		out.Nodes = append(out.Nodes, n)
-		out.Depths = append(out.Depths, d)
-		return nil
-	}
-	var frontier []NodeRef
-	for _, s := range req.Start {
-		if _, ok := seen[s]; ok {
-			continue
-		}
-		if full() {
-			out.Truncated = true
-			return out, nil
-		}
-		if err := addNode(s, 0); err != nil {
-			return nil, err
-		}
-		frontier = append(frontier, s)
+		frontier = append(frontier, w.add(n, 0, -1, nil))
 	}
 	for hop := 0; hop < depth && len(frontier) > 0; hop++ {
 		step := Step{Direction: Both}
-		if len(req.Steps) > 0 {
-			step = req.Steps[min(hop, len(req.Steps)-1)]
+		if len(w.req.Steps) > 0 {
+			step = w.req.Steps[min(hop, len(w.req.Steps)-1)]
 		}
-		var next []NodeRef
-		for _, from := range frontier {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			var walkErr error
+		last := hop == depth-1
+		var next []int32
+		for _, fi := range frontier {
+			from := w.nodes[fi].NodeRef
+			var (
+				fan     int
+				walkErr error
+			)
 			visit := func(e *Edge, far NodeRef) bool {
-				if full() {
-					out.Truncated = true
+				if w.req.Limits.MaxFanout > 0 && fan >= w.req.Limits.MaxFanout {
+					b.fanout = true
 					return false
 				}
-				if _, ok := seenEdge[e.EdgeRef]; !ok {
-					seenEdge[e.EdgeRef] = struct{}{}
-					out.Edges = append(out.Edges, cloneEdge(e))
+				fan++
+				if !b.visit() || !step.edgeOK(e, far) {
+					return !b.stopped()
 				}
-				if _, ok := seen[far]; !ok {
-					if full() {
-						out.Truncated = true
+				ti, seen := w.idx[far]
+				var farNode Node
+				if seen {
+					farNode = w.nodes[ti]
+				} else {
+					// Capacity first: a result that cannot take the node
+					// must not read it.
+					if !w.paths && w.maxNodes > 0 && len(w.nodes) >= w.maxNodes {
+						b.stop(LimitResults)
 						return false
 					}
-					if walkErr = addNode(far, hop+1); walkErr != nil {
+					if w.paths && last && w.req.Limits.MaxResults > 0 && w.reached >= w.req.Limits.MaxResults {
+						b.stop(LimitResults)
 						return false
 					}
-					next = append(next, far)
+					var ok bool
+					if farNode, ok, walkErr = b.readNode(w.r, far); !ok || walkErr != nil {
+						return false
+					}
+				}
+				if !step.nodeOK(&farNode) {
+					return true
+				}
+				if !w.paths {
+					if _, dup := w.seenEdge[e.EdgeRef]; !dup {
+						if w.req.MaxEdges > 0 && len(w.edges) >= w.req.MaxEdges {
+							b.stop(LimitEdges)
+							return false
+						}
+						w.seenEdge[e.EdgeRef] = struct{}{}
+						w.edges = append(w.edges, cloneEdge(e))
+					}
+				}
+				if !seen {
+					i := w.add(farNode, hop+1, fi, e)
+					if last {
+						w.reached++
+					} else {
+						next = append(next, i)
+					}
 				}
 				return true
 			}
-			err := EachEdge(ctx, r, from, step.Direction, step.EdgeTypes, visit)
+			err := EachEdge(b.ctx, w.r, from, step.Direction, step.EdgeTypes, visit)
 			if err == nil {
 				err = walkErr
 			}
-			if err != nil {
-				return nil, err
+			if err = b.readError(err); err != nil {
+				return err
 			}
-			if out.Truncated {
-				return out, nil
+			if b.stopped() {
+				return nil
 			}
 		}
 		frontier = next
 	}
-	return out, nil
+	return nil
+}
+
+// add puts n in the visited set at depth d, reached from node index parent
+// over edge e (both unset for start nodes), and returns its index.
+func (w *walker) add(n Node, d int, parent int32, e *Edge) int32 {
+	i := int32(len(w.nodes))
+	w.idx[n.NodeRef] = i
+	w.nodes = append(w.nodes, n)
+	w.depths = append(w.depths, d)
+	if w.paths {
+		w.parent = append(w.parent, parent)
+		if e != nil {
+			w.via = append(w.via, cloneEdge(e))
+		} else {
+			w.via = append(w.via, Edge{})
+		}
+	}
+	return i
+}
+
+// buildPaths returns the path to every node reached at depth, in the order
+// they were reached.
+func (w *walker) buildPaths(depth int) []Path {
+	var out []Path
+	for i := range w.nodes {
+		if w.depths[i] != depth {
+			continue
+		}
+		p := Path{Nodes: make([]Node, depth+1), Edges: make([]Edge, depth)}
+		j := int32(i)
+		for k := depth; k >= 0; k-- {
+			p.Nodes[k] = w.nodes[j]
+			if k > 0 {
+				p.Edges[k-1] = w.via[j]
+			}
+			j = w.parent[j]
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // EachEdge calls fn with every edge of ref in direction dir whose type is in
@@ -195,35 +333,4 @@ func cloneEdge(e *Edge) Edge {
 		}
 	}
 	return c
-}
-
-// Neighbors returns up to limit (0: no limit) edges of ref in direction dir
-// with the given types, and the nodes at their far ends, in the same order.
-// truncated is true when more edges exist than were returned.
-func Neighbors(ctx context.Context, r Reader, ref NodeRef, dir Direction, types []string, limit int) (edges []Edge, nodes []Node, truncated bool, err error) {
-	var nodeErr error
-	err = EachEdge(ctx, r, ref, dir, types, func(e *Edge, far NodeRef) bool {
-		if limit > 0 && len(edges) >= limit {
-			truncated = true
-			return false
-		}
-		n, ok, err := r.Node(ctx, far)
-		if err != nil {
-			nodeErr = err
-			return false
-		}
-		if !ok {
-			n = Node{NodeRef: far}
-		}
-		edges = append(edges, cloneEdge(e))
-		nodes = append(nodes, n)
-		return true
-	})
-	if err == nil {
-		err = nodeErr
-	}
-	if err != nil {
-		return nil, nil, false, err
-	}
-	return edges, nodes, truncated, nil
 }

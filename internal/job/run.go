@@ -540,7 +540,6 @@ func (w *worker) runExactlyOnce(ctx context.Context) error {
 	opts := append(w.clientOpts(),
 		kgo.TransactionalID(fmt.Sprintf("rdg-job-%s-%d-%d", w.job.Spec.Name, w.id, time.Now().UnixNano())),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionTimeout(max(2*w.txnLength(), 30*time.Second)),
 	)
 	sess, err := kgo.NewGroupTransactSession(opts...)

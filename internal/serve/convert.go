@@ -2,6 +2,7 @@ package serve
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"connectrpc.com/connect"
@@ -67,9 +68,11 @@ func directionFromProto(field string, d rdgv1.Direction) (graph.Direction, error
 	return 0, invalidArg(field, "unknown direction %d", int32(d))
 }
 
-// edgeTypesFromProto validates types and drops repeats, which would
-// otherwise make graph.EachEdge read (and return) the same edges twice.
-func edgeTypesFromProto(field string, types []string) ([]string, error) {
+// typesFromProto validates node or edge type names (syntax only: types
+// are data, and a type nothing was written with simply matches nothing)
+// and drops repeats, which would otherwise make graph.EachEdge read (and
+// return) the same edges twice.
+func typesFromProto(field string, types []string) ([]string, error) {
 	if len(types) == 0 {
 		return nil, nil
 	}
@@ -88,6 +91,21 @@ func edgeTypesFromProto(field string, types []string) ([]string, error) {
 	return out, nil
 }
 
+// timeRangeFromProto checks a since_ms/until_ms pair; prefix is the path
+// of the message that holds them ("" or "steps[1].").
+func timeRangeFromProto(prefix string, since, until int64) error {
+	if since < 0 {
+		return invalidArg(prefix+"since_ms", "%d is negative", since)
+	}
+	if until < 0 {
+		return invalidArg(prefix+"until_ms", "%d is negative", until)
+	}
+	if since != 0 && until != 0 && since > until {
+		return invalidArg(prefix+"since_ms", "%d is after until_ms %d", since, until)
+	}
+	return nil
+}
+
 func stepsFromProto(field string, steps []*rdgv1.Step) ([]graph.Step, error) {
 	out := make([]graph.Step, len(steps))
 	for i, s := range steps {
@@ -99,13 +117,88 @@ func stepsFromProto(field string, steps []*rdgv1.Step) ([]graph.Step, error) {
 		if err != nil {
 			return nil, err
 		}
-		types, err := edgeTypesFromProto(f+".edge_types", s.GetEdgeTypes())
+		types, err := typesFromProto(f+".edge_types", s.GetEdgeTypes())
 		if err != nil {
 			return nil, err
 		}
-		out[i] = graph.Step{Direction: dir, EdgeTypes: types}
+		nodeTypes, err := typesFromProto(f+".node_types", s.GetNodeTypes())
+		if err != nil {
+			return nil, err
+		}
+		if err := timeRangeFromProto(f+".", s.GetSinceMs(), s.GetUntilMs()); err != nil {
+			return nil, err
+		}
+		np, err := predicatesFromProto(f+".node_predicates", s.GetNodePredicates())
+		if err != nil {
+			return nil, err
+		}
+		ep, err := predicatesFromProto(f+".edge_predicates", s.GetEdgePredicates())
+		if err != nil {
+			return nil, err
+		}
+		out[i] = graph.Step{Direction: dir, EdgeTypes: types, Filter: graph.Filter{
+			NodeTypes: nodeTypes, Since: s.GetSinceMs(), Until: s.GetUntilMs(),
+			NodePredicates: np, EdgePredicates: ep,
+		}}
 	}
 	return out, nil
+}
+
+// maxPredicates bounds the predicates of one step: each is evaluated for
+// every edge the step examines.
+const maxPredicates = 32
+
+func predicatesFromProto(field string, ps []*rdgv1.Predicate) ([]graph.Predicate, error) {
+	if len(ps) > maxPredicates {
+		return nil, invalidArg(field, "%d predicates, more than %d", len(ps), maxPredicates)
+	}
+	var out []graph.Predicate
+	for i, p := range ps {
+		f := index(field, i)
+		if p == nil {
+			return nil, invalidArg(f, "required")
+		}
+		var op graph.Op
+		switch p.GetOp() {
+		case rdgv1.Op_OP_UNSPECIFIED, rdgv1.Op_OP_EQ:
+			op = graph.OpEq
+		case rdgv1.Op_OP_NE:
+			op = graph.OpNe
+		case rdgv1.Op_OP_LT:
+			op = graph.OpLt
+		case rdgv1.Op_OP_LE:
+			op = graph.OpLe
+		case rdgv1.Op_OP_GT:
+			op = graph.OpGt
+		case rdgv1.Op_OP_GE:
+			op = graph.OpGe
+		default:
+			return nil, invalidArg(f+".op", "unknown operator %d", int32(p.GetOp()))
+		}
+		pr := graph.Predicate{Field: p.GetField(), Op: op, Value: valueFromProto(p.GetValue())}
+		if p.GetField() == "" {
+			return nil, invalidArg(f+".field", "required")
+		}
+		if err := pr.Validate(); err != nil {
+			return nil, invalidArg(f+".field", "%v", err)
+		}
+		out = append(out, pr)
+	}
+	return out, nil
+}
+
+func valueFromProto(v *rdgv1.Value) any {
+	switch k := v.GetKind().(type) {
+	case *rdgv1.Value_StringValue:
+		return k.StringValue
+	case *rdgv1.Value_IntValue:
+		return k.IntValue
+	case *rdgv1.Value_DoubleValue:
+		return k.DoubleValue
+	case *rdgv1.Value_BoolValue:
+		return k.BoolValue
+	}
+	return nil
 }
 
 func nodeRefToProto(r graph.NodeRef) *rdgv1.NodeRef {
@@ -121,6 +214,44 @@ func nodeToProto(n *graph.Node) *rdgv1.Node {
 		LastSeenMs:  n.LastSeen,
 		UpdatedAtMs: n.UpdatedAt,
 	}
+}
+
+func pathToProto(p *graph.Path) *rdgv1.Path {
+	return &rdgv1.Path{Nodes: nodesToProto(p.Nodes), Edges: edgesToProto(p.Edges)}
+}
+
+// statsToProto renders st sorted by type name, keeping k top nodes for each
+// node type in nodeTypes (every node type if empty).
+func statsToProto(st *graph.Stats, k int, nodeTypes []string) *rdgv1.StatsResponse {
+	out := &rdgv1.StatsResponse{ComputedAtMs: st.ComputedAt.UnixMilli()}
+	for _, t := range sortedKeys(st.Nodes) {
+		out.NodeTypes = append(out.NodeTypes, &rdgv1.TypeCount{Type: t, Count: st.Nodes[t]})
+	}
+	for _, t := range sortedKeys(st.Edges) {
+		out.EdgeTypes = append(out.EdgeTypes, &rdgv1.TypeCount{Type: t, Count: st.Edges[t]})
+	}
+	for _, t := range sortedKeys(st.TopDegree) {
+		if len(nodeTypes) > 0 && !slices.Contains(nodeTypes, t) {
+			continue
+		}
+		td := &rdgv1.TopDegree{NodeType: t}
+		for _, d := range st.TopDegree[t][:min(k, len(st.TopDegree[t]))] {
+			td.Nodes = append(td.Nodes, &rdgv1.NodeDegree{
+				Node: nodeRefToProto(d.Node), Degree: d.Degree(), OutDegree: d.Out, InDegree: d.In,
+			})
+		}
+		out.TopDegree = append(out.TopDegree, td)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func nodesToProto(ns []graph.Node) []*rdgv1.Node {

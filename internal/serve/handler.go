@@ -10,6 +10,7 @@
 package serve
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"log/slog"
@@ -22,86 +23,6 @@ import (
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/graph"
 )
-
-// Limits bound what one request may cost, so that one client cannot starve
-// the others. A "Default" applies when the request leaves the field unset
-// (0); a request asking for more than a "Max" gets the maximum and a
-// truncated result, except for depth, which is refused: a shallower walk
-// than asked for would look like a complete answer.
-type Limits struct {
-	// GetNodesMax is the most refs one GetNodes request may name.
-	GetNodesMax int
-	// NeighborsDefault and NeighborsMax bound NeighborsRequest.limit.
-	NeighborsDefault, NeighborsMax int
-	// TraverseMaxDepth bounds TraverseRequest.depth and the number of steps.
-	TraverseMaxDepth int
-	// TraverseNodesDefault and TraverseNodesMax bound TraverseRequest.max_nodes.
-	TraverseNodesDefault, TraverseNodesMax int
-	// TraverseEdgesDefault and TraverseEdgesMax bound TraverseRequest.max_edges.
-	TraverseEdgesDefault, TraverseEdgesMax int
-	// Timeout is the server-side deadline of every query; a client may
-	// set a shorter one.
-	Timeout time.Duration
-	// MaxRequestBytes bounds the size of a request message, which keeps a
-	// huge list of refs from being decoded at all.
-	MaxRequestBytes int
-}
-
-// DefaultLimits returns the limits documented in proto/rdg/v1/graph.proto.
-func DefaultLimits() Limits {
-	return Limits{
-		GetNodesMax:          1_000,
-		NeighborsDefault:     100,
-		NeighborsMax:         10_000,
-		TraverseMaxDepth:     10,
-		TraverseNodesDefault: 1_000,
-		TraverseNodesMax:     100_000,
-		TraverseEdgesDefault: 10_000,
-		TraverseEdgesMax:     1_000_000,
-		Timeout:              10 * time.Second,
-		MaxRequestBytes:      4 << 20,
-	}
-}
-
-// withDefaults fills zero fields from DefaultLimits, so that callers can
-// override one limit without restating the rest.
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits()
-	fill := func(v *int, def int) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	fill(&l.GetNodesMax, d.GetNodesMax)
-	fill(&l.NeighborsMax, d.NeighborsMax)
-	fill(&l.NeighborsDefault, d.NeighborsDefault)
-	fill(&l.TraverseMaxDepth, d.TraverseMaxDepth)
-	fill(&l.TraverseNodesMax, d.TraverseNodesMax)
-	fill(&l.TraverseNodesDefault, d.TraverseNodesDefault)
-	fill(&l.TraverseEdgesMax, d.TraverseEdgesMax)
-	fill(&l.TraverseEdgesDefault, d.TraverseEdgesDefault)
-	fill(&l.MaxRequestBytes, d.MaxRequestBytes)
-	if l.Timeout <= 0 {
-		l.Timeout = d.Timeout
-	}
-	// A default above the maximum would make every unset limit an error
-	// of the configuration rather than of the request.
-	l.NeighborsDefault = min(l.NeighborsDefault, l.NeighborsMax)
-	l.TraverseNodesDefault = min(l.TraverseNodesDefault, l.TraverseNodesMax)
-	l.TraverseEdgesDefault = min(l.TraverseEdgesDefault, l.TraverseEdgesMax)
-	return l
-}
-
-// clamp applies a default and a maximum to a request's limit field.
-func clamp(v uint32, def, maximum int) int {
-	switch {
-	case v == 0:
-		return def
-	case uint64(v) > uint64(maximum):
-		return maximum
-	}
-	return int(v)
-}
 
 // Opt configures NewHandler.
 type Opt func(*config)
@@ -144,6 +65,11 @@ func WithHandlerOptions(opts ...connect.HandlerOption) Opt {
 // over gRPC, gRPC-Web and the Connect protocol (binary and JSON), plus the
 // routes added with WithHandle. gRPC needs HTTP/2; Serve provides it
 // without TLS.
+//
+// Paging cursors are fastest when r is a graph.EdgeSeeker, and Stats needs
+// r to be a graph.StatsReader (it answers Unimplemented otherwise); the
+// Pebble store is both. Time to live is the store's business: r must hide
+// expired elements itself.
 func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 	if r == nil {
 		panic("serve.NewHandler: nil graph.Reader")
@@ -154,6 +80,9 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 	}
 	c.limits = c.limits.withDefaults()
 	svc := &service{r: r, lim: c.limits, log: c.log}
+	if sr, ok := r.(graph.StatsReader); ok {
+		svc.stats = newStatsCache(sr, c.limits.StatsTopKMax, c.limits.StatsTimeout, c.log)
+	}
 
 	hopts := []connect.HandlerOption{
 		// Outermost, so that the log shows the code a panic turned into.
@@ -163,6 +92,10 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 		}),
 		connect.WithReadMaxBytes(c.limits.MaxRequestBytes),
+		connect.WithCompression("gzip",
+			func() connect.Decompressor { return &gzip.Reader{} },
+			func() connect.Compressor { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }),
+		connect.WithCompressMinBytes(compressMinBytes),
 	}
 	hopts = append(hopts, c.handlerOpts...)
 
@@ -173,6 +106,13 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 	}
 	return mux
 }
+
+// compressMinBytes: responses are gzip-compressed, for clients that accept
+// it, only above this size and at gzip's fastest level. Graph APIs mostly
+// run on fast networks, where compressing a small answer costs more time
+// than it saves (it was an eighth of a 3-hop traversal's time at gzip's
+// default level).
+const compressMinBytes = 16 << 10
 
 // accessLog logs each call at debug level. Access logs at a higher level
 // would cost every query a log line in production, where the metrics
@@ -208,11 +148,13 @@ func codeString(err error) string {
 	return connect.CodeOf(err).String()
 }
 
-// service implements rdgv1connect.GraphServiceHandler.
+// service implements rdgv1connect.GraphServiceHandler. The queries
+// themselves are in query.go.
 type service struct {
-	r   graph.Reader
-	lim Limits
-	log *slog.Logger
+	r     graph.Reader
+	lim   Limits
+	log   *slog.Logger
+	stats *statsCache // nil if r cannot compute statistics
 }
 
 var _ rdgv1connect.GraphServiceHandler = (*service)(nil)
@@ -245,88 +187,6 @@ func (s *service) GetNodes(ctx context.Context, req *connect.Request[rdgv1.GetNo
 		} else {
 			out.Missing = append(out.Missing, nodeRefToProto(ref))
 		}
-	}
-	return connect.NewResponse(out), nil
-}
-
-func (s *service) Neighbors(ctx context.Context, req *connect.Request[rdgv1.NeighborsRequest]) (*connect.Response[rdgv1.NeighborsResponse], error) {
-	m := req.Msg
-	ref, err := nodeRefFromProto("node", m.GetNode())
-	if err != nil {
-		return nil, err
-	}
-	dir, err := directionFromProto("direction", m.GetDirection())
-	if err != nil {
-		return nil, err
-	}
-	types, err := edgeTypesFromProto("edge_types", m.GetEdgeTypes())
-	if err != nil {
-		return nil, err
-	}
-	limit := clamp(m.GetLimit(), s.lim.NeighborsDefault, s.lim.NeighborsMax)
-	ctx, cancel := context.WithTimeout(ctx, s.lim.Timeout)
-	defer cancel()
-
-	edges, nodes, truncated, err := graph.Neighbors(ctx, s.r, ref, dir, types, limit)
-	if err == nil && len(nodes) != len(edges) {
-		// graph.Neighbors loses the error of a failed node read and returns
-		// one node fewer than edges; this keeps that from becoming a panic.
-		err = errors.New("graph.Neighbors: fewer nodes than edges (a node read failed)")
-	}
-	if err != nil {
-		return nil, s.queryError(ctx, req.Spec(), err)
-	}
-	out := &rdgv1.NeighborsResponse{
-		Neighbors: make([]*rdgv1.Neighbor, len(edges)),
-		Truncated: truncated,
-	}
-	for i := range edges {
-		out.Neighbors[i] = &rdgv1.Neighbor{Edge: edgeToProto(&edges[i]), Node: nodeToProto(&nodes[i])}
-	}
-	return connect.NewResponse(out), nil
-}
-
-func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.TraverseRequest]) (*connect.Response[rdgv1.TraverseResponse], error) {
-	m := req.Msg
-	if len(m.GetStart()) == 0 {
-		return nil, invalidArg("start", "at least one start node is required")
-	}
-	start, err := nodeRefsFromProto("start", m.GetStart())
-	if err != nil {
-		return nil, err
-	}
-	maxDepth := s.lim.TraverseMaxDepth
-	if n := len(m.GetSteps()); n > maxDepth {
-		return nil, invalidArg("steps", "%d steps, more than the server's maximum depth of %d", n, maxDepth)
-	}
-	steps, err := stepsFromProto("steps", m.GetSteps())
-	if err != nil {
-		return nil, err
-	}
-	if d := m.GetDepth(); uint64(d) > uint64(maxDepth) {
-		return nil, invalidArg("depth", "%d is more than the server's maximum of %d", d, maxDepth)
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.lim.Timeout)
-	defer cancel()
-
-	sub, err := graph.Traverse(ctx, s.r, graph.TraverseRequest{
-		Start:    start,
-		Steps:    steps,
-		Depth:    int(m.GetDepth()),
-		MaxNodes: clamp(m.GetMaxNodes(), s.lim.TraverseNodesDefault, s.lim.TraverseNodesMax),
-		MaxEdges: clamp(m.GetMaxEdges(), s.lim.TraverseEdgesDefault, s.lim.TraverseEdgesMax),
-	})
-	if err != nil {
-		return nil, s.queryError(ctx, req.Spec(), err)
-	}
-	out := &rdgv1.TraverseResponse{
-		Nodes:     nodesToProto(sub.Nodes),
-		Depths:    make([]uint32, len(sub.Depths)),
-		Edges:     edgesToProto(sub.Edges),
-		Truncated: sub.Truncated,
-	}
-	for i, d := range sub.Depths {
-		out.Depths[i] = uint32(d)
 	}
 	return connect.NewResponse(out), nil
 }

@@ -11,6 +11,7 @@ package stack
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,6 +57,12 @@ type Config struct {
 	// APIAddr is where the query API, /metrics and health endpoints listen;
 	// empty disables them.
 	APIAddr string
+	// Token, if set, is the bearer token every API, UI and /metrics request
+	// must carry (/healthz, /readyz and the gRPC health service stay open).
+	Token string
+	// TLSCert and TLSKey, if set, are PEM files: the API port then serves
+	// HTTPS (HTTP/2 and HTTP/1.1) instead of cleartext.
+	TLSCert, TLSKey string
 	// Jobs are the compiled jobs to run in this process.
 	Jobs []*job.Job
 	// NoWriter skips the graph writer and store (a jobs-only process).
@@ -68,6 +75,9 @@ type Config struct {
 	// any job starts: the demo uses it to publish its side input.
 	BeforeJobs func(ctx context.Context, seeds []string, reg *sr.Client) error
 	Logger     *slog.Logger
+	// TTL is the time to live per node or edge type (store.TTL): expired
+	// elements are invisible to queries and swept from the store.
+	TTL map[string]time.Duration
 }
 
 // Stack is a running rdg.
@@ -83,6 +93,7 @@ type Stack struct {
 	store    *store.Pebble
 	apiURL   string
 	promReg  *prometheus.Registry
+	health   *serve.Health
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -154,7 +165,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.DataDir == "" {
 		cfg.DataDir = "rdg-data"
 	}
-	s := &Stack{cfg: cfg, log: cfg.Logger, promReg: prometheus.NewRegistry()}
+	s := &Stack{cfg: cfg, log: cfg.Logger, promReg: prometheus.NewRegistry(), health: serve.NewHealth()}
 	s.promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer func() {
 		if err != nil {
@@ -220,7 +231,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	// Store and API.
 	if !cfg.NoWriter {
 		dir := filepath.Join(cfg.DataDir, "store")
-		s.store, err = store.Open(dir, store.Logger(s.log))
+		s.store, err = store.Open(dir, store.Logger(s.log), store.TTL(cfg.TTL))
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -257,15 +268,27 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		})
 	}
 	s.ready.Store(true)
+	s.health.SetServing(true)
 	return s, nil
 }
 
 func (s *Stack) startAPI(ctx context.Context, addr string) error {
+	var tlsCfg *tls.Config
+	if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
+		var err error
+		if tlsCfg, err = serve.TLSConfig(s.cfg.TLSCert, s.cfg.TLSKey, s.log); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("API listen (use --api-addr to change): %w", err)
 	}
 	s.apiURL = "http://" + ln.Addr().String()
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+		s.apiURL = "https://" + ln.Addr().String()
+	}
 	extra := map[string]http.Handler{
 		"GET /metrics": promhttp.HandlerFor(s.promReg, promhttp.HandlerOpts{}),
 		"GET /healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -281,7 +304,7 @@ func (s *Stack) startAPI(ctx context.Context, addr string) error {
 	}
 	var h http.Handler
 	if s.store != nil {
-		opts := []serve.Opt{serve.WithLogger(s.log)}
+		opts := []serve.Opt{serve.WithLogger(s.log), serve.WithReflection(), serve.WithHealth(s.health), serve.WithUI()}
 		for p, eh := range extra {
 			opts = append(opts, serve.WithHandle(p, eh))
 		}
@@ -294,6 +317,9 @@ func (s *Stack) startAPI(ctx context.Context, addr string) error {
 		}
 		h = mux
 	}
+	if s.cfg.Token != "" {
+		h = serve.RequireToken(s.cfg.Token, h, s.log)
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -301,7 +327,7 @@ func (s *Stack) startAPI(ctx context.Context, addr string) error {
 			s.fail(fmt.Errorf("API: %w", err))
 		}
 	}()
-	s.log.Info("query API listening", "url", s.apiURL)
+	s.log.Info("query API listening", "url", s.apiURL, "explorer", s.apiURL+"/ui/", "tls", tlsCfg != nil, "token", s.cfg.Token != "")
 	return nil
 }
 
@@ -363,6 +389,9 @@ func (s *Stack) Embedded() *broker.Embedded { return s.embedded }
 // Close stops everything in reverse start order: jobs and the writer finish
 // their current batch, then the API, registry, store and broker close.
 func (s *Stack) Close() error {
+	if s.health != nil {
+		s.health.SetServing(false)
+	}
 	if s.cancel != nil {
 		s.cancel()
 	}

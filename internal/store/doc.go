@@ -22,4 +22,20 @@
 // Writes are blind: Apply writes every element as a Pebble merge operand
 // and the Merger named MergerName joins operands when reads or compactions
 // meet them, so applying a batch costs no reads however large the graph.
+//
+// Paging: EdgesAfter resumes an edge listing strictly after a given edge's
+// key, whether or not that edge still exists — a key-position cursor, so
+// pages never repeat an edge and never skip one that existed across both,
+// whatever is written in between (graph.EdgeSeeker).
+//
+// Time to live (ttl.go): with the TTL option, reads hide elements whose
+// last_seen is older than their type's TTL (graph.TTL has the rules), and
+// a background sweep deletes them a bounded number of keys per pass. A
+// sweep's delete and Apply's merges are ordered by a lock so that a delete
+// never erases an update it has not seen.
+//
+// Statistics (stats.go): counts per type and the highest-degree nodes per
+// node type come from one pass over each keyspace, not from counters kept
+// on write (a blind write does not know whether its element is new); the
+// serving layer caches them.
 package store

@@ -258,6 +258,31 @@ func outKeyFromIn(dst, in []byte) ([]byte, error) {
 	return append(dst, raw[1]...), nil
 }
 
+// inKeyFromOut builds the 'i' key of the edge an 'o' key holds, the
+// reverse of outKeyFromIn.
+func inKeyFromOut(dst, out []byte) ([]byte, error) {
+	if len(out) == 0 || out[0] != kindOut {
+		return nil, errBadKey
+	}
+	var raw [5][]byte
+	rest := out[1:]
+	for i := range raw {
+		var err error
+		if raw[i], rest, err = splitComponent(rest); err != nil {
+			return nil, err
+		}
+	}
+	if len(rest) != 0 {
+		return nil, errBadKey
+	}
+	dst = append(dst, kindIn)
+	dst = append(dst, raw[3]...) // toType
+	dst = append(dst, raw[4]...) // toID
+	dst = append(dst, raw[2]...) // edgeType
+	dst = append(dst, raw[0]...) // fromType
+	return append(dst, raw[1]...), nil
+}
+
 // prettyKey renders a key for error messages.
 func prettyKey(k []byte) string {
 	if len(k) == 0 {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
+
+	"github.com/rdgraph/rdg/internal/graph"
 )
 
 // Opt configures Open.
@@ -20,14 +23,74 @@ type cfg struct {
 	cacheSize    int64
 	memTableSize uint64
 	sync         bool
+	ttl          graph.TTL
+	now          func() time.Time
+	sweepEvery   time.Duration
+	sweepKeys    int
 }
 
 func defaultCfg() cfg {
 	return cfg{
-		logger:    slog.New(slog.DiscardHandler),
-		cacheSize: 64 << 20,
-		sync:      true,
+		logger:     slog.New(slog.DiscardHandler),
+		cacheSize:  64 << 20,
+		sync:       true,
+		now:        time.Now,
+		sweepEvery: DefaultSweepInterval,
+		sweepKeys:  DefaultSweepKeys,
 	}
+}
+
+// Defaults of the TTL sweep: every minute, at most 100,000 keys examined per
+// pass, so a pass costs tens of milliseconds however large the store, and a
+// store of E edges is swept completely every E/100,000 minutes.
+const (
+	DefaultSweepInterval = time.Minute
+	DefaultSweepKeys     = 100_000
+)
+
+// TTL sets a time to live per node or edge type (see graph.TTL for the
+// rules). Expired elements are invisible to every read at once, and a
+// background sweep deletes them (see SweepInterval). Without TTL (the
+// default) nothing expires and no sweep runs. Open fails on an invalid
+// type name or a non-positive duration.
+func TTL(ttl map[string]time.Duration) Opt {
+	return opt(func(c *cfg) {
+		if len(ttl) == 0 {
+			c.ttl = nil
+			return
+		}
+		c.ttl = make(graph.TTL, len(ttl))
+		for k, v := range ttl {
+			c.ttl[k] = v
+		}
+	})
+}
+
+// Clock sets the clock TTLs are measured against (default time.Now); tests
+// use it to expire elements without waiting.
+func Clock(now func() time.Time) Opt {
+	return opt(func(c *cfg) {
+		if now != nil {
+			c.now = now
+		}
+	})
+}
+
+// SweepInterval sets how often the background TTL sweep runs (default
+// DefaultSweepInterval); 0 or less disables it, leaving Sweep to the
+// caller. Expired elements are invisible either way.
+func SweepInterval(d time.Duration) Opt {
+	return opt(func(c *cfg) { c.sweepEvery = d })
+}
+
+// SweepKeys bounds the keys one sweep pass examines (default
+// DefaultSweepKeys).
+func SweepKeys(n int) Opt {
+	return opt(func(c *cfg) {
+		if n > 0 {
+			c.sweepKeys = n
+		}
+	})
 }
 
 // Logger sets the logger for Pebble's own messages (background errors,

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -15,8 +17,10 @@ import (
 )
 
 var (
-	_ graph.Reader = (*Pebble)(nil)
-	_ graph.Writer = (*Pebble)(nil)
+	_ graph.Reader      = (*Pebble)(nil)
+	_ graph.Writer      = (*Pebble)(nil)
+	_ graph.EdgeSeeker  = (*Pebble)(nil)
+	_ graph.StatsReader = (*Pebble)(nil)
 )
 
 // layoutKey holds the layout version of keys.go and value.go. The merger
@@ -36,6 +40,27 @@ type Pebble struct {
 	db     *pebble.DB
 	wo     *pebble.WriteOptions
 	closed atomic.Bool
+
+	ttl graph.TTL
+	now func() time.Time
+	log *slog.Logger
+
+	// mu orders Apply against the TTL sweep's deletes: Apply holds it
+	// shared, the sweep exclusively while it rechecks and deletes, so a
+	// delete never lands after a fresh update it has not seen (see
+	// Sweep).
+	mu sync.RWMutex
+	// sweepMu serializes sweeps and guards sweepPos, where the next pass
+	// resumes.
+	sweepMu   sync.Mutex
+	sweepPos  []byte
+	sweepKeys int
+	stop      chan struct{}
+	swept     sync.WaitGroup
+	// closeMu lets Close wait for long scans (Stats) that may run on
+	// goroutines nobody else waits for: they hold it shared and stop when
+	// stop is closed.
+	closeMu sync.RWMutex
 }
 
 // Open opens the store in dir, creating it if it does not exist.
@@ -43,6 +68,9 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 	c := defaultCfg()
 	for _, o := range opts {
 		o.apply(&c)
+	}
+	if err := c.ttl.Validate(); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	po := &pebble.Options{
 		Merger:             merger,
@@ -77,7 +105,12 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 	if !c.sync {
 		wo = pebble.NoSync
 	}
-	return &Pebble{db: db, wo: wo}, nil
+	p := &Pebble{db: db, wo: wo, ttl: c.ttl, now: c.now, log: c.logger, sweepKeys: c.sweepKeys, stop: make(chan struct{})}
+	if len(p.ttl) > 0 && c.sweepEvery > 0 {
+		p.swept.Add(1)
+		go p.sweepLoop(c.sweepEvery)
+	}
+	return p, nil
 }
 
 func checkLayout(db *pebble.DB) error {
@@ -100,7 +133,57 @@ func (p *Pebble) Close() error {
 	if p.closed.Swap(true) {
 		return ErrClosed
 	}
-	return p.db.Close()
+	close(p.stop)
+	p.closeMu.Lock()
+	p.swept.Wait()
+	err := p.db.Close()
+	p.closeMu.Unlock()
+	return err
+}
+
+// longRead guards a long read that may outlive its caller's interest in
+// the store: it fails with ErrClosed after Close, and its context is
+// canceled when Close begins, which waits for it to return.
+func (p *Pebble) longRead(ctx context.Context) (context.Context, func(), error) {
+	p.closeMu.RLock()
+	if p.closed.Load() {
+		p.closeMu.RUnlock()
+		return nil, nil, ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-p.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		cancel()
+		p.closeMu.RUnlock()
+	}, nil
+}
+
+// Compact flushes the memtables and compacts the whole key space, so that
+// reads afterwards meet one sorted run per level instead of many overlapping
+// files. Pebble compacts by itself as data arrives; this is for tools and
+// benchmarks that bulk-load a store and then measure reads.
+func (p *Pebble) Compact(ctx context.Context) error {
+	if err := p.db.Flush(); err != nil {
+		return fmt.Errorf("store: flush: %w", err)
+	}
+	if err := p.db.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	return nil
+}
+
+// cutoffs fixes the TTLs at the current time for one read.
+func (p *Pebble) cutoffs() graph.Cutoffs {
+	if len(p.ttl) == 0 {
+		return graph.Cutoffs{}
+	}
+	return p.ttl.Cutoffs(p.now())
 }
 
 type scratch struct {
@@ -163,13 +246,17 @@ func (p *Pebble) Apply(ctx context.Context, b *graph.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := p.db.Apply(wb, p.wo); err != nil {
+	p.mu.RLock()
+	err = p.db.Apply(wb, p.wo)
+	p.mu.RUnlock()
+	if err != nil {
 		return fmt.Errorf("store: apply: %w", err)
 	}
 	return nil
 }
 
-// Node returns the stored node ref with one point lookup.
+// Node returns the stored node ref with one point lookup. An expired node
+// (see TTL) is not found.
 func (p *Pebble) Node(ctx context.Context, ref graph.NodeRef) (graph.Node, bool, error) {
 	if err := ref.Validate(); err != nil {
 		return graph.Node{}, false, fmt.Errorf("store: %w", err)
@@ -182,6 +269,9 @@ func (p *Pebble) Node(ctx context.Context, ref graph.NodeRef) (graph.Node, bool,
 	e, ok, err := p.get(key)
 	if !ok || err != nil {
 		return graph.Node{}, false, err
+	}
+	if len(p.ttl) > 0 && e.lastSeen < p.cutoffs().Node(ref.Type) {
+		return graph.Node{}, false, nil
 	}
 	return graph.Node{NodeRef: ref, Props: e.props, FirstSeen: e.firstSeen, LastSeen: e.lastSeen, UpdatedAt: e.updatedAt}, true, nil
 }
@@ -212,8 +302,32 @@ const ctxCheckEvery = 256
 // by edge type, then far node type, then far node id. Out-edges are one
 // range read; in-edges one range read plus one point lookup per edge of the
 // out-edge entry that holds its properties. *e is reused between calls (copy
-// it to keep it); e.Props is a fresh map for each edge.
+// it to keep it); e.Props is a fresh map for each edge. Expired edges (see
+// TTL) are skipped.
 func (p *Pebble) Edges(ctx context.Context, ref graph.NodeRef, dir graph.Direction, edgeType string, fn func(*graph.Edge) bool) error {
+	return p.edges(ctx, ref, dir, edgeType, nil, fn)
+}
+
+// EdgesAfter is Edges resuming strictly after the key position of edge
+// after: the listing's range read starts at the successor of after's key
+// (its 'o' key for Out, its 'i' key for In), whether or not after still
+// exists. Keys are the listing's order, so pages read this way never
+// repeat an edge and never skip one that existed throughout, whatever is
+// written in between: this is what makes the API's paging cursor stable.
+func (p *Pebble) EdgesAfter(ctx context.Context, ref graph.NodeRef, dir graph.Direction, edgeType string, after graph.EdgeRef, fn func(*graph.Edge) bool) error {
+	switch {
+	case dir == graph.Out && after.From != ref, dir == graph.In && after.To != ref:
+		return fmt.Errorf("store: edges of %s after %s: not an edge of the node in direction %s", ref, after, dir)
+	case edgeType != "" && after.Type != edgeType:
+		return fmt.Errorf("store: edges of %s after %s: not of type %s", ref, after, edgeType)
+	}
+	if err := after.Validate(); err != nil {
+		return fmt.Errorf("store: edges of %s after: %w", ref, err)
+	}
+	return p.edges(ctx, ref, dir, edgeType, &after, fn)
+}
+
+func (p *Pebble) edges(ctx context.Context, ref graph.NodeRef, dir graph.Direction, edgeType string, after *graph.EdgeRef, fn func(*graph.Edge) bool) error {
 	if err := ref.Validate(); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -235,10 +349,22 @@ func (p *Pebble) Edges(ctx context.Context, ref graph.NodeRef, dir graph.Directi
 		return err
 	}
 	prefix := adjacencyPrefix(make([]byte, 0, 64), kind, ref, edgeType)
-	it, err := p.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	lower := prefix
+	if after != nil {
+		if dir == graph.Out {
+			lower = outKey(nil, after)
+		} else {
+			lower = inKey(nil, after)
+		}
+		// The smallest key greater than after's: the encoding is prefix
+		// free, so no key lies between k and k+0x00.
+		lower = append(lower, 0)
+	}
+	it, err := p.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return fmt.Errorf("store: edges of %s: %w", ref, err)
 	}
+	cut := p.cutoffs()
 	var (
 		e            graph.Edge
 		types, fars  interner
@@ -320,6 +446,9 @@ func (p *Pebble) Edges(ctx context.Context, ref graph.NodeRef, dir graph.Directi
 				break
 			}
 		}
+		if !cut.Empty() && el.lastSeen < cut.Edge(et, ref.Type, far.Type) {
+			continue
+		}
 		e.Props, e.FirstSeen, e.LastSeen, e.UpdatedAt = el.props, el.firstSeen, el.lastSeen, el.updatedAt
 		if !fn(&e) {
 			break
@@ -360,13 +489,14 @@ func (in *interner) get(raw []byte) string {
 
 // EachNode calls fn with every stored node of type nodeType, or of every
 // type if it is "", in key order, until fn returns false. Only *n is reused
-// between calls; n.Props is fresh each time.
+// between calls; n.Props is fresh each time. Expired nodes are skipped.
 func (p *Pebble) EachNode(ctx context.Context, nodeType string, fn func(*graph.Node) bool) error {
 	prefix := typePrefix(kindNode, nodeType)
 	var (
 		n     graph.Node
 		types interner
 	)
+	cut := p.cutoffs()
 	return p.scan(ctx, prefix, nil, func(it *pebble.Iterator) (bool, error) {
 		k := it.Key()
 		raw, rest, err := splitComponent(k[1:])
@@ -388,6 +518,9 @@ func (p *Pebble) EachNode(ctx context.Context, nodeType string, fn func(*graph.N
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", prettyKey(k), err)
 		}
+		if !cut.Empty() && el.lastSeen < cut.Node(n.Type) {
+			return true, nil
+		}
 		n.Props, n.FirstSeen, n.LastSeen, n.UpdatedAt = el.props, el.firstSeen, el.lastSeen, el.updatedAt
 		return fn(&n), nil
 	})
@@ -397,8 +530,10 @@ func (p *Pebble) EachNode(ctx context.Context, nodeType string, fn func(*graph.N
 // type if it is "", in out-edge key order (by source node), until fn returns
 // false. Edges are keyed by source node first, so a typed scan skips, per
 // source node, straight to that type's entries and past the rest. Only *e
-// is reused between calls; e.Props is fresh each time.
+// is reused between calls; e.Props is fresh each time. Expired edges are
+// skipped.
 func (p *Pebble) EachEdge(ctx context.Context, edgeType string, fn func(*graph.Edge) bool) error {
+	cut := p.cutoffs()
 	var (
 		e                  graph.Edge
 		fromTypes, toTypes interner
@@ -455,6 +590,9 @@ func (p *Pebble) EachEdge(ctx context.Context, edgeType string, fn func(*graph.E
 		el, err := decodeValue(v)
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", prettyKey(k), err)
+		}
+		if !cut.Empty() && el.lastSeen < cut.Edge(e.Type, e.From.Type, e.To.Type) {
+			return true, nil
 		}
 		e.Props, e.FirstSeen, e.LastSeen, e.UpdatedAt = el.props, el.firstSeen, el.lastSeen, el.updatedAt
 		return fn(&e), nil
@@ -515,7 +653,19 @@ func (p *Pebble) scan(ctx context.Context, prefix []byte, skip func(*pebble.Iter
 // type. It scans every key: the counts cannot be maintained on write without
 // reading, since a blind write does not know whether its element is new.
 // Edges are counted on the in-edge entries, which have no values to merge.
+// With TTLs, expired elements do not count, which takes reading values:
+// edges are then counted on their out-edge entries.
 func (p *Pebble) Counts(ctx context.Context) (nodes, edges map[string]int64, err error) {
+	if len(p.ttl) > 0 {
+		nodes, edges = map[string]int64{}, map[string]int64{}
+		if err := p.EachNode(ctx, "", func(n *graph.Node) bool { nodes[n.Type]++; return true }); err != nil {
+			return nil, nil, err
+		}
+		if err := p.EachEdge(ctx, "", func(e *graph.Edge) bool { edges[e.Type]++; return true }); err != nil {
+			return nil, nil, err
+		}
+		return nodes, edges, nil
+	}
 	nodes, edges = map[string]int64{}, map[string]int64{}
 	var last interner
 	err = p.scan(ctx, []byte{kindNode}, nil, func(it *pebble.Iterator) (bool, error) {

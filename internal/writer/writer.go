@@ -110,6 +110,9 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 		kgo.MetadataMaxAge(cfg.TopicRefresh),
 		kgo.MetadataMinAge(min(cfg.TopicRefresh, 500*time.Millisecond)),
 		kgo.ClientID("rdg-writer-" + cfg.Store),
+		// A restarted writer takes its partitions back after this long, not
+		// franz-go's 45s default.
+		kgo.SessionTimeout(10 * time.Second),
 		kgo.WithLogger(broker.KgoLogger(log)),
 	}, cfg.KafkaOpts...)...)
 	if err != nil {

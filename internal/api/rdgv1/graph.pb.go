@@ -90,6 +90,200 @@ func (Direction) EnumDescriptor() ([]byte, []int) {
 	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{0}
 }
 
+// Op is a predicate's comparison.
+type Op int32
+
+const (
+	// Unset: the same as OP_EQ.
+	Op_OP_UNSPECIFIED Op = 0
+	// field = value
+	Op_OP_EQ Op = 1
+	// field != value
+	Op_OP_NE Op = 2
+	// field < value
+	Op_OP_LT Op = 3
+	// field <= value
+	Op_OP_LE Op = 4
+	// field > value
+	Op_OP_GT Op = 5
+	// field >= value
+	Op_OP_GE Op = 6
+)
+
+// Enum value maps for Op.
+var (
+	Op_name = map[int32]string{
+		0: "OP_UNSPECIFIED",
+		1: "OP_EQ",
+		2: "OP_NE",
+		3: "OP_LT",
+		4: "OP_LE",
+		5: "OP_GT",
+		6: "OP_GE",
+	}
+	Op_value = map[string]int32{
+		"OP_UNSPECIFIED": 0,
+		"OP_EQ":          1,
+		"OP_NE":          2,
+		"OP_LT":          3,
+		"OP_LE":          4,
+		"OP_GT":          5,
+		"OP_GE":          6,
+	}
+)
+
+func (x Op) Enum() *Op {
+	p := new(Op)
+	*p = x
+	return p
+}
+
+func (x Op) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Op) Descriptor() protoreflect.EnumDescriptor {
+	return file_rdg_v1_graph_proto_enumTypes[1].Descriptor()
+}
+
+func (Op) Type() protoreflect.EnumType {
+	return &file_rdg_v1_graph_proto_enumTypes[1]
+}
+
+func (x Op) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Op.Descriptor instead.
+func (Op) EnumDescriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{1}
+}
+
+// TraverseMode says what a traversal returns.
+type TraverseMode int32
+
+const (
+	// Unset: the same as TRAVERSE_MODE_SUBGRAPH.
+	TraverseMode_TRAVERSE_MODE_UNSPECIFIED TraverseMode = 0
+	// Every node reached and every edge followed (nodes, depths, edges).
+	TraverseMode_TRAVERSE_MODE_SUBGRAPH TraverseMode = 1
+	// One path from a start node to each node first reached by the last hop
+	// (paths). Each node is visited once, so each gets the path by which
+	// breadth-first search first reached it.
+	TraverseMode_TRAVERSE_MODE_PATHS TraverseMode = 2
+)
+
+// Enum value maps for TraverseMode.
+var (
+	TraverseMode_name = map[int32]string{
+		0: "TRAVERSE_MODE_UNSPECIFIED",
+		1: "TRAVERSE_MODE_SUBGRAPH",
+		2: "TRAVERSE_MODE_PATHS",
+	}
+	TraverseMode_value = map[string]int32{
+		"TRAVERSE_MODE_UNSPECIFIED": 0,
+		"TRAVERSE_MODE_SUBGRAPH":    1,
+		"TRAVERSE_MODE_PATHS":       2,
+	}
+)
+
+func (x TraverseMode) Enum() *TraverseMode {
+	p := new(TraverseMode)
+	*p = x
+	return p
+}
+
+func (x TraverseMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TraverseMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_rdg_v1_graph_proto_enumTypes[2].Descriptor()
+}
+
+func (TraverseMode) Type() protoreflect.EnumType {
+	return &file_rdg_v1_graph_proto_enumTypes[2]
+}
+
+func (x TraverseMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TraverseMode.Descriptor instead.
+func (TraverseMode) EnumDescriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{2}
+}
+
+// Limit names a guard that stopped a query.
+type Limit int32
+
+const (
+	// No limit stopped the query: the result is complete.
+	Limit_LIMIT_UNSPECIFIED Limit = 0
+	// The result-size limit: Neighbors' limit, Traverse's max_nodes (or
+	// limits.max_results), ConnectedGroup's limit, the paths of a PATHS
+	// traversal.
+	Limit_LIMIT_MAX_RESULTS Limit = 1
+	// Traverse's max_edges.
+	Limit_LIMIT_MAX_EDGES Limit = 2
+	// limits.max_visited: elements examined.
+	Limit_LIMIT_MAX_VISITED Limit = 3
+	// limits.max_fanout: edges followed from one node. Unlike the others it
+	// does not stop the query: the node's remaining edges are skipped and the
+	// walk goes on, so the result is a sample of the neighbourhood of
+	// high-degree nodes.
+	Limit_LIMIT_MAX_FANOUT Limit = 4
+	// The deadline: the server's, the transport's, or limits.deadline_ms.
+	Limit_LIMIT_DEADLINE Limit = 5
+)
+
+// Enum value maps for Limit.
+var (
+	Limit_name = map[int32]string{
+		0: "LIMIT_UNSPECIFIED",
+		1: "LIMIT_MAX_RESULTS",
+		2: "LIMIT_MAX_EDGES",
+		3: "LIMIT_MAX_VISITED",
+		4: "LIMIT_MAX_FANOUT",
+		5: "LIMIT_DEADLINE",
+	}
+	Limit_value = map[string]int32{
+		"LIMIT_UNSPECIFIED": 0,
+		"LIMIT_MAX_RESULTS": 1,
+		"LIMIT_MAX_EDGES":   2,
+		"LIMIT_MAX_VISITED": 3,
+		"LIMIT_MAX_FANOUT":  4,
+		"LIMIT_DEADLINE":    5,
+	}
+)
+
+func (x Limit) Enum() *Limit {
+	p := new(Limit)
+	*p = x
+	return p
+}
+
+func (x Limit) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Limit) Descriptor() protoreflect.EnumDescriptor {
+	return file_rdg_v1_graph_proto_enumTypes[3].Descriptor()
+}
+
+func (Limit) Type() protoreflect.EnumType {
+	return &file_rdg_v1_graph_proto_enumTypes[3]
+}
+
+func (x Limit) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Limit.Descriptor instead.
+func (Limit) EnumDescriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{3}
+}
+
 // NodeRef identifies a node: its type and its id within that type.
 type NodeRef struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -582,9 +776,34 @@ type NeighborsRequest struct {
 	// Only edges of these types, in this order. Empty means every type, in
 	// the store's order.
 	EdgeTypes []string `protobuf:"bytes,3,rep,name=edge_types,json=edgeTypes,proto3" json:"edge_types,omitempty"`
-	// The most neighbours to return. 0 means the server's default (100); a
-	// value above the server's maximum (10,000) is lowered to it.
-	Limit         uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// The most neighbours to return (the page size). 0 means the server's
+	// default (100); a value above the server's maximum (10,000) is lowered to
+	// it.
+	Limit uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Only neighbours of these node types. Empty means every type. Types are
+	// checked for syntax only: a type nothing has been written with simply
+	// matches nothing.
+	NodeTypes []string `protobuf:"bytes,5,rep,name=node_types,json=nodeTypes,proto3" json:"node_types,omitempty"`
+	// Only edges whose last_seen_ms is at or after since_ms (unix ms).
+	// 0 means no lower bound.
+	SinceMs int64 `protobuf:"varint,6,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
+	// Only edges whose last_seen_ms is at or before until_ms (unix ms).
+	// 0 means no upper bound.
+	UntilMs int64 `protobuf:"varint,7,opt,name=until_ms,json=untilMs,proto3" json:"until_ms,omitempty"`
+	// Continue a listing: the next_cursor of the previous page, with every
+	// other field of the request unchanged (a cursor from another node,
+	// direction or list of edge types is refused). Empty starts at the
+	// beginning.
+	//
+	// A cursor is a position in the store's key order, not an offset: the
+	// next page starts strictly after the last edge the previous page
+	// examined. So writes between pages never make a page repeat an edge, and
+	// never make it skip an edge that existed when both pages were read;
+	// an edge added behind the cursor meanwhile is not returned.
+	Cursor string `protobuf:"bytes,8,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Guards of this query; see QueryLimits. limits.max_results, if set, also
+	// bounds the page size.
+	Limits        *QueryLimits `protobuf:"bytes,9,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -647,6 +866,41 @@ func (x *NeighborsRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *NeighborsRequest) GetNodeTypes() []string {
+	if x != nil {
+		return x.NodeTypes
+	}
+	return nil
+}
+
+func (x *NeighborsRequest) GetSinceMs() int64 {
+	if x != nil {
+		return x.SinceMs
+	}
+	return 0
+}
+
+func (x *NeighborsRequest) GetUntilMs() int64 {
+	if x != nil {
+		return x.UntilMs
+	}
+	return 0
+}
+
+func (x *NeighborsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *NeighborsRequest) GetLimits() *QueryLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
 // Neighbor is one edge of the asked-for node and the node at its other end.
 type Neighbor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -705,12 +959,24 @@ func (x *Neighbor) GetNode() *Node {
 
 type NeighborsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The neighbours, in a stable order: by edge type in the order of
-	// edge_types (or the store's order), then the store's order within a type.
-	// With DIRECTION_BOTH, out-edges come before in-edges.
+	// The neighbours, in a stable order: with DIRECTION_BOTH out-edges before
+	// in-edges; then by edge type in the order of edge_types (or the store's
+	// order); then the store's order within a type.
 	Neighbors []*Neighbor `protobuf:"bytes,1,rep,name=neighbors,proto3" json:"neighbors,omitempty"`
-	// True when the node has more matching edges than were returned.
-	Truncated     bool `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// True when the listing stopped before the end: the same as partial,
+	// kept for clients written before partial existed.
+	Truncated bool `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// Where to continue: pass it as cursor to get the next page. Empty when
+	// the listing is complete.
+	NextCursor string `protobuf:"bytes,3,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	// True when the listing stopped at a limit (limit_hit says which) before
+	// it had examined every edge; next_cursor then continues it.
+	Partial bool `protobuf:"varint,4,opt,name=partial,proto3" json:"partial,omitempty"`
+	// The limit that stopped the listing, LIMIT_UNSPECIFIED if none did.
+	// LIMIT_MAX_RESULTS means a full page.
+	LimitHit Limit `protobuf:"varint,5,opt,name=limit_hit,json=limitHit,proto3,enum=rdg.v1.Limit" json:"limit_hit,omitempty"`
+	// Elements the query visited (edges examined plus node records read).
+	Visited       uint32 `protobuf:"varint,6,opt,name=visited,proto3" json:"visited,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -759,14 +1025,56 @@ func (x *NeighborsResponse) GetTruncated() bool {
 	return false
 }
 
-// Step is one hop of a traversal.
+func (x *NeighborsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+func (x *NeighborsResponse) GetPartial() bool {
+	if x != nil {
+		return x.Partial
+	}
+	return false
+}
+
+func (x *NeighborsResponse) GetLimitHit() Limit {
+	if x != nil {
+		return x.LimitHit
+	}
+	return Limit_LIMIT_UNSPECIFIED
+}
+
+func (x *NeighborsResponse) GetVisited() uint32 {
+	if x != nil {
+		return x.Visited
+	}
+	return 0
+}
+
+// Step is one hop of a traversal. An edge is followed when it passes every
+// filter of the step: edge type, far node type, time range and predicates.
 type Step struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Which edges to follow from each node reached by the previous hop.
 	// Unset means DIRECTION_OUT.
 	Direction Direction `protobuf:"varint,1,opt,name=direction,proto3,enum=rdg.v1.Direction" json:"direction,omitempty"`
 	// Only edges of these types. Empty means every type.
-	EdgeTypes     []string `protobuf:"bytes,2,rep,name=edge_types,json=edgeTypes,proto3" json:"edge_types,omitempty"`
+	EdgeTypes []string `protobuf:"bytes,2,rep,name=edge_types,json=edgeTypes,proto3" json:"edge_types,omitempty"`
+	// Only edges whose far node (the node the hop reaches) is of one of these
+	// types. Empty means every type.
+	NodeTypes []string `protobuf:"bytes,3,rep,name=node_types,json=nodeTypes,proto3" json:"node_types,omitempty"`
+	// Predicates on the far node, all of which must hold (AND). A far node
+	// with no stored record has no properties and fails every property
+	// predicate.
+	NodePredicates []*Predicate `protobuf:"bytes,4,rep,name=node_predicates,json=nodePredicates,proto3" json:"node_predicates,omitempty"`
+	// Predicates on the edge itself, all of which must hold (AND).
+	EdgePredicates []*Predicate `protobuf:"bytes,5,rep,name=edge_predicates,json=edgePredicates,proto3" json:"edge_predicates,omitempty"`
+	// Only edges whose last_seen_ms is at or after since_ms. 0: no bound.
+	SinceMs int64 `protobuf:"varint,6,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
+	// Only edges whose last_seen_ms is at or before until_ms. 0: no bound.
+	UntilMs       int64 `protobuf:"varint,7,opt,name=until_ms,json=untilMs,proto3" json:"until_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -815,6 +1123,251 @@ func (x *Step) GetEdgeTypes() []string {
 	return nil
 }
 
+func (x *Step) GetNodeTypes() []string {
+	if x != nil {
+		return x.NodeTypes
+	}
+	return nil
+}
+
+func (x *Step) GetNodePredicates() []*Predicate {
+	if x != nil {
+		return x.NodePredicates
+	}
+	return nil
+}
+
+func (x *Step) GetEdgePredicates() []*Predicate {
+	if x != nil {
+		return x.EdgePredicates
+	}
+	return nil
+}
+
+func (x *Step) GetSinceMs() int64 {
+	if x != nil {
+		return x.SinceMs
+	}
+	return 0
+}
+
+func (x *Step) GetUntilMs() int64 {
+	if x != nil {
+		return x.UntilMs
+	}
+	return 0
+}
+
+// Predicate is a comparison of one field of a node or edge with a value,
+// e.g. {field: "platform", op: OP_EQ, value: {stringValue: "ios"}}.
+//
+// field is a property name, or one of the element's own fields:
+// "@id" (node id, a string), "@type" (a string), "@first_seen" and
+// "@last_seen" (unix ms, integers).
+//
+// Comparison: integers and floats compare as numbers, strings bytewise,
+// booleans with false < true. Values of different kinds are never equal
+// (OP_NE holds) and never ordered (the ordered ops fail). A missing
+// property fails every op, OP_NE included; a property stored as null equals
+// a null value only.
+type Predicate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Property name, or "@id", "@type", "@first_seen", "@last_seen".
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// Comparison; unset means OP_EQ.
+	Op Op `protobuf:"varint,2,opt,name=op,proto3,enum=rdg.v1.Op" json:"op,omitempty"`
+	// The value to compare with. Unset (or with no kind) means null.
+	Value         *Value `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Predicate) Reset() {
+	*x = Predicate{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Predicate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Predicate) ProtoMessage() {}
+
+func (x *Predicate) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Predicate.ProtoReflect.Descriptor instead.
+func (*Predicate) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Predicate) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Predicate) GetOp() Op {
+	if x != nil {
+		return x.Op
+	}
+	return Op_OP_UNSPECIFIED
+}
+
+func (x *Predicate) GetValue() *Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+// QueryLimits are the guards of one query. 0 (or unset) means the server's
+// default; a value above the server's maximum is lowered to it; a negative
+// value is refused with INVALID_ARGUMENT. Server defaults / maxima:
+// max_visited 100,000 / 1,000,000; max_results 1,000 / 100,000;
+// max_fanout 10,000 / 100,000; deadline_ms 10,000 / 10,000.
+type QueryLimits struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The most elements (edges examined plus node records read) the query
+	// may visit.
+	MaxVisited int32 `protobuf:"varint,1,opt,name=max_visited,json=maxVisited,proto3" json:"max_visited,omitempty"`
+	// The most result items: neighbours, nodes, paths or group members.
+	MaxResults int32 `protobuf:"varint,2,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
+	// The most edges examined from any one node.
+	MaxFanout int32 `protobuf:"varint,3,opt,name=max_fanout,json=maxFanout,proto3" json:"max_fanout,omitempty"`
+	// The query's deadline in milliseconds.
+	DeadlineMs    int32 `protobuf:"varint,4,opt,name=deadline_ms,json=deadlineMs,proto3" json:"deadline_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryLimits) Reset() {
+	*x = QueryLimits{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryLimits) ProtoMessage() {}
+
+func (x *QueryLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryLimits.ProtoReflect.Descriptor instead.
+func (*QueryLimits) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *QueryLimits) GetMaxVisited() int32 {
+	if x != nil {
+		return x.MaxVisited
+	}
+	return 0
+}
+
+func (x *QueryLimits) GetMaxResults() int32 {
+	if x != nil {
+		return x.MaxResults
+	}
+	return 0
+}
+
+func (x *QueryLimits) GetMaxFanout() int32 {
+	if x != nil {
+		return x.MaxFanout
+	}
+	return 0
+}
+
+func (x *QueryLimits) GetDeadlineMs() int32 {
+	if x != nil {
+		return x.DeadlineMs
+	}
+	return 0
+}
+
+// Path is a walk through the graph: edges[i] joins nodes[i] and
+// nodes[i+1], in whichever orientation it is stored.
+type Path struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The nodes, from the first to the last. A node with no stored record
+	// has only type and id set.
+	Nodes []*Node `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// The edges, one fewer than nodes.
+	Edges         []*Edge `protobuf:"bytes,2,rep,name=edges,proto3" json:"edges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Path) Reset() {
+	*x = Path{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Path) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Path) ProtoMessage() {}
+
+func (x *Path) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Path.ProtoReflect.Descriptor instead.
+func (*Path) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Path) GetNodes() []*Node {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *Path) GetEdges() []*Edge {
+	if x != nil {
+		return x.Edges
+	}
+	return nil
+}
+
 type TraverseRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The nodes to start from, returned at depth 0 whether or not they are
@@ -825,7 +1378,7 @@ type TraverseRequest struct {
 	// directions at every hop.
 	Steps []*Step `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
 	// Number of hops. 0 means the number of steps, or 1 if there are none.
-	// Must not exceed the server's maximum (10 by default); nor may the number
+	// Must not exceed the server's maximum (100 by default); nor may the number
 	// of steps.
 	Depth uint32 `protobuf:"varint,3,opt,name=depth,proto3" json:"depth,omitempty"`
 	// The most nodes to return, start nodes included. 0 means the server's
@@ -833,14 +1386,20 @@ type TraverseRequest struct {
 	MaxNodes uint32 `protobuf:"varint,4,opt,name=max_nodes,json=maxNodes,proto3" json:"max_nodes,omitempty"`
 	// The most edges to return. 0 means the server's default (10,000); a
 	// value above its maximum (1,000,000) is lowered to it.
-	MaxEdges      uint32 `protobuf:"varint,5,opt,name=max_edges,json=maxEdges,proto3" json:"max_edges,omitempty"`
+	MaxEdges uint32 `protobuf:"varint,5,opt,name=max_edges,json=maxEdges,proto3" json:"max_edges,omitempty"`
+	// What to return; unset means TRAVERSE_MODE_SUBGRAPH.
+	Mode TraverseMode `protobuf:"varint,6,opt,name=mode,proto3,enum=rdg.v1.TraverseMode" json:"mode,omitempty"`
+	// Guards of this query; see QueryLimits. In SUBGRAPH mode
+	// limits.max_results bounds nodes when max_nodes is 0; in PATHS mode it
+	// bounds the paths.
+	Limits        *QueryLimits `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TraverseRequest) Reset() {
 	*x = TraverseRequest{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[10]
+	mi := &file_rdg_v1_graph_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +1411,7 @@ func (x *TraverseRequest) String() string {
 func (*TraverseRequest) ProtoMessage() {}
 
 func (x *TraverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[10]
+	mi := &file_rdg_v1_graph_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +1424,7 @@ func (x *TraverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraverseRequest.ProtoReflect.Descriptor instead.
 func (*TraverseRequest) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{10}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TraverseRequest) GetStart() []*NodeRef {
@@ -903,6 +1462,20 @@ func (x *TraverseRequest) GetMaxEdges() uint32 {
 	return 0
 }
 
+func (x *TraverseRequest) GetMode() TraverseMode {
+	if x != nil {
+		return x.Mode
+	}
+	return TraverseMode_TRAVERSE_MODE_UNSPECIFIED
+}
+
+func (x *TraverseRequest) GetLimits() *QueryLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
 type TraverseResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Every node reached, each once, in breadth-first order: start nodes,
@@ -915,16 +1488,28 @@ type TraverseResponse struct {
 	// Every edge followed, each once, in the order it was followed. Both ends
 	// of every edge are in nodes, unless the traversal was truncated.
 	Edges []*Edge `protobuf:"bytes,3,rep,name=edges,proto3" json:"edges,omitempty"`
-	// True when max_nodes or max_edges stopped the traversal before it had
-	// taken every hop: more of the graph is within reach than was returned.
-	Truncated     bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// True when a limit stopped the traversal before it had taken every hop:
+	// more of the graph is within reach than was returned. The same as
+	// partial, kept for clients written before partial existed.
+	Truncated bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// TRAVERSE_MODE_PATHS: one path per node first reached by the last hop,
+	// in the order those nodes were reached. nodes, depths and edges are then
+	// empty. A partial result has the paths found before the limit: none if
+	// the walk stopped before its last hop.
+	Paths []*Path `protobuf:"bytes,5,rep,name=paths,proto3" json:"paths,omitempty"`
+	// True when a limit (limit_hit says which) cut the traversal short.
+	Partial bool `protobuf:"varint,6,opt,name=partial,proto3" json:"partial,omitempty"`
+	// The limit that cut the traversal short, LIMIT_UNSPECIFIED if none.
+	LimitHit Limit `protobuf:"varint,7,opt,name=limit_hit,json=limitHit,proto3,enum=rdg.v1.Limit" json:"limit_hit,omitempty"`
+	// Elements the query visited (edges examined plus node records read).
+	Visited       uint32 `protobuf:"varint,8,opt,name=visited,proto3" json:"visited,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TraverseResponse) Reset() {
 	*x = TraverseResponse{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[11]
+	mi := &file_rdg_v1_graph_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1521,7 @@ func (x *TraverseResponse) String() string {
 func (*TraverseResponse) ProtoMessage() {}
 
 func (x *TraverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[11]
+	mi := &file_rdg_v1_graph_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1534,7 @@ func (x *TraverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraverseResponse.ProtoReflect.Descriptor instead.
 func (*TraverseResponse) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{11}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TraverseResponse) GetNodes() []*Node {
@@ -978,6 +1563,712 @@ func (x *TraverseResponse) GetTruncated() bool {
 		return x.Truncated
 	}
 	return false
+}
+
+func (x *TraverseResponse) GetPaths() []*Path {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *TraverseResponse) GetPartial() bool {
+	if x != nil {
+		return x.Partial
+	}
+	return false
+}
+
+func (x *TraverseResponse) GetLimitHit() Limit {
+	if x != nil {
+		return x.LimitHit
+	}
+	return Limit_LIMIT_UNSPECIFIED
+}
+
+func (x *TraverseResponse) GetVisited() uint32 {
+	if x != nil {
+		return x.Visited
+	}
+	return 0
+}
+
+type ShortestPathRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the path starts. Required.
+	From *NodeRef `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	// Where the path ends. Required.
+	To *NodeRef `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	// Which way edges may be followed from `from` towards `to`. Unset means
+	// DIRECTION_OUT; DIRECTION_BOTH ignores edge orientation.
+	Direction Direction `protobuf:"varint,3,opt,name=direction,proto3,enum=rdg.v1.Direction" json:"direction,omitempty"`
+	// Only edges of these types. Empty means every type.
+	EdgeTypes []string `protobuf:"bytes,4,rep,name=edge_types,json=edgeTypes,proto3" json:"edge_types,omitempty"`
+	// The longest path (in edges) to look for. 0 means the server's default
+	// (6); more than its maximum (20) is refused.
+	MaxDepth uint32 `protobuf:"varint,5,opt,name=max_depth,json=maxDepth,proto3" json:"max_depth,omitempty"`
+	// Guards; see QueryLimits (max_results does not apply).
+	Limits        *QueryLimits `protobuf:"bytes,6,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortestPathRequest) Reset() {
+	*x = ShortestPathRequest{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortestPathRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortestPathRequest) ProtoMessage() {}
+
+func (x *ShortestPathRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortestPathRequest.ProtoReflect.Descriptor instead.
+func (*ShortestPathRequest) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ShortestPathRequest) GetFrom() *NodeRef {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *ShortestPathRequest) GetTo() *NodeRef {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *ShortestPathRequest) GetDirection() Direction {
+	if x != nil {
+		return x.Direction
+	}
+	return Direction_DIRECTION_UNSPECIFIED
+}
+
+func (x *ShortestPathRequest) GetEdgeTypes() []string {
+	if x != nil {
+		return x.EdgeTypes
+	}
+	return nil
+}
+
+func (x *ShortestPathRequest) GetMaxDepth() uint32 {
+	if x != nil {
+		return x.MaxDepth
+	}
+	return 0
+}
+
+func (x *ShortestPathRequest) GetLimits() *QueryLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+type ShortestPathResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when a path was found.
+	Found bool `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	// A shortest path from `from` to `to` when found (a single node when
+	// from equals to). Among paths of the same length the one found first is
+	// returned, which is stable for an unchanged graph.
+	Path *Path `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// True when a limit stopped the search before it could find a path or
+	// prove that none within max_depth exists. found=false with
+	// partial=false means there is no path of at most max_depth edges.
+	Partial bool `protobuf:"varint,3,opt,name=partial,proto3" json:"partial,omitempty"`
+	// The limit that stopped the search, LIMIT_UNSPECIFIED if none.
+	LimitHit Limit `protobuf:"varint,4,opt,name=limit_hit,json=limitHit,proto3,enum=rdg.v1.Limit" json:"limit_hit,omitempty"`
+	// Elements the query visited (edges examined plus node records read).
+	Visited       uint32 `protobuf:"varint,5,opt,name=visited,proto3" json:"visited,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortestPathResponse) Reset() {
+	*x = ShortestPathResponse{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortestPathResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortestPathResponse) ProtoMessage() {}
+
+func (x *ShortestPathResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortestPathResponse.ProtoReflect.Descriptor instead.
+func (*ShortestPathResponse) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ShortestPathResponse) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *ShortestPathResponse) GetPath() *Path {
+	if x != nil {
+		return x.Path
+	}
+	return nil
+}
+
+func (x *ShortestPathResponse) GetPartial() bool {
+	if x != nil {
+		return x.Partial
+	}
+	return false
+}
+
+func (x *ShortestPathResponse) GetLimitHit() Limit {
+	if x != nil {
+		return x.LimitHit
+	}
+	return Limit_LIMIT_UNSPECIFIED
+}
+
+func (x *ShortestPathResponse) GetVisited() uint32 {
+	if x != nil {
+		return x.Visited
+	}
+	return 0
+}
+
+type ConnectedGroupRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node whose group to find. Required.
+	Node *NodeRef `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// Only edges of these types join the group, followed in both directions.
+	// Empty means every type.
+	EdgeTypes []string `protobuf:"bytes,2,rep,name=edge_types,json=edgeTypes,proto3" json:"edge_types,omitempty"`
+	// The most nodes to return, node included. 0 means limits.max_results,
+	// or the server's default (1,000); above the maximum (100,000) it is
+	// lowered.
+	Limit uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Guards; see QueryLimits.
+	Limits        *QueryLimits `protobuf:"bytes,4,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectedGroupRequest) Reset() {
+	*x = ConnectedGroupRequest{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectedGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectedGroupRequest) ProtoMessage() {}
+
+func (x *ConnectedGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectedGroupRequest.ProtoReflect.Descriptor instead.
+func (*ConnectedGroupRequest) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ConnectedGroupRequest) GetNode() *NodeRef {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *ConnectedGroupRequest) GetEdgeTypes() []string {
+	if x != nil {
+		return x.EdgeTypes
+	}
+	return nil
+}
+
+func (x *ConnectedGroupRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ConnectedGroupRequest) GetLimits() *QueryLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+type ConnectedGroupResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group's nodes in breadth-first order from node, which comes first.
+	Nodes []*Node `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// Every edge (of the chosen types) between two nodes of the group, each
+	// once.
+	Edges []*Edge `protobuf:"bytes,2,rep,name=edges,proto3" json:"edges,omitempty"`
+	// The number of nodes: the group's size when the result is complete, a
+	// lower bound when it is partial.
+	Size uint32 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	// True when a limit (limit_hit says which) stopped the search: the group
+	// is larger than what was returned.
+	Partial bool `protobuf:"varint,4,opt,name=partial,proto3" json:"partial,omitempty"`
+	// The limit that stopped the search, LIMIT_UNSPECIFIED if none.
+	LimitHit Limit `protobuf:"varint,5,opt,name=limit_hit,json=limitHit,proto3,enum=rdg.v1.Limit" json:"limit_hit,omitempty"`
+	// Elements the query visited (edges examined plus node records read).
+	Visited       uint32 `protobuf:"varint,6,opt,name=visited,proto3" json:"visited,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectedGroupResponse) Reset() {
+	*x = ConnectedGroupResponse{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectedGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectedGroupResponse) ProtoMessage() {}
+
+func (x *ConnectedGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectedGroupResponse.ProtoReflect.Descriptor instead.
+func (*ConnectedGroupResponse) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ConnectedGroupResponse) GetNodes() []*Node {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *ConnectedGroupResponse) GetEdges() []*Edge {
+	if x != nil {
+		return x.Edges
+	}
+	return nil
+}
+
+func (x *ConnectedGroupResponse) GetSize() uint32 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *ConnectedGroupResponse) GetPartial() bool {
+	if x != nil {
+		return x.Partial
+	}
+	return false
+}
+
+func (x *ConnectedGroupResponse) GetLimitHit() Limit {
+	if x != nil {
+		return x.LimitHit
+	}
+	return Limit_LIMIT_UNSPECIFIED
+}
+
+func (x *ConnectedGroupResponse) GetVisited() uint32 {
+	if x != nil {
+		return x.Visited
+	}
+	return 0
+}
+
+type StatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many highest-degree nodes to report per node type. 0 means the
+	// server's default (10); more than its maximum (100) is refused.
+	TopK uint32 `protobuf:"varint,1,opt,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
+	// Report highest-degree nodes only for these node types. Empty means
+	// every node type.
+	NodeTypes     []string `protobuf:"bytes,2,rep,name=node_types,json=nodeTypes,proto3" json:"node_types,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsRequest) Reset() {
+	*x = StatsRequest{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsRequest) ProtoMessage() {}
+
+func (x *StatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
+func (*StatsRequest) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *StatsRequest) GetTopK() uint32 {
+	if x != nil {
+		return x.TopK
+	}
+	return 0
+}
+
+func (x *StatsRequest) GetNodeTypes() []string {
+	if x != nil {
+		return x.NodeTypes
+	}
+	return nil
+}
+
+// TypeCount is the number of live elements of one type.
+type TypeCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node or edge type.
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// How many nodes or edges of the type are stored and not expired.
+	Count         int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TypeCount) Reset() {
+	*x = TypeCount{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TypeCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TypeCount) ProtoMessage() {}
+
+func (x *TypeCount) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TypeCount.ProtoReflect.Descriptor instead.
+func (*TypeCount) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *TypeCount) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *TypeCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// NodeDegree is one node and the number of its edges.
+type NodeDegree struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node.
+	Node *NodeRef `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// Its edges of every type in both directions (out_degree + in_degree).
+	Degree int64 `protobuf:"varint,2,opt,name=degree,proto3" json:"degree,omitempty"`
+	// Edges from the node.
+	OutDegree int64 `protobuf:"varint,3,opt,name=out_degree,json=outDegree,proto3" json:"out_degree,omitempty"`
+	// Edges to the node.
+	InDegree      int64 `protobuf:"varint,4,opt,name=in_degree,json=inDegree,proto3" json:"in_degree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeDegree) Reset() {
+	*x = NodeDegree{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeDegree) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeDegree) ProtoMessage() {}
+
+func (x *NodeDegree) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeDegree.ProtoReflect.Descriptor instead.
+func (*NodeDegree) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *NodeDegree) GetNode() *NodeRef {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *NodeDegree) GetDegree() int64 {
+	if x != nil {
+		return x.Degree
+	}
+	return 0
+}
+
+func (x *NodeDegree) GetOutDegree() int64 {
+	if x != nil {
+		return x.OutDegree
+	}
+	return 0
+}
+
+func (x *NodeDegree) GetInDegree() int64 {
+	if x != nil {
+		return x.InDegree
+	}
+	return 0
+}
+
+// TopDegree lists the highest-degree nodes of one node type.
+type TopDegree struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node type.
+	NodeType string `protobuf:"bytes,1,opt,name=node_type,json=nodeType,proto3" json:"node_type,omitempty"`
+	// Its nodes with the most edges, most first (ties by id). Nodes that
+	// edges refer to without a stored record of their own count too.
+	Nodes         []*NodeDegree `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopDegree) Reset() {
+	*x = TopDegree{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopDegree) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopDegree) ProtoMessage() {}
+
+func (x *TopDegree) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopDegree.ProtoReflect.Descriptor instead.
+func (*TopDegree) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *TopDegree) GetNodeType() string {
+	if x != nil {
+		return x.NodeType
+	}
+	return ""
+}
+
+func (x *TopDegree) GetNodes() []*NodeDegree {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+type StatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Node counts, by type name.
+	NodeTypes []*TypeCount `protobuf:"bytes,1,rep,name=node_types,json=nodeTypes,proto3" json:"node_types,omitempty"`
+	// Edge counts, by type name.
+	EdgeTypes []*TypeCount `protobuf:"bytes,2,rep,name=edge_types,json=edgeTypes,proto3" json:"edge_types,omitempty"`
+	// Highest-degree nodes per node type, by type name.
+	TopDegree []*TopDegree `protobuf:"bytes,3,rep,name=top_degree,json=topDegree,proto3" json:"top_degree,omitempty"`
+	// When the figures were computed (unix ms). Statistics come from a scan of
+	// the store that the server caches for a while (a minute by default), so
+	// they may be that much older than the graph.
+	ComputedAtMs int64 `protobuf:"varint,4,opt,name=computed_at_ms,json=computedAtMs,proto3" json:"computed_at_ms,omitempty"`
+	// True when no statistics could be computed within the deadline (the
+	// lists are then empty); asking again later gets the scan's result.
+	Partial bool `protobuf:"varint,5,opt,name=partial,proto3" json:"partial,omitempty"`
+	// LIMIT_DEADLINE when partial.
+	LimitHit      Limit `protobuf:"varint,6,opt,name=limit_hit,json=limitHit,proto3,enum=rdg.v1.Limit" json:"limit_hit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsResponse) Reset() {
+	*x = StatsResponse{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsResponse) ProtoMessage() {}
+
+func (x *StatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
+func (*StatsResponse) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *StatsResponse) GetNodeTypes() []*TypeCount {
+	if x != nil {
+		return x.NodeTypes
+	}
+	return nil
+}
+
+func (x *StatsResponse) GetEdgeTypes() []*TypeCount {
+	if x != nil {
+		return x.EdgeTypes
+	}
+	return nil
+}
+
+func (x *StatsResponse) GetTopDegree() []*TopDegree {
+	if x != nil {
+		return x.TopDegree
+	}
+	return nil
+}
+
+func (x *StatsResponse) GetComputedAtMs() int64 {
+	if x != nil {
+		return x.ComputedAtMs
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetPartial() bool {
+	if x != nil {
+		return x.Partial
+	}
+	return false
+}
+
+func (x *StatsResponse) GetLimitHit() Limit {
+	if x != nil {
+		return x.LimitHit
+	}
+	return Limit_LIMIT_UNSPECIFIED
 }
 
 var File_rdg_v1_graph_proto protoreflect.FileDescriptor
@@ -1024,43 +2315,159 @@ const file_rdg_v1_graph_proto_rawDesc = "" +
 	"\x04refs\x18\x01 \x03(\v2\x0f.rdg.v1.NodeRefR\x04refs\"a\n" +
 	"\x10GetNodesResponse\x12\"\n" +
 	"\x05nodes\x18\x01 \x03(\v2\f.rdg.v1.NodeR\x05nodes\x12)\n" +
-	"\amissing\x18\x02 \x03(\v2\x0f.rdg.v1.NodeRefR\amissing\"\x9d\x01\n" +
+	"\amissing\x18\x02 \x03(\v2\x0f.rdg.v1.NodeRefR\amissing\"\xb7\x02\n" +
 	"\x10NeighborsRequest\x12#\n" +
 	"\x04node\x18\x01 \x01(\v2\x0f.rdg.v1.NodeRefR\x04node\x12/\n" +
 	"\tdirection\x18\x02 \x01(\x0e2\x11.rdg.v1.DirectionR\tdirection\x12\x1d\n" +
 	"\n" +
 	"edge_types\x18\x03 \x03(\tR\tedgeTypes\x12\x14\n" +
-	"\x05limit\x18\x04 \x01(\rR\x05limit\"N\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x1d\n" +
+	"\n" +
+	"node_types\x18\x05 \x03(\tR\tnodeTypes\x12\x19\n" +
+	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\x12\x19\n" +
+	"\buntil_ms\x18\a \x01(\x03R\auntilMs\x12\x16\n" +
+	"\x06cursor\x18\b \x01(\tR\x06cursor\x12+\n" +
+	"\x06limits\x18\t \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\"N\n" +
 	"\bNeighbor\x12 \n" +
 	"\x04edge\x18\x01 \x01(\v2\f.rdg.v1.EdgeR\x04edge\x12 \n" +
-	"\x04node\x18\x02 \x01(\v2\f.rdg.v1.NodeR\x04node\"a\n" +
+	"\x04node\x18\x02 \x01(\v2\f.rdg.v1.NodeR\x04node\"\xe2\x01\n" +
 	"\x11NeighborsResponse\x12.\n" +
 	"\tneighbors\x18\x01 \x03(\v2\x10.rdg.v1.NeighborR\tneighbors\x12\x1c\n" +
-	"\ttruncated\x18\x02 \x01(\bR\ttruncated\"V\n" +
+	"\ttruncated\x18\x02 \x01(\bR\ttruncated\x12\x1f\n" +
+	"\vnext_cursor\x18\x03 \x01(\tR\n" +
+	"nextCursor\x12\x18\n" +
+	"\apartial\x18\x04 \x01(\bR\apartial\x12*\n" +
+	"\tlimit_hit\x18\x05 \x01(\x0e2\r.rdg.v1.LimitR\blimitHit\x12\x18\n" +
+	"\avisited\x18\x06 \x01(\rR\avisited\"\xa3\x02\n" +
 	"\x04Step\x12/\n" +
 	"\tdirection\x18\x01 \x01(\x0e2\x11.rdg.v1.DirectionR\tdirection\x12\x1d\n" +
 	"\n" +
-	"edge_types\x18\x02 \x03(\tR\tedgeTypes\"\xac\x01\n" +
+	"edge_types\x18\x02 \x03(\tR\tedgeTypes\x12\x1d\n" +
+	"\n" +
+	"node_types\x18\x03 \x03(\tR\tnodeTypes\x12:\n" +
+	"\x0fnode_predicates\x18\x04 \x03(\v2\x11.rdg.v1.PredicateR\x0enodePredicates\x12:\n" +
+	"\x0fedge_predicates\x18\x05 \x03(\v2\x11.rdg.v1.PredicateR\x0eedgePredicates\x12\x19\n" +
+	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\x12\x19\n" +
+	"\buntil_ms\x18\a \x01(\x03R\auntilMs\"b\n" +
+	"\tPredicate\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x1a\n" +
+	"\x02op\x18\x02 \x01(\x0e2\n" +
+	".rdg.v1.OpR\x02op\x12#\n" +
+	"\x05value\x18\x03 \x01(\v2\r.rdg.v1.ValueR\x05value\"\x8f\x01\n" +
+	"\vQueryLimits\x12\x1f\n" +
+	"\vmax_visited\x18\x01 \x01(\x05R\n" +
+	"maxVisited\x12\x1f\n" +
+	"\vmax_results\x18\x02 \x01(\x05R\n" +
+	"maxResults\x12\x1d\n" +
+	"\n" +
+	"max_fanout\x18\x03 \x01(\x05R\tmaxFanout\x12\x1f\n" +
+	"\vdeadline_ms\x18\x04 \x01(\x05R\n" +
+	"deadlineMs\"N\n" +
+	"\x04Path\x12\"\n" +
+	"\x05nodes\x18\x01 \x03(\v2\f.rdg.v1.NodeR\x05nodes\x12\"\n" +
+	"\x05edges\x18\x02 \x03(\v2\f.rdg.v1.EdgeR\x05edges\"\x83\x02\n" +
 	"\x0fTraverseRequest\x12%\n" +
 	"\x05start\x18\x01 \x03(\v2\x0f.rdg.v1.NodeRefR\x05start\x12\"\n" +
 	"\x05steps\x18\x02 \x03(\v2\f.rdg.v1.StepR\x05steps\x12\x14\n" +
 	"\x05depth\x18\x03 \x01(\rR\x05depth\x12\x1b\n" +
 	"\tmax_nodes\x18\x04 \x01(\rR\bmaxNodes\x12\x1b\n" +
-	"\tmax_edges\x18\x05 \x01(\rR\bmaxEdges\"\x90\x01\n" +
+	"\tmax_edges\x18\x05 \x01(\rR\bmaxEdges\x12(\n" +
+	"\x04mode\x18\x06 \x01(\x0e2\x14.rdg.v1.TraverseModeR\x04mode\x12+\n" +
+	"\x06limits\x18\a \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\"\x94\x02\n" +
 	"\x10TraverseResponse\x12\"\n" +
 	"\x05nodes\x18\x01 \x03(\v2\f.rdg.v1.NodeR\x05nodes\x12\x16\n" +
 	"\x06depths\x18\x02 \x03(\rR\x06depths\x12\"\n" +
 	"\x05edges\x18\x03 \x03(\v2\f.rdg.v1.EdgeR\x05edges\x12\x1c\n" +
-	"\ttruncated\x18\x04 \x01(\bR\ttruncated*_\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\x12\"\n" +
+	"\x05paths\x18\x05 \x03(\v2\f.rdg.v1.PathR\x05paths\x12\x18\n" +
+	"\apartial\x18\x06 \x01(\bR\apartial\x12*\n" +
+	"\tlimit_hit\x18\a \x01(\x0e2\r.rdg.v1.LimitR\blimitHit\x12\x18\n" +
+	"\avisited\x18\b \x01(\rR\avisited\"\xf5\x01\n" +
+	"\x13ShortestPathRequest\x12#\n" +
+	"\x04from\x18\x01 \x01(\v2\x0f.rdg.v1.NodeRefR\x04from\x12\x1f\n" +
+	"\x02to\x18\x02 \x01(\v2\x0f.rdg.v1.NodeRefR\x02to\x12/\n" +
+	"\tdirection\x18\x03 \x01(\x0e2\x11.rdg.v1.DirectionR\tdirection\x12\x1d\n" +
+	"\n" +
+	"edge_types\x18\x04 \x03(\tR\tedgeTypes\x12\x1b\n" +
+	"\tmax_depth\x18\x05 \x01(\rR\bmaxDepth\x12+\n" +
+	"\x06limits\x18\x06 \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\"\xae\x01\n" +
+	"\x14ShortestPathResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\x12 \n" +
+	"\x04path\x18\x02 \x01(\v2\f.rdg.v1.PathR\x04path\x12\x18\n" +
+	"\apartial\x18\x03 \x01(\bR\apartial\x12*\n" +
+	"\tlimit_hit\x18\x04 \x01(\x0e2\r.rdg.v1.LimitR\blimitHit\x12\x18\n" +
+	"\avisited\x18\x05 \x01(\rR\avisited\"\x9e\x01\n" +
+	"\x15ConnectedGroupRequest\x12#\n" +
+	"\x04node\x18\x01 \x01(\v2\x0f.rdg.v1.NodeRefR\x04node\x12\x1d\n" +
+	"\n" +
+	"edge_types\x18\x02 \x03(\tR\tedgeTypes\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\x12+\n" +
+	"\x06limits\x18\x04 \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\"\xd4\x01\n" +
+	"\x16ConnectedGroupResponse\x12\"\n" +
+	"\x05nodes\x18\x01 \x03(\v2\f.rdg.v1.NodeR\x05nodes\x12\"\n" +
+	"\x05edges\x18\x02 \x03(\v2\f.rdg.v1.EdgeR\x05edges\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\rR\x04size\x12\x18\n" +
+	"\apartial\x18\x04 \x01(\bR\apartial\x12*\n" +
+	"\tlimit_hit\x18\x05 \x01(\x0e2\r.rdg.v1.LimitR\blimitHit\x12\x18\n" +
+	"\avisited\x18\x06 \x01(\rR\avisited\"B\n" +
+	"\fStatsRequest\x12\x13\n" +
+	"\x05top_k\x18\x01 \x01(\rR\x04topK\x12\x1d\n" +
+	"\n" +
+	"node_types\x18\x02 \x03(\tR\tnodeTypes\"5\n" +
+	"\tTypeCount\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\x85\x01\n" +
+	"\n" +
+	"NodeDegree\x12#\n" +
+	"\x04node\x18\x01 \x01(\v2\x0f.rdg.v1.NodeRefR\x04node\x12\x16\n" +
+	"\x06degree\x18\x02 \x01(\x03R\x06degree\x12\x1d\n" +
+	"\n" +
+	"out_degree\x18\x03 \x01(\x03R\toutDegree\x12\x1b\n" +
+	"\tin_degree\x18\x04 \x01(\x03R\binDegree\"R\n" +
+	"\tTopDegree\x12\x1b\n" +
+	"\tnode_type\x18\x01 \x01(\tR\bnodeType\x12(\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x12.rdg.v1.NodeDegreeR\x05nodes\"\x91\x02\n" +
+	"\rStatsResponse\x120\n" +
+	"\n" +
+	"node_types\x18\x01 \x03(\v2\x11.rdg.v1.TypeCountR\tnodeTypes\x120\n" +
+	"\n" +
+	"edge_types\x18\x02 \x03(\v2\x11.rdg.v1.TypeCountR\tedgeTypes\x120\n" +
+	"\n" +
+	"top_degree\x18\x03 \x03(\v2\x11.rdg.v1.TopDegreeR\ttopDegree\x12$\n" +
+	"\x0ecomputed_at_ms\x18\x04 \x01(\x03R\fcomputedAtMs\x12\x18\n" +
+	"\apartial\x18\x05 \x01(\bR\apartial\x12*\n" +
+	"\tlimit_hit\x18\x06 \x01(\x0e2\r.rdg.v1.LimitR\blimitHit*_\n" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rDIRECTION_OUT\x10\x01\x12\x10\n" +
 	"\fDIRECTION_IN\x10\x02\x12\x12\n" +
-	"\x0eDIRECTION_BOTH\x10\x032\xdd\x01\n" +
+	"\x0eDIRECTION_BOTH\x10\x03*Z\n" +
+	"\x02Op\x12\x12\n" +
+	"\x0eOP_UNSPECIFIED\x10\x00\x12\t\n" +
+	"\x05OP_EQ\x10\x01\x12\t\n" +
+	"\x05OP_NE\x10\x02\x12\t\n" +
+	"\x05OP_LT\x10\x03\x12\t\n" +
+	"\x05OP_LE\x10\x04\x12\t\n" +
+	"\x05OP_GT\x10\x05\x12\t\n" +
+	"\x05OP_GE\x10\x06*b\n" +
+	"\fTraverseMode\x12\x1d\n" +
+	"\x19TRAVERSE_MODE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16TRAVERSE_MODE_SUBGRAPH\x10\x01\x12\x17\n" +
+	"\x13TRAVERSE_MODE_PATHS\x10\x02*\x8b\x01\n" +
+	"\x05Limit\x12\x15\n" +
+	"\x11LIMIT_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11LIMIT_MAX_RESULTS\x10\x01\x12\x13\n" +
+	"\x0fLIMIT_MAX_EDGES\x10\x02\x12\x15\n" +
+	"\x11LIMIT_MAX_VISITED\x10\x03\x12\x14\n" +
+	"\x10LIMIT_MAX_FANOUT\x10\x04\x12\x12\n" +
+	"\x0eLIMIT_DEADLINE\x10\x052\xbe\x03\n" +
 	"\fGraphService\x12B\n" +
 	"\bGetNodes\x12\x17.rdg.v1.GetNodesRequest\x1a\x18.rdg.v1.GetNodesResponse\"\x03\x90\x02\x01\x12E\n" +
 	"\tNeighbors\x12\x18.rdg.v1.NeighborsRequest\x1a\x19.rdg.v1.NeighborsResponse\"\x03\x90\x02\x01\x12B\n" +
-	"\bTraverse\x12\x17.rdg.v1.TraverseRequest\x1a\x18.rdg.v1.TraverseResponse\"\x03\x90\x02\x01B1Z/github.com/rdgraph/rdg/internal/api/rdgv1;rdgv1b\x06proto3"
+	"\bTraverse\x12\x17.rdg.v1.TraverseRequest\x1a\x18.rdg.v1.TraverseResponse\"\x03\x90\x02\x01\x12N\n" +
+	"\fShortestPath\x12\x1b.rdg.v1.ShortestPathRequest\x1a\x1c.rdg.v1.ShortestPathResponse\"\x03\x90\x02\x01\x12T\n" +
+	"\x0eConnectedGroup\x12\x1d.rdg.v1.ConnectedGroupRequest\x1a\x1e.rdg.v1.ConnectedGroupResponse\"\x03\x90\x02\x01\x129\n" +
+	"\x05Stats\x12\x14.rdg.v1.StatsRequest\x1a\x15.rdg.v1.StatsResponse\"\x03\x90\x02\x01B1Z/github.com/rdgraph/rdg/internal/api/rdgv1;rdgv1b\x06proto3"
 
 var (
 	file_rdg_v1_graph_proto_rawDescOnce sync.Once
@@ -1074,56 +2481,106 @@ func file_rdg_v1_graph_proto_rawDescGZIP() []byte {
 	return file_rdg_v1_graph_proto_rawDescData
 }
 
-var file_rdg_v1_graph_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_rdg_v1_graph_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_rdg_v1_graph_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_rdg_v1_graph_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_rdg_v1_graph_proto_goTypes = []any{
-	(Direction)(0),            // 0: rdg.v1.Direction
-	(*NodeRef)(nil),           // 1: rdg.v1.NodeRef
-	(*Value)(nil),             // 2: rdg.v1.Value
-	(*Node)(nil),              // 3: rdg.v1.Node
-	(*Edge)(nil),              // 4: rdg.v1.Edge
-	(*GetNodesRequest)(nil),   // 5: rdg.v1.GetNodesRequest
-	(*GetNodesResponse)(nil),  // 6: rdg.v1.GetNodesResponse
-	(*NeighborsRequest)(nil),  // 7: rdg.v1.NeighborsRequest
-	(*Neighbor)(nil),          // 8: rdg.v1.Neighbor
-	(*NeighborsResponse)(nil), // 9: rdg.v1.NeighborsResponse
-	(*Step)(nil),              // 10: rdg.v1.Step
-	(*TraverseRequest)(nil),   // 11: rdg.v1.TraverseRequest
-	(*TraverseResponse)(nil),  // 12: rdg.v1.TraverseResponse
-	nil,                       // 13: rdg.v1.Node.PropsEntry
-	nil,                       // 14: rdg.v1.Edge.PropsEntry
+	(Direction)(0),                 // 0: rdg.v1.Direction
+	(Op)(0),                        // 1: rdg.v1.Op
+	(TraverseMode)(0),              // 2: rdg.v1.TraverseMode
+	(Limit)(0),                     // 3: rdg.v1.Limit
+	(*NodeRef)(nil),                // 4: rdg.v1.NodeRef
+	(*Value)(nil),                  // 5: rdg.v1.Value
+	(*Node)(nil),                   // 6: rdg.v1.Node
+	(*Edge)(nil),                   // 7: rdg.v1.Edge
+	(*GetNodesRequest)(nil),        // 8: rdg.v1.GetNodesRequest
+	(*GetNodesResponse)(nil),       // 9: rdg.v1.GetNodesResponse
+	(*NeighborsRequest)(nil),       // 10: rdg.v1.NeighborsRequest
+	(*Neighbor)(nil),               // 11: rdg.v1.Neighbor
+	(*NeighborsResponse)(nil),      // 12: rdg.v1.NeighborsResponse
+	(*Step)(nil),                   // 13: rdg.v1.Step
+	(*Predicate)(nil),              // 14: rdg.v1.Predicate
+	(*QueryLimits)(nil),            // 15: rdg.v1.QueryLimits
+	(*Path)(nil),                   // 16: rdg.v1.Path
+	(*TraverseRequest)(nil),        // 17: rdg.v1.TraverseRequest
+	(*TraverseResponse)(nil),       // 18: rdg.v1.TraverseResponse
+	(*ShortestPathRequest)(nil),    // 19: rdg.v1.ShortestPathRequest
+	(*ShortestPathResponse)(nil),   // 20: rdg.v1.ShortestPathResponse
+	(*ConnectedGroupRequest)(nil),  // 21: rdg.v1.ConnectedGroupRequest
+	(*ConnectedGroupResponse)(nil), // 22: rdg.v1.ConnectedGroupResponse
+	(*StatsRequest)(nil),           // 23: rdg.v1.StatsRequest
+	(*TypeCount)(nil),              // 24: rdg.v1.TypeCount
+	(*NodeDegree)(nil),             // 25: rdg.v1.NodeDegree
+	(*TopDegree)(nil),              // 26: rdg.v1.TopDegree
+	(*StatsResponse)(nil),          // 27: rdg.v1.StatsResponse
+	nil,                            // 28: rdg.v1.Node.PropsEntry
+	nil,                            // 29: rdg.v1.Edge.PropsEntry
 }
 var file_rdg_v1_graph_proto_depIdxs = []int32{
-	13, // 0: rdg.v1.Node.props:type_name -> rdg.v1.Node.PropsEntry
-	1,  // 1: rdg.v1.Edge.from:type_name -> rdg.v1.NodeRef
-	1,  // 2: rdg.v1.Edge.to:type_name -> rdg.v1.NodeRef
-	14, // 3: rdg.v1.Edge.props:type_name -> rdg.v1.Edge.PropsEntry
-	1,  // 4: rdg.v1.GetNodesRequest.refs:type_name -> rdg.v1.NodeRef
-	3,  // 5: rdg.v1.GetNodesResponse.nodes:type_name -> rdg.v1.Node
-	1,  // 6: rdg.v1.GetNodesResponse.missing:type_name -> rdg.v1.NodeRef
-	1,  // 7: rdg.v1.NeighborsRequest.node:type_name -> rdg.v1.NodeRef
+	28, // 0: rdg.v1.Node.props:type_name -> rdg.v1.Node.PropsEntry
+	4,  // 1: rdg.v1.Edge.from:type_name -> rdg.v1.NodeRef
+	4,  // 2: rdg.v1.Edge.to:type_name -> rdg.v1.NodeRef
+	29, // 3: rdg.v1.Edge.props:type_name -> rdg.v1.Edge.PropsEntry
+	4,  // 4: rdg.v1.GetNodesRequest.refs:type_name -> rdg.v1.NodeRef
+	6,  // 5: rdg.v1.GetNodesResponse.nodes:type_name -> rdg.v1.Node
+	4,  // 6: rdg.v1.GetNodesResponse.missing:type_name -> rdg.v1.NodeRef
+	4,  // 7: rdg.v1.NeighborsRequest.node:type_name -> rdg.v1.NodeRef
 	0,  // 8: rdg.v1.NeighborsRequest.direction:type_name -> rdg.v1.Direction
-	4,  // 9: rdg.v1.Neighbor.edge:type_name -> rdg.v1.Edge
-	3,  // 10: rdg.v1.Neighbor.node:type_name -> rdg.v1.Node
-	8,  // 11: rdg.v1.NeighborsResponse.neighbors:type_name -> rdg.v1.Neighbor
-	0,  // 12: rdg.v1.Step.direction:type_name -> rdg.v1.Direction
-	1,  // 13: rdg.v1.TraverseRequest.start:type_name -> rdg.v1.NodeRef
-	10, // 14: rdg.v1.TraverseRequest.steps:type_name -> rdg.v1.Step
-	3,  // 15: rdg.v1.TraverseResponse.nodes:type_name -> rdg.v1.Node
-	4,  // 16: rdg.v1.TraverseResponse.edges:type_name -> rdg.v1.Edge
-	2,  // 17: rdg.v1.Node.PropsEntry.value:type_name -> rdg.v1.Value
-	2,  // 18: rdg.v1.Edge.PropsEntry.value:type_name -> rdg.v1.Value
-	5,  // 19: rdg.v1.GraphService.GetNodes:input_type -> rdg.v1.GetNodesRequest
-	7,  // 20: rdg.v1.GraphService.Neighbors:input_type -> rdg.v1.NeighborsRequest
-	11, // 21: rdg.v1.GraphService.Traverse:input_type -> rdg.v1.TraverseRequest
-	6,  // 22: rdg.v1.GraphService.GetNodes:output_type -> rdg.v1.GetNodesResponse
-	9,  // 23: rdg.v1.GraphService.Neighbors:output_type -> rdg.v1.NeighborsResponse
-	12, // 24: rdg.v1.GraphService.Traverse:output_type -> rdg.v1.TraverseResponse
-	22, // [22:25] is the sub-list for method output_type
-	19, // [19:22] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	15, // 9: rdg.v1.NeighborsRequest.limits:type_name -> rdg.v1.QueryLimits
+	7,  // 10: rdg.v1.Neighbor.edge:type_name -> rdg.v1.Edge
+	6,  // 11: rdg.v1.Neighbor.node:type_name -> rdg.v1.Node
+	11, // 12: rdg.v1.NeighborsResponse.neighbors:type_name -> rdg.v1.Neighbor
+	3,  // 13: rdg.v1.NeighborsResponse.limit_hit:type_name -> rdg.v1.Limit
+	0,  // 14: rdg.v1.Step.direction:type_name -> rdg.v1.Direction
+	14, // 15: rdg.v1.Step.node_predicates:type_name -> rdg.v1.Predicate
+	14, // 16: rdg.v1.Step.edge_predicates:type_name -> rdg.v1.Predicate
+	1,  // 17: rdg.v1.Predicate.op:type_name -> rdg.v1.Op
+	5,  // 18: rdg.v1.Predicate.value:type_name -> rdg.v1.Value
+	6,  // 19: rdg.v1.Path.nodes:type_name -> rdg.v1.Node
+	7,  // 20: rdg.v1.Path.edges:type_name -> rdg.v1.Edge
+	4,  // 21: rdg.v1.TraverseRequest.start:type_name -> rdg.v1.NodeRef
+	13, // 22: rdg.v1.TraverseRequest.steps:type_name -> rdg.v1.Step
+	2,  // 23: rdg.v1.TraverseRequest.mode:type_name -> rdg.v1.TraverseMode
+	15, // 24: rdg.v1.TraverseRequest.limits:type_name -> rdg.v1.QueryLimits
+	6,  // 25: rdg.v1.TraverseResponse.nodes:type_name -> rdg.v1.Node
+	7,  // 26: rdg.v1.TraverseResponse.edges:type_name -> rdg.v1.Edge
+	16, // 27: rdg.v1.TraverseResponse.paths:type_name -> rdg.v1.Path
+	3,  // 28: rdg.v1.TraverseResponse.limit_hit:type_name -> rdg.v1.Limit
+	4,  // 29: rdg.v1.ShortestPathRequest.from:type_name -> rdg.v1.NodeRef
+	4,  // 30: rdg.v1.ShortestPathRequest.to:type_name -> rdg.v1.NodeRef
+	0,  // 31: rdg.v1.ShortestPathRequest.direction:type_name -> rdg.v1.Direction
+	15, // 32: rdg.v1.ShortestPathRequest.limits:type_name -> rdg.v1.QueryLimits
+	16, // 33: rdg.v1.ShortestPathResponse.path:type_name -> rdg.v1.Path
+	3,  // 34: rdg.v1.ShortestPathResponse.limit_hit:type_name -> rdg.v1.Limit
+	4,  // 35: rdg.v1.ConnectedGroupRequest.node:type_name -> rdg.v1.NodeRef
+	15, // 36: rdg.v1.ConnectedGroupRequest.limits:type_name -> rdg.v1.QueryLimits
+	6,  // 37: rdg.v1.ConnectedGroupResponse.nodes:type_name -> rdg.v1.Node
+	7,  // 38: rdg.v1.ConnectedGroupResponse.edges:type_name -> rdg.v1.Edge
+	3,  // 39: rdg.v1.ConnectedGroupResponse.limit_hit:type_name -> rdg.v1.Limit
+	4,  // 40: rdg.v1.NodeDegree.node:type_name -> rdg.v1.NodeRef
+	25, // 41: rdg.v1.TopDegree.nodes:type_name -> rdg.v1.NodeDegree
+	24, // 42: rdg.v1.StatsResponse.node_types:type_name -> rdg.v1.TypeCount
+	24, // 43: rdg.v1.StatsResponse.edge_types:type_name -> rdg.v1.TypeCount
+	26, // 44: rdg.v1.StatsResponse.top_degree:type_name -> rdg.v1.TopDegree
+	3,  // 45: rdg.v1.StatsResponse.limit_hit:type_name -> rdg.v1.Limit
+	5,  // 46: rdg.v1.Node.PropsEntry.value:type_name -> rdg.v1.Value
+	5,  // 47: rdg.v1.Edge.PropsEntry.value:type_name -> rdg.v1.Value
+	8,  // 48: rdg.v1.GraphService.GetNodes:input_type -> rdg.v1.GetNodesRequest
+	10, // 49: rdg.v1.GraphService.Neighbors:input_type -> rdg.v1.NeighborsRequest
+	17, // 50: rdg.v1.GraphService.Traverse:input_type -> rdg.v1.TraverseRequest
+	19, // 51: rdg.v1.GraphService.ShortestPath:input_type -> rdg.v1.ShortestPathRequest
+	21, // 52: rdg.v1.GraphService.ConnectedGroup:input_type -> rdg.v1.ConnectedGroupRequest
+	23, // 53: rdg.v1.GraphService.Stats:input_type -> rdg.v1.StatsRequest
+	9,  // 54: rdg.v1.GraphService.GetNodes:output_type -> rdg.v1.GetNodesResponse
+	12, // 55: rdg.v1.GraphService.Neighbors:output_type -> rdg.v1.NeighborsResponse
+	18, // 56: rdg.v1.GraphService.Traverse:output_type -> rdg.v1.TraverseResponse
+	20, // 57: rdg.v1.GraphService.ShortestPath:output_type -> rdg.v1.ShortestPathResponse
+	22, // 58: rdg.v1.GraphService.ConnectedGroup:output_type -> rdg.v1.ConnectedGroupResponse
+	27, // 59: rdg.v1.GraphService.Stats:output_type -> rdg.v1.StatsResponse
+	54, // [54:60] is the sub-list for method output_type
+	48, // [48:54] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_rdg_v1_graph_proto_init() }
@@ -1142,8 +2599,8 @@ func file_rdg_v1_graph_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rdg_v1_graph_proto_rawDesc), len(file_rdg_v1_graph_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   14,
+			NumEnums:      4,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

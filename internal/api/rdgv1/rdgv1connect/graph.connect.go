@@ -50,6 +50,14 @@ const (
 	GraphServiceNeighborsProcedure = "/rdg.v1.GraphService/Neighbors"
 	// GraphServiceTraverseProcedure is the fully-qualified name of the GraphService's Traverse RPC.
 	GraphServiceTraverseProcedure = "/rdg.v1.GraphService/Traverse"
+	// GraphServiceShortestPathProcedure is the fully-qualified name of the GraphService's ShortestPath
+	// RPC.
+	GraphServiceShortestPathProcedure = "/rdg.v1.GraphService/ShortestPath"
+	// GraphServiceConnectedGroupProcedure is the fully-qualified name of the GraphService's
+	// ConnectedGroup RPC.
+	GraphServiceConnectedGroupProcedure = "/rdg.v1.GraphService/ConnectedGroup"
+	// GraphServiceStatsProcedure is the fully-qualified name of the GraphService's Stats RPC.
+	GraphServiceStatsProcedure = "/rdg.v1.GraphService/Stats"
 )
 
 // GraphServiceClient is a client for the rdg.v1.GraphService service.
@@ -61,8 +69,20 @@ type GraphServiceClient interface {
 	// each edge.
 	Neighbors(context.Context, *connect.Request[rdgv1.NeighborsRequest]) (*connect.Response[rdgv1.NeighborsResponse], error)
 	// Traverse walks the graph breadth first from one or more start nodes,
-	// hop by hop, and returns the subgraph it reached.
+	// hop by hop, and returns the subgraph it reached or the paths to the
+	// nodes reached by the last hop.
 	Traverse(context.Context, *connect.Request[rdgv1.TraverseRequest]) (*connect.Response[rdgv1.TraverseResponse], error)
+	// ShortestPath finds a shortest path between two nodes over chosen edge
+	// types, by breadth-first search from both ends at once.
+	ShortestPath(context.Context, *connect.Request[rdgv1.ShortestPathRequest]) (*connect.Response[rdgv1.ShortestPathResponse], error)
+	// ConnectedGroup returns every node connected to a node over chosen edge
+	// types (in either direction), and the edges that join them: e.g. all the
+	// accounts, profiles and devices that belong together.
+	ConnectedGroup(context.Context, *connect.Request[rdgv1.ConnectedGroupRequest]) (*connect.Response[rdgv1.ConnectedGroupResponse], error)
+	// Stats reports node and edge counts per type and the highest-degree
+	// nodes of each node type (e.g. devices shared by unusually many
+	// accounts).
+	Stats(context.Context, *connect.Request[rdgv1.StatsRequest]) (*connect.Response[rdgv1.StatsResponse], error)
 }
 
 // NewGraphServiceClient constructs a client for the rdg.v1.GraphService service. By default, it
@@ -97,14 +117,38 @@ func NewGraphServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		shortestPath: connect.NewClient[rdgv1.ShortestPathRequest, rdgv1.ShortestPathResponse](
+			httpClient,
+			baseURL+GraphServiceShortestPathProcedure,
+			connect.WithSchema(graphServiceMethods.ByName("ShortestPath")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		connectedGroup: connect.NewClient[rdgv1.ConnectedGroupRequest, rdgv1.ConnectedGroupResponse](
+			httpClient,
+			baseURL+GraphServiceConnectedGroupProcedure,
+			connect.WithSchema(graphServiceMethods.ByName("ConnectedGroup")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		stats: connect.NewClient[rdgv1.StatsRequest, rdgv1.StatsResponse](
+			httpClient,
+			baseURL+GraphServiceStatsProcedure,
+			connect.WithSchema(graphServiceMethods.ByName("Stats")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // graphServiceClient implements GraphServiceClient.
 type graphServiceClient struct {
-	getNodes  *connect.Client[rdgv1.GetNodesRequest, rdgv1.GetNodesResponse]
-	neighbors *connect.Client[rdgv1.NeighborsRequest, rdgv1.NeighborsResponse]
-	traverse  *connect.Client[rdgv1.TraverseRequest, rdgv1.TraverseResponse]
+	getNodes       *connect.Client[rdgv1.GetNodesRequest, rdgv1.GetNodesResponse]
+	neighbors      *connect.Client[rdgv1.NeighborsRequest, rdgv1.NeighborsResponse]
+	traverse       *connect.Client[rdgv1.TraverseRequest, rdgv1.TraverseResponse]
+	shortestPath   *connect.Client[rdgv1.ShortestPathRequest, rdgv1.ShortestPathResponse]
+	connectedGroup *connect.Client[rdgv1.ConnectedGroupRequest, rdgv1.ConnectedGroupResponse]
+	stats          *connect.Client[rdgv1.StatsRequest, rdgv1.StatsResponse]
 }
 
 // GetNodes calls rdg.v1.GraphService.GetNodes.
@@ -122,6 +166,21 @@ func (c *graphServiceClient) Traverse(ctx context.Context, req *connect.Request[
 	return c.traverse.CallUnary(ctx, req)
 }
 
+// ShortestPath calls rdg.v1.GraphService.ShortestPath.
+func (c *graphServiceClient) ShortestPath(ctx context.Context, req *connect.Request[rdgv1.ShortestPathRequest]) (*connect.Response[rdgv1.ShortestPathResponse], error) {
+	return c.shortestPath.CallUnary(ctx, req)
+}
+
+// ConnectedGroup calls rdg.v1.GraphService.ConnectedGroup.
+func (c *graphServiceClient) ConnectedGroup(ctx context.Context, req *connect.Request[rdgv1.ConnectedGroupRequest]) (*connect.Response[rdgv1.ConnectedGroupResponse], error) {
+	return c.connectedGroup.CallUnary(ctx, req)
+}
+
+// Stats calls rdg.v1.GraphService.Stats.
+func (c *graphServiceClient) Stats(ctx context.Context, req *connect.Request[rdgv1.StatsRequest]) (*connect.Response[rdgv1.StatsResponse], error) {
+	return c.stats.CallUnary(ctx, req)
+}
+
 // GraphServiceHandler is an implementation of the rdg.v1.GraphService service.
 type GraphServiceHandler interface {
 	// GetNodes looks nodes up by identity. Each lookup is one point read.
@@ -131,8 +190,20 @@ type GraphServiceHandler interface {
 	// each edge.
 	Neighbors(context.Context, *connect.Request[rdgv1.NeighborsRequest]) (*connect.Response[rdgv1.NeighborsResponse], error)
 	// Traverse walks the graph breadth first from one or more start nodes,
-	// hop by hop, and returns the subgraph it reached.
+	// hop by hop, and returns the subgraph it reached or the paths to the
+	// nodes reached by the last hop.
 	Traverse(context.Context, *connect.Request[rdgv1.TraverseRequest]) (*connect.Response[rdgv1.TraverseResponse], error)
+	// ShortestPath finds a shortest path between two nodes over chosen edge
+	// types, by breadth-first search from both ends at once.
+	ShortestPath(context.Context, *connect.Request[rdgv1.ShortestPathRequest]) (*connect.Response[rdgv1.ShortestPathResponse], error)
+	// ConnectedGroup returns every node connected to a node over chosen edge
+	// types (in either direction), and the edges that join them: e.g. all the
+	// accounts, profiles and devices that belong together.
+	ConnectedGroup(context.Context, *connect.Request[rdgv1.ConnectedGroupRequest]) (*connect.Response[rdgv1.ConnectedGroupResponse], error)
+	// Stats reports node and edge counts per type and the highest-degree
+	// nodes of each node type (e.g. devices shared by unusually many
+	// accounts).
+	Stats(context.Context, *connect.Request[rdgv1.StatsRequest]) (*connect.Response[rdgv1.StatsResponse], error)
 }
 
 // NewGraphServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -163,6 +234,27 @@ func NewGraphServiceHandler(svc GraphServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	graphServiceShortestPathHandler := connect.NewUnaryHandler(
+		GraphServiceShortestPathProcedure,
+		svc.ShortestPath,
+		connect.WithSchema(graphServiceMethods.ByName("ShortestPath")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	graphServiceConnectedGroupHandler := connect.NewUnaryHandler(
+		GraphServiceConnectedGroupProcedure,
+		svc.ConnectedGroup,
+		connect.WithSchema(graphServiceMethods.ByName("ConnectedGroup")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	graphServiceStatsHandler := connect.NewUnaryHandler(
+		GraphServiceStatsProcedure,
+		svc.Stats,
+		connect.WithSchema(graphServiceMethods.ByName("Stats")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/rdg.v1.GraphService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case GraphServiceGetNodesProcedure:
@@ -171,6 +263,12 @@ func NewGraphServiceHandler(svc GraphServiceHandler, opts ...connect.HandlerOpti
 			graphServiceNeighborsHandler.ServeHTTP(w, r)
 		case GraphServiceTraverseProcedure:
 			graphServiceTraverseHandler.ServeHTTP(w, r)
+		case GraphServiceShortestPathProcedure:
+			graphServiceShortestPathHandler.ServeHTTP(w, r)
+		case GraphServiceConnectedGroupProcedure:
+			graphServiceConnectedGroupHandler.ServeHTTP(w, r)
+		case GraphServiceStatsProcedure:
+			graphServiceStatsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -190,4 +288,16 @@ func (UnimplementedGraphServiceHandler) Neighbors(context.Context, *connect.Requ
 
 func (UnimplementedGraphServiceHandler) Traverse(context.Context, *connect.Request[rdgv1.TraverseRequest]) (*connect.Response[rdgv1.TraverseResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("rdg.v1.GraphService.Traverse is not implemented"))
+}
+
+func (UnimplementedGraphServiceHandler) ShortestPath(context.Context, *connect.Request[rdgv1.ShortestPathRequest]) (*connect.Response[rdgv1.ShortestPathResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("rdg.v1.GraphService.ShortestPath is not implemented"))
+}
+
+func (UnimplementedGraphServiceHandler) ConnectedGroup(context.Context, *connect.Request[rdgv1.ConnectedGroupRequest]) (*connect.Response[rdgv1.ConnectedGroupResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("rdg.v1.GraphService.ConnectedGroup is not implemented"))
+}
+
+func (UnimplementedGraphServiceHandler) Stats(context.Context, *connect.Request[rdgv1.StatsRequest]) (*connect.Response[rdgv1.StatsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("rdg.v1.GraphService.Stats is not implemented"))
 }

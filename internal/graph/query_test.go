@@ -1,0 +1,524 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// memGraph is an in-memory Reader with the store's ordering (edge type, far
+// type, far id), without EdgeSeeker, so that the generic cursor path runs.
+type memGraph struct {
+	nodes map[NodeRef]Node
+	edges []Edge
+	reads int
+}
+
+func newMem() *memGraph { return &memGraph{nodes: map[NodeRef]Node{}} }
+
+func (m *memGraph) node(s string, lastSeen int64, props Props) {
+	r := mustRef(s)
+	m.nodes[r] = Node{NodeRef: r, Props: props, FirstSeen: lastSeen, LastSeen: lastSeen}
+}
+
+func (m *memGraph) edge(typ, from, to string, lastSeen int64, props Props) {
+	m.edges = append(m.edges, Edge{EdgeRef: EdgeRef{Type: typ, From: mustRef(from), To: mustRef(to)}, Props: props, FirstSeen: lastSeen, LastSeen: lastSeen})
+}
+
+func mustRef(s string) NodeRef {
+	r, err := ParseNodeRef(s)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func (m *memGraph) Node(ctx context.Context, ref NodeRef) (Node, bool, error) {
+	m.reads++
+	n, ok := m.nodes[ref]
+	return n, ok, ctx.Err()
+}
+
+func (m *memGraph) Edges(ctx context.Context, ref NodeRef, dir Direction, edgeType string, fn func(*Edge) bool) error {
+	var es []Edge
+	for _, e := range m.edges {
+		if edgeType != "" && e.Type != edgeType {
+			continue
+		}
+		if dir == Out && e.From == ref || dir == In && e.To == ref {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, func(a, b Edge) int { return EdgeOrder(a.EdgeRef, b.EdgeRef, dir) })
+	for i := range es {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !fn(&es[i]) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// seed: the member scenario.
+//
+//	account:a1 -used-> device:phone (t=100), device:tv (t=200), device:tab (t=300)
+//	account:a2 -used-> device:tv (t=250)
+//	account:a1 -has_profile-> profile:p1
+//	profile:p1 -watched-> title:t1 (rating 4.5), title:t2 (rating 2)
+func seedMem() *memGraph {
+	m := newMem()
+	m.node("account:a1", 10, Props{"country": {Value: "NL"}})
+	m.node("account:a2", 10, Props{"country": {Value: "US"}})
+	m.node("device:phone", 100, Props{"platform": {Value: "ios"}})
+	m.node("device:tv", 250, Props{"platform": {Value: "tizen"}})
+	m.node("device:tab", 300, Props{"platform": {Value: "android"}})
+	m.node("profile:p1", 10, nil)
+	m.node("title:t1", 10, Props{"year": {Value: int64(2017)}})
+	m.node("title:t2", 10, Props{"year": {Value: int64(2020)}})
+	m.edge("used", "account:a1", "device:phone", 100, nil)
+	m.edge("used", "account:a1", "device:tv", 200, nil)
+	m.edge("used", "account:a1", "device:tab", 300, nil)
+	m.edge("used", "account:a2", "device:tv", 250, nil)
+	m.edge("has_profile", "account:a1", "profile:p1", 10, nil)
+	m.edge("watched", "profile:p1", "title:t1", 10, Props{"rating": {Value: 4.5}})
+	m.edge("watched", "profile:p1", "title:t2", 10, Props{"rating": {Value: int64(2)}})
+	return m
+}
+
+func refs(ns []Node) []string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, n.NodeRef.String())
+	}
+	return out
+}
+
+func TestPredicates(t *testing.T) {
+	n := &Node{NodeRef: NodeRef{"device", "tv"}, LastSeen: 250, Props: Props{
+		"platform": {Value: "tizen"}, "screens": {Value: int64(2)}, "size": {Value: 55.5},
+		"hdr": {Value: true}, "owner": {Value: nil}, "nan": {Value: math.NaN()},
+	}}
+	for _, tc := range []struct {
+		p    Predicate
+		want bool
+	}{
+		{Predicate{"platform", OpEq, "tizen"}, true},
+		{Predicate{"platform", OpNe, "tizen"}, false},
+		{Predicate{"platform", OpLt, "zzz"}, true},
+		{Predicate{"platform", OpEq, int64(1)}, false}, // kinds differ
+		{Predicate{"platform", OpNe, int64(1)}, true},
+		{Predicate{"platform", OpLt, int64(1)}, false},
+		{Predicate{"screens", OpEq, 2.0}, true}, // int vs float: numbers
+		{Predicate{"screens", OpGe, int64(2)}, true},
+		{Predicate{"screens", OpGt, int64(2)}, false},
+		{Predicate{"size", OpGt, int64(55)}, true},
+		{Predicate{"size", OpLe, 55.5}, true},
+		{Predicate{"hdr", OpEq, true}, true},
+		{Predicate{"hdr", OpGt, false}, true},
+		{Predicate{"owner", OpEq, nil}, true},
+		{Predicate{"owner", OpNe, "x"}, true},
+		{Predicate{"missing", OpEq, "x"}, false},
+		{Predicate{"missing", OpNe, "x"}, false}, // missing fails every op
+		{Predicate{"nan", OpEq, math.NaN()}, false},
+		{Predicate{"nan", OpNe, 1.0}, true},
+		{Predicate{FieldID, OpEq, "tv"}, true},
+		{Predicate{FieldType, OpEq, "device"}, true},
+		{Predicate{FieldLastSeen, OpGe, int64(250)}, true},
+		{Predicate{FieldLastSeen, OpGt, int64(250)}, false},
+		{Predicate{FieldFirstSeen, OpEq, int64(0)}, true},
+	} {
+		if got := tc.p.MatchNode(n); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	e := &Edge{EdgeRef: EdgeRef{"used", NodeRef{"account", "a"}, NodeRef{"device", "b"}}, LastSeen: 7}
+	if p := (Predicate{FieldID, OpEq, "account:a->device:b"}); !p.MatchEdge(e) {
+		t.Error("edge @id")
+	}
+	for _, p := range []Predicate{{"", OpEq, 1}, {"@nope", OpEq, 1}, {"x", 0, 1}, {"x", OpEq, []int{1}}} {
+		if p.Validate() == nil {
+			t.Errorf("%+v: valid", p)
+		}
+	}
+	if err := (Predicate{"x", OpEq, 3}).Validate(); err != nil {
+		t.Error(err) // int normalizes
+	}
+	for _, s := range []string{"=", "==", "!=", "<", "<=", ">", ">="} {
+		if _, err := ParseOp(s); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := ParseOp("~"); err == nil {
+		t.Error("ParseOp(~)")
+	}
+}
+
+func TestTraverseFilters(t *testing.T) {
+	ctx := context.Background()
+	m := seedMem()
+	for _, tc := range []struct {
+		name  string
+		steps []Step
+		want  []string
+	}{
+		{"node types", []Step{{Direction: Out, Filter: Filter{NodeTypes: []string{"profile"}}}}, []string{"account:a1", "profile:p1"}},
+		{"node predicate", []Step{{Direction: Out, EdgeTypes: []string{"used"}, Filter: Filter{NodePredicates: []Predicate{{"platform", OpNe, "ios"}}}}},
+			[]string{"account:a1", "device:tab", "device:tv"}},
+		{"time range", []Step{{Direction: Out, EdgeTypes: []string{"used"}, Filter: Filter{Since: 150, Until: 250}}}, []string{"account:a1", "device:tv"}},
+		{"edge predicate two hops", []Step{
+			{Direction: Out, EdgeTypes: []string{"has_profile"}},
+			{Direction: Out, Filter: Filter{EdgePredicates: []Predicate{{"rating", OpGe, int64(4)}}}},
+		}, []string{"account:a1", "profile:p1", "title:t1"}},
+	} {
+		sg, err := Traverse(ctx, m, TraverseRequest{Start: []NodeRef{mustRef("account:a1")}, Steps: tc.steps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := refs(sg.Nodes)
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+		if sg.Partial {
+			t.Errorf("%s: partial", tc.name)
+		}
+	}
+}
+
+func TestTraversePaths(t *testing.T) {
+	m := seedMem()
+	// Who else used my devices: account -used-> device <-used- account.
+	sg, err := Traverse(context.Background(), m, TraverseRequest{
+		Start: []NodeRef{mustRef("account:a1")},
+		Steps: []Step{{Direction: Out, EdgeTypes: []string{"used"}}, {Direction: In, EdgeTypes: []string{"used"}}},
+		Mode:  ModePaths,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sg.Nodes) != 0 || len(sg.Edges) != 0 {
+		t.Errorf("paths mode returned a subgraph: %v", refs(sg.Nodes))
+	}
+	if len(sg.Paths) != 1 {
+		t.Fatalf("%d paths, want 1", len(sg.Paths))
+	}
+	p := sg.Paths[0]
+	if got := strings.Join(refs(p.Nodes), " "); got != "account:a1 device:tv account:a2" {
+		t.Errorf("path %s", got)
+	}
+	if p.Edges[0].To != mustRef("device:tv") || p.Edges[1].From != mustRef("account:a2") {
+		t.Errorf("path edges %v", p.Edges)
+	}
+	// max_results bounds paths.
+	sg, err = Traverse(context.Background(), m, TraverseRequest{
+		Start: []NodeRef{mustRef("account:a1")}, Steps: []Step{{Direction: Out, EdgeTypes: []string{"used"}}},
+		Mode: ModePaths, Limits: Limits{MaxResults: 2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sg.Paths) != 2 || !sg.Partial || sg.LimitHit != LimitResults {
+		t.Errorf("paths %d partial %v limit %v", len(sg.Paths), sg.Partial, sg.LimitHit)
+	}
+}
+
+func TestTraverseGuards(t *testing.T) {
+	m := seedMem()
+	start := []NodeRef{mustRef("account:a1")}
+	ctx := context.Background()
+	sg, err := Traverse(ctx, m, TraverseRequest{Start: start, Depth: 5, Limits: Limits{MaxVisited: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sg.Partial || sg.LimitHit != LimitVisited || sg.Visited != 4 {
+		t.Errorf("visited: %+v", sg.Outcome)
+	}
+	sg, err = Traverse(ctx, m, TraverseRequest{Start: start, Depth: 1, Steps: []Step{{Direction: Out}}, Limits: Limits{MaxFanout: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sg.Partial || sg.LimitHit != LimitFanout || len(sg.Nodes) != 3 {
+		t.Errorf("fanout: %+v %v", sg.Outcome, refs(sg.Nodes))
+	}
+	sg, err = Traverse(ctx, m, TraverseRequest{Start: start, Depth: 5, Limits: Limits{Deadline: time.Now().Add(-time.Second)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sg.Partial || sg.LimitHit != LimitDeadline {
+		t.Errorf("deadline: %+v", sg.Outcome)
+	}
+	sg, err = Traverse(ctx, m, TraverseRequest{Start: start, Depth: 5, MaxEdges: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sg.Partial || sg.LimitHit != LimitEdges || len(sg.Edges) != 2 {
+		t.Errorf("edges: %+v", sg.Outcome)
+	}
+	// Exactly as many nodes as the limit is complete.
+	sg, err = Traverse(ctx, m, TraverseRequest{Start: start, Depth: 1, Steps: []Step{{Direction: Out, EdgeTypes: []string{"used"}}}, MaxNodes: 4})
+	if err != nil || sg.Partial {
+		t.Errorf("max nodes = reachable: %v %+v", err, sg.Outcome)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := Traverse(cctx, m, TraverseRequest{Start: start}); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled: %v", err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, -time.Second)
+	defer cancel()
+	sg, err = Traverse(dctx, m, TraverseRequest{Start: start})
+	if err != nil || sg.LimitHit != LimitDeadline {
+		t.Errorf("ctx deadline: %v %+v", err, sg)
+	}
+}
+
+func TestListNeighborsPaging(t *testing.T) {
+	m := seedMem()
+	ctx := context.Background()
+	a1 := mustRef("account:a1")
+	var all []string
+	var c *Cursor
+	pages := 0
+	for {
+		res, err := ListNeighbors(ctx, m, NeighborsRequest{Node: a1, Direction: Both, Limit: 1, After: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, e := range res.Edges {
+			all = append(all, e.EdgeRef.String())
+		}
+		if res.Next == nil {
+			if res.Partial {
+				t.Error("last page partial")
+			}
+			break
+		}
+		if !res.Partial || res.LimitHit != LimitResults {
+			t.Errorf("page %d: %+v", pages, res.Outcome)
+		}
+		c = res.Next
+	}
+	want := []string{
+		"account:a1 -has_profile-> profile:p1",
+		"account:a1 -used-> device:phone",
+		"account:a1 -used-> device:tab",
+		"account:a1 -used-> device:tv",
+	}
+	if !slices.Equal(all, want) || pages != 4 {
+		t.Errorf("%d pages: %v", pages, all)
+	}
+	// Filters with a visit limit: the cursor resumes after the last edge
+	// examined, so nothing is skipped.
+	req := NeighborsRequest{Node: a1, Direction: Out, EdgeTypes: []string{"used"}, Filter: Filter{NodeTypes: []string{"device"}, Since: 150}, Limits: Limits{MaxVisited: 1}}
+	var got []string
+	for range 10 {
+		res, err := ListNeighbors(ctx, m, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range res.Edges {
+			got = append(got, e.To.ID)
+		}
+		if res.Next == nil {
+			break
+		}
+		if res.LimitHit != LimitVisited {
+			t.Errorf("limit %v", res.LimitHit)
+		}
+		req.After = res.Next
+	}
+	if !slices.Equal(got, []string{"tab", "tv"}) {
+		t.Errorf("filtered pages: %v", got)
+	}
+}
+
+func TestShortestPathMatchesBFS(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m := newMem()
+	const n = 60
+	for i := range 150 {
+		a, b := rng.IntN(n), rng.IntN(n)
+		m.edge([]string{"x", "y"}[i%2], fmt.Sprintf("v:%d", a), fmt.Sprintf("v:%d", b), 1, nil)
+	}
+	ctx := context.Background()
+	for _, dir := range []Direction{Out, In, Both} {
+		for range 40 {
+			from, to := mustRef(fmt.Sprintf("v:%d", rng.IntN(n))), mustRef(fmt.Sprintf("v:%d", rng.IntN(n)))
+			want := bfsDistance(ctx, m, from, to, dir)
+			res, err := ShortestPath(ctx, m, PathRequest{From: from, To: to, Direction: dir, MaxDepth: 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Partial {
+				t.Fatalf("partial %+v", res.Outcome)
+			}
+			if want < 0 {
+				if res.Found {
+					t.Errorf("%s->%s %s: found %v, BFS says none", from, to, dir, refs(res.Path.Nodes))
+				}
+				continue
+			}
+			if !res.Found || len(res.Path.Edges) != want {
+				t.Errorf("%s->%s %s: found=%v len %d, want %d", from, to, dir, res.Found, len(res.Path.Edges), want)
+				continue
+			}
+			checkPath(t, res.Path, from, to, dir)
+		}
+	}
+}
+
+func bfsDistance(ctx context.Context, r Reader, from, to NodeRef, dir Direction) int {
+	dist := map[NodeRef]int{from: 0}
+	q := []NodeRef{from}
+	for len(q) > 0 {
+		u := q[0]
+		q = q[1:]
+		if u == to {
+			return dist[u]
+		}
+		_ = EachEdge(ctx, r, u, dir, nil, func(_ *Edge, far NodeRef) bool {
+			if _, ok := dist[far]; !ok {
+				dist[far] = dist[u] + 1
+				q = append(q, far)
+			}
+			return true
+		})
+	}
+	return -1
+}
+
+func checkPath(t *testing.T, p Path, from, to NodeRef, dir Direction) {
+	t.Helper()
+	if len(p.Nodes) != len(p.Edges)+1 || p.Nodes[0].NodeRef != from || p.Nodes[len(p.Nodes)-1].NodeRef != to {
+		t.Fatalf("path ends: %v", refs(p.Nodes))
+	}
+	for i, e := range p.Edges {
+		a, b := p.Nodes[i].NodeRef, p.Nodes[i+1].NodeRef
+		ok := false
+		switch dir {
+		case Out:
+			ok = e.From == a && e.To == b
+		case In:
+			ok = e.To == a && e.From == b
+		case Both:
+			ok = e.From == a && e.To == b || e.To == a && e.From == b
+		}
+		if !ok {
+			t.Errorf("edge %d %s does not join %s and %s going %s", i, e.EdgeRef, a, b, dir)
+		}
+	}
+}
+
+func TestShortestPathKnown(t *testing.T) {
+	m := seedMem()
+	ctx := context.Background()
+	res, err := ShortestPath(ctx, m, PathRequest{From: mustRef("device:phone"), To: mustRef("account:a2"), Direction: Both, MaxDepth: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(refs(res.Path.Nodes), " "); !res.Found || got != "device:phone account:a1 device:tv account:a2" {
+		t.Errorf("path %v %s", res.Found, got)
+	}
+	if res.Path.Nodes[1].Props["country"].Value != "NL" {
+		t.Errorf("path nodes lack records: %+v", res.Path.Nodes[1])
+	}
+	// Too shallow: no path, and that is a complete answer.
+	res, err = ShortestPath(ctx, m, PathRequest{From: mustRef("device:phone"), To: mustRef("account:a2"), Direction: Both, MaxDepth: 2})
+	if err != nil || res.Found || res.Partial {
+		t.Errorf("depth 2: %v %+v", err, res)
+	}
+	// Direction matters.
+	res, err = ShortestPath(ctx, m, PathRequest{From: mustRef("device:phone"), To: mustRef("account:a1"), Direction: Out, MaxDepth: 6})
+	if err != nil || res.Found {
+		t.Errorf("out from a device: %v %+v", err, res)
+	}
+	res, err = ShortestPath(ctx, m, PathRequest{From: mustRef("account:a1"), To: mustRef("account:a1"), MaxDepth: 1})
+	if err != nil || !res.Found || len(res.Path.Nodes) != 1 {
+		t.Errorf("from = to: %v %+v", err, res)
+	}
+	res, err = ShortestPath(ctx, m, PathRequest{From: mustRef("device:phone"), To: mustRef("account:a2"), Direction: Both, MaxDepth: 6, Limits: Limits{MaxVisited: 2}})
+	if err != nil || res.Found || !res.Partial || res.LimitHit != LimitVisited {
+		t.Errorf("visited: %v %+v", err, res)
+	}
+}
+
+func TestConnectedGroup(t *testing.T) {
+	m := seedMem()
+	ctx := context.Background()
+	res, err := ConnectedGroup(ctx, m, GroupRequest{Node: mustRef("device:tv"), EdgeTypes: []string{"used"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := refs(res.Nodes)
+	if got[0] != "device:tv" {
+		t.Errorf("first %s", got[0])
+	}
+	slices.Sort(got)
+	if want := []string{"account:a1", "account:a2", "device:phone", "device:tab", "device:tv"}; !slices.Equal(got, want) || res.Partial {
+		t.Errorf("group %v partial %v", got, res.Partial)
+	}
+	if len(res.Edges) != 4 {
+		t.Errorf("%d edges, want 4", len(res.Edges))
+	}
+	res, err = ConnectedGroup(ctx, m, GroupRequest{Node: mustRef("device:tv"), EdgeTypes: []string{"used"}, Limits: Limits{MaxResults: 3}})
+	if err != nil || len(res.Nodes) != 3 || !res.Partial || res.LimitHit != LimitResults {
+		t.Errorf("limited: %v %v %+v", err, refs(res.Nodes), res.Outcome)
+	}
+	for _, e := range res.Edges {
+		in := func(r NodeRef) bool { return slices.Contains(refs(res.Nodes), r.String()) }
+		if !in(e.From) || !in(e.To) {
+			t.Errorf("edge %s leaves the returned group", e.EdgeRef)
+		}
+	}
+}
+
+func TestTopK(t *testing.T) {
+	k := NewTopK(3)
+	for i, d := range []int64{5, 1, 9, 5, 7, 2, 9} {
+		k.Offer(NodeDegree{Node: NodeRef{"d", fmt.Sprint(i)}, Out: d})
+	}
+	var got []string
+	for _, d := range k.Sorted() {
+		got = append(got, fmt.Sprintf("%s=%d", d.Node.ID, d.Degree()))
+	}
+	if want := []string{"2=9", "6=9", "4=7"}; !slices.Equal(got, want) {
+		t.Errorf("%v, want %v", got, want)
+	}
+	if k.Accepts(6) || !k.Accepts(7) {
+		t.Error("Accepts")
+	}
+}
+
+func TestTTLCutoffs(t *testing.T) {
+	ttl := TTL{"device": time.Hour, "watched": 2 * time.Hour}
+	if err := ttl.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.UnixMilli(10 * 3600_000)
+	c := ttl.Cutoffs(now)
+	if got := c.Node("device"); got != 9*3600_000 {
+		t.Errorf("device %d", got)
+	}
+	if c.Node("account") != NoExpiry || c.Edge("used", "account", "title") != NoExpiry {
+		t.Error("types without TTL expire")
+	}
+	// An edge takes the smallest TTL of its type and its ends.
+	if got := c.Edge("watched", "profile", "device"); got != 9*3600_000 {
+		t.Errorf("edge cutoff %d", got)
+	}
+	if (TTL{"Bad": time.Hour}).Validate() == nil || (TTL{"a": 0}).Validate() == nil {
+		t.Error("invalid TTL accepted")
+	}
+	if !(TTL{}).Cutoffs(now).Empty() {
+		t.Error("empty TTL has cutoffs")
+	}
+}

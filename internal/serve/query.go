@@ -1,0 +1,268 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"connectrpc.com/connect"
+
+	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
+	"github.com/rdgraph/rdg/internal/graph"
+)
+
+// The relationship queries. Each handler validates its request (every
+// error an InvalidArgument naming the field), turns it into a graph query
+// with the server's limits applied (guards), runs it, and converts the
+// result; a limit reached is a partial result, not an error.
+
+func (s *service) Neighbors(ctx context.Context, req *connect.Request[rdgv1.NeighborsRequest]) (*connect.Response[rdgv1.NeighborsResponse], error) {
+	m := req.Msg
+	ref, err := nodeRefFromProto("node", m.GetNode())
+	if err != nil {
+		return nil, err
+	}
+	dir, err := directionFromProto("direction", m.GetDirection())
+	if err != nil {
+		return nil, err
+	}
+	types, err := typesFromProto("edge_types", m.GetEdgeTypes())
+	if err != nil {
+		return nil, err
+	}
+	nodeTypes, err := typesFromProto("node_types", m.GetNodeTypes())
+	if err != nil {
+		return nil, err
+	}
+	if err := timeRangeFromProto("", m.GetSinceMs(), m.GetUntilMs()); err != nil {
+		return nil, err
+	}
+	var after *graph.Cursor
+	if m.GetCursor() != "" {
+		if after, err = decodeCursor("cursor", m.GetCursor(), ref, dir, types); err != nil {
+			return nil, err
+		}
+	}
+	lim, ctx, cancel, err := s.guards(ctx, "limits", m.GetLimits())
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	limit := clamp(m.GetLimit(), s.lim.NeighborsDefault, s.lim.NeighborsMax)
+	if r := m.GetLimits().GetMaxResults(); r > 0 {
+		limit = min(limit, int(r))
+	}
+
+	res, err := graph.ListNeighbors(ctx, s.r, graph.NeighborsRequest{
+		Node:      ref,
+		Direction: dir,
+		EdgeTypes: types,
+		Filter:    graph.Filter{NodeTypes: nodeTypes, Since: m.GetSinceMs(), Until: m.GetUntilMs()},
+		Limit:     limit,
+		After:     after,
+		Limits:    lim,
+	})
+	if err != nil {
+		return nil, s.queryError(ctx, req.Spec(), err)
+	}
+	out := &rdgv1.NeighborsResponse{
+		Neighbors: make([]*rdgv1.Neighbor, len(res.Edges)),
+		Truncated: res.Partial,
+		Partial:   res.Partial,
+		LimitHit:  limitToProto(res.LimitHit),
+		Visited:   visitedCount(res.Visited),
+	}
+	for i := range res.Edges {
+		out.Neighbors[i] = &rdgv1.Neighbor{Edge: edgeToProto(&res.Edges[i]), Node: nodeToProto(&res.Nodes[i])}
+	}
+	if res.Next != nil {
+		out.NextCursor = encodeCursor(*res.Next, ref, dir, types)
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.TraverseRequest]) (*connect.Response[rdgv1.TraverseResponse], error) {
+	m := req.Msg
+	if len(m.GetStart()) == 0 {
+		return nil, invalidArg("start", "at least one start node is required")
+	}
+	start, err := nodeRefsFromProto("start", m.GetStart())
+	if err != nil {
+		return nil, err
+	}
+	maxDepth := s.lim.TraverseMaxDepth
+	if n := len(m.GetSteps()); n > maxDepth {
+		return nil, invalidArg("steps", "%d steps, more than the server's maximum depth of %d", n, maxDepth)
+	}
+	steps, err := stepsFromProto("steps", m.GetSteps())
+	if err != nil {
+		return nil, err
+	}
+	if d := m.GetDepth(); uint64(d) > uint64(maxDepth) {
+		return nil, invalidArg("depth", "%d is more than the server's maximum of %d", d, maxDepth)
+	}
+	var mode graph.TraverseMode
+	switch m.GetMode() {
+	case rdgv1.TraverseMode_TRAVERSE_MODE_UNSPECIFIED, rdgv1.TraverseMode_TRAVERSE_MODE_SUBGRAPH:
+		mode = graph.ModeSubgraph
+	case rdgv1.TraverseMode_TRAVERSE_MODE_PATHS:
+		mode = graph.ModePaths
+	default:
+		return nil, invalidArg("mode", "unknown mode %d", int32(m.GetMode()))
+	}
+	lim, ctx, cancel, err := s.guards(ctx, "limits", m.GetLimits())
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	maxNodes := m.GetMaxNodes()
+	if maxNodes == 0 && m.GetLimits().GetMaxResults() > 0 {
+		maxNodes = uint32(m.GetLimits().GetMaxResults())
+	}
+
+	sub, err := graph.Traverse(ctx, s.r, graph.TraverseRequest{
+		Start:    start,
+		Steps:    steps,
+		Depth:    int(m.GetDepth()),
+		MaxNodes: clamp(maxNodes, s.lim.TraverseNodesDefault, s.lim.TraverseNodesMax),
+		MaxEdges: clamp(m.GetMaxEdges(), s.lim.TraverseEdgesDefault, s.lim.TraverseEdgesMax),
+		Mode:     mode,
+		Limits:   lim,
+	})
+	if err != nil {
+		return nil, s.queryError(ctx, req.Spec(), err)
+	}
+	out := &rdgv1.TraverseResponse{
+		Nodes:     nodesToProto(sub.Nodes),
+		Depths:    make([]uint32, len(sub.Depths)),
+		Edges:     edgesToProto(sub.Edges),
+		Truncated: sub.Partial,
+		Partial:   sub.Partial,
+		LimitHit:  limitToProto(sub.LimitHit),
+		Visited:   visitedCount(sub.Visited),
+	}
+	for i, d := range sub.Depths {
+		out.Depths[i] = uint32(d)
+	}
+	for i := range sub.Paths {
+		out.Paths = append(out.Paths, pathToProto(&sub.Paths[i]))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *service) ShortestPath(ctx context.Context, req *connect.Request[rdgv1.ShortestPathRequest]) (*connect.Response[rdgv1.ShortestPathResponse], error) {
+	m := req.Msg
+	from, err := nodeRefFromProto("from", m.GetFrom())
+	if err != nil {
+		return nil, err
+	}
+	to, err := nodeRefFromProto("to", m.GetTo())
+	if err != nil {
+		return nil, err
+	}
+	dir, err := directionFromProto("direction", m.GetDirection())
+	if err != nil {
+		return nil, err
+	}
+	types, err := typesFromProto("edge_types", m.GetEdgeTypes())
+	if err != nil {
+		return nil, err
+	}
+	depth := s.lim.PathDepthDefault
+	if d := m.GetMaxDepth(); d > 0 {
+		if uint64(d) > uint64(s.lim.PathMaxDepth) {
+			return nil, invalidArg("max_depth", "%d is more than the server's maximum of %d", d, s.lim.PathMaxDepth)
+		}
+		depth = int(d)
+	}
+	lim, ctx, cancel, err := s.guards(ctx, "limits", m.GetLimits())
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+
+	res, err := graph.ShortestPath(ctx, s.r, graph.PathRequest{
+		From: from, To: to, Direction: dir, EdgeTypes: types, MaxDepth: depth, Limits: lim,
+	})
+	if err != nil {
+		return nil, s.queryError(ctx, req.Spec(), err)
+	}
+	out := &rdgv1.ShortestPathResponse{
+		Found:    res.Found,
+		Partial:  res.Partial,
+		LimitHit: limitToProto(res.LimitHit),
+		Visited:  visitedCount(res.Visited),
+	}
+	if res.Found {
+		out.Path = pathToProto(&res.Path)
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *service) ConnectedGroup(ctx context.Context, req *connect.Request[rdgv1.ConnectedGroupRequest]) (*connect.Response[rdgv1.ConnectedGroupResponse], error) {
+	m := req.Msg
+	ref, err := nodeRefFromProto("node", m.GetNode())
+	if err != nil {
+		return nil, err
+	}
+	types, err := typesFromProto("edge_types", m.GetEdgeTypes())
+	if err != nil {
+		return nil, err
+	}
+	lim, ctx, cancel, err := s.guards(ctx, "limits", m.GetLimits())
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	if l := m.GetLimit(); l > 0 {
+		lim.MaxResults = clamp(l, s.lim.ResultsDefault, s.lim.ResultsMax)
+	}
+
+	res, err := graph.ConnectedGroup(ctx, s.r, graph.GroupRequest{Node: ref, EdgeTypes: types, Limits: lim})
+	if err != nil {
+		return nil, s.queryError(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&rdgv1.ConnectedGroupResponse{
+		Nodes:    nodesToProto(res.Nodes),
+		Edges:    edgesToProto(res.Edges),
+		Size:     uint32(len(res.Nodes)),
+		Partial:  res.Partial,
+		LimitHit: limitToProto(res.LimitHit),
+		Visited:  visitedCount(res.Visited),
+	}), nil
+}
+
+func (s *service) Stats(ctx context.Context, req *connect.Request[rdgv1.StatsRequest]) (*connect.Response[rdgv1.StatsResponse], error) {
+	m := req.Msg
+	k := s.lim.StatsTopKDefault
+	if v := m.GetTopK(); v > 0 {
+		if uint64(v) > uint64(s.lim.StatsTopKMax) {
+			return nil, invalidArg("top_k", "%d is more than the server's maximum of %d", v, s.lim.StatsTopKMax)
+		}
+		k = int(v)
+	}
+	nodeTypes, err := typesFromProto("node_types", m.GetNodeTypes())
+	if err != nil {
+		return nil, err
+	}
+	if s.stats == nil {
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("this store cannot compute statistics"))
+	}
+	lim, ctx, cancel, err := s.guards(ctx, "limits", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	// Wait for a scan until the query's deadline, not the read context's
+	// later one: the answer must leave in time.
+	wctx, wcancel := context.WithDeadline(ctx, lim.Deadline)
+	defer wcancel()
+	st, err := s.stats.get(wctx, time.Now().Add(-s.lim.StatsMaxAge))
+	if err != nil {
+		return nil, s.queryError(ctx, req.Spec(), err)
+	}
+	if st == nil {
+		return connect.NewResponse(&rdgv1.StatsResponse{Partial: true, LimitHit: rdgv1.Limit_LIMIT_DEADLINE}), nil
+	}
+	return connect.NewResponse(statsToProto(st, k, nodeTypes)), nil
+}
