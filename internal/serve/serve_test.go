@@ -701,7 +701,19 @@ func TestListenAndServe(t *testing.T) {
 	}()
 	<-started
 	cancel()
-	time.Sleep(50 * time.Millisecond) // let Shutdown start
+	// Shutdown has begun once the listener refuses new connections; only
+	// then release the in-flight handler.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("listener still accepting 10s after cancel")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the listener's state
+	}
 	close(release)
 	equal(t, "in-flight response", <-body, "finished")
 	if err := <-done; err != nil {
