@@ -235,37 +235,21 @@ func decodeEdgeKey(k []byte) (graph.EdgeRef, error) {
 
 // outKeyFromIn rebuilds the 'o' key of the edge an 'i' key points to by
 // reordering its raw components, without decoding them.
-func outKeyFromIn(dst, in []byte) ([]byte, error) {
-	if len(in) == 0 || in[0] != kindIn {
-		return nil, errBadKey
-	}
-	var raw [5][]byte
-	rest := in[1:]
-	for i := range raw {
-		var err error
-		if raw[i], rest, err = splitComponent(rest); err != nil {
-			return nil, err
-		}
-	}
-	if len(rest) != 0 {
-		return nil, errBadKey
-	}
-	dst = append(dst, kindOut)
-	dst = append(dst, raw[3]...) // fromType
-	dst = append(dst, raw[4]...) // fromID
-	dst = append(dst, raw[2]...) // edgeType
-	dst = append(dst, raw[0]...) // toType
-	return append(dst, raw[1]...), nil
-}
+func outKeyFromIn(dst, in []byte) ([]byte, error) { return flipEdgeKey(dst, in, kindIn, kindOut) }
 
 // inKeyFromOut builds the 'i' key of the edge an 'o' key holds, the
 // reverse of outKeyFromIn.
-func inKeyFromOut(dst, out []byte) ([]byte, error) {
-	if len(out) == 0 || out[0] != kindOut {
+func inKeyFromOut(dst, out []byte) ([]byte, error) { return flipEdgeKey(dst, out, kindOut, kindIn) }
+
+// flipEdgeKey turns one adjacency key into the other: both hold five
+// components, (near type, near id, edge type, far type, far id), so the flip
+// swaps the two ends and keeps the edge type in the middle.
+func flipEdgeKey(dst, key []byte, from, to byte) ([]byte, error) {
+	if len(key) == 0 || key[0] != from {
 		return nil, errBadKey
 	}
 	var raw [5][]byte
-	rest := out[1:]
+	rest := key[1:]
 	for i := range raw {
 		var err error
 		if raw[i], rest, err = splitComponent(rest); err != nil {
@@ -275,11 +259,11 @@ func inKeyFromOut(dst, out []byte) ([]byte, error) {
 	if len(rest) != 0 {
 		return nil, errBadKey
 	}
-	dst = append(dst, kindIn)
-	dst = append(dst, raw[3]...) // toType
-	dst = append(dst, raw[4]...) // toID
-	dst = append(dst, raw[2]...) // edgeType
-	dst = append(dst, raw[0]...) // fromType
+	dst = append(dst, to)
+	dst = append(dst, raw[3]...)
+	dst = append(dst, raw[4]...)
+	dst = append(dst, raw[2]...)
+	dst = append(dst, raw[0]...)
 	return append(dst, raw[1]...), nil
 }
 
