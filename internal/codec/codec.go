@@ -85,6 +85,9 @@ func (s *Schemas) ByID(ctx context.Context, id int) (avro.Schema, error) {
 	if ok {
 		return sch, nil
 	}
+	if s.reg == nil {
+		return nil, &UnknownSchemaError{ID: id, Err: errors.New("no schema registry to look it up in")}
+	}
 	got, err := s.reg.SchemaByID(ctx, id)
 	if err != nil {
 		var re *sr.ResponseError

@@ -24,40 +24,47 @@ type Job struct {
 	// Reader is the reader schema from source.schema, nil if none.
 	Reader avro.Schema
 
-	filter  *vm.Program
+	filter  evaluator
 	project []compiledField
 	enrich  []compiledEnrich
-	time    *vm.Program
+	time    evaluator
 	nodes   []compiledNode
 	edges   []compiledEdge
+
+	// layout numbers the variables of the expressions (see eval.go); nil
+	// when an expression reads $env, and records are then decoded into a
+	// map for the VM alone.
+	layout *layout
 }
 
 type compiledField struct {
 	name string
-	prog *vm.Program
+	ev   evaluator
+	slot int // the variable a projected field sets
 }
 
 type compiledEnrich struct {
 	name   string
-	key    *vm.Program
+	key    evaluator
+	slot   int
 	onMiss string
 }
 
 type compiledNode struct {
 	typ   string
-	id    *vm.Program
+	id    evaluator
 	props []compiledField
-	when  *vm.Program
+	when  evaluator
 }
 
 type compiledEdge struct {
 	typ      string
 	fromType string
-	fromID   *vm.Program
+	fromID   evaluator
 	toType   string
-	toID     *vm.Program
+	toID     evaluator
 	props    []compiledField
-	when     *vm.Program
+	when     evaluator
 }
 
 // Load parses and compiles a job file.
@@ -99,11 +106,12 @@ func Compile(spec *Spec) (*Job, error) {
 	}
 	c.env = env
 	if spec.Filter != nil {
-		j.filter = c.compile(*spec.Filter, "filter", expr.AsBool())
+		j.filter = c.eval(*spec.Filter, "filter", true)
 	}
 	for _, f := range spec.Project {
-		prog := c.compile(f.Expr, "project."+f.Name)
-		j.project = append(j.project, compiledField{f.Name, prog})
+		ev := c.eval(f.Expr, "project."+f.Name, false)
+		prog := ev.prog
+		j.project = append(j.project, compiledField{name: f.Name, ev: ev})
 		if c.env != nil {
 			// Later expressions may use the projected name, typed as the
 			// checker inferred; unknown types stay unchecked.
@@ -116,38 +124,88 @@ func Compile(spec *Spec) (*Job, error) {
 		}
 	}
 	for i, e := range spec.Enrich {
-		j.enrich = append(j.enrich, compiledEnrich{name: e.Name, key: c.compile(e.Key, fmt.Sprintf("enrich[%d].key", i)), onMiss: e.OnMiss})
+		j.enrich = append(j.enrich, compiledEnrich{name: e.Name, key: c.eval(e.Key, fmt.Sprintf("enrich[%d].key", i), false), onMiss: e.OnMiss})
 		if c.env != nil {
 			// Rows are maps whose fields are only known at run time.
 			c.env[e.Name] = types.TypeOf(map[string]any{})
 		}
 	}
 	if spec.Time != nil {
-		j.time = c.compile(*spec.Time, "time")
+		j.time = c.eval(*spec.Time, "time", false)
 	}
 	for i, n := range spec.Nodes {
 		what := fmt.Sprintf("nodes[%d]", i)
-		cn := compiledNode{typ: n.Type, id: c.compile(n.ID, what+".id"), props: c.fields(n.Props, what+".props")}
+		cn := compiledNode{typ: n.Type, id: c.eval(n.ID, what+".id", false), props: c.fields(n.Props, what+".props")}
 		if n.When != nil {
-			cn.when = c.compile(*n.When, what+".when", expr.AsBool())
+			cn.when = c.eval(*n.When, what+".when", true)
 		}
 		j.nodes = append(j.nodes, cn)
 	}
 	for i, e := range spec.Edges {
 		what := fmt.Sprintf("edges[%d]", i)
 		ce := compiledEdge{typ: e.Type,
-			fromType: e.From.Type, fromID: c.compile(e.From.ID, what+".from"),
-			toType: e.To.Type, toID: c.compile(e.To.ID, what+".to"),
+			fromType: e.From.Type, fromID: c.eval(e.From.ID, what+".from", false),
+			toType: e.To.Type, toID: c.eval(e.To.ID, what+".to", false),
 			props: c.fields(e.Props, what+".props")}
 		if e.When != nil {
-			ce.when = c.compile(*e.When, what+".when", expr.AsBool())
+			ce.when = c.eval(*e.When, what+".when", true)
 		}
 		j.edges = append(j.edges, ce)
 	}
 	if len(c.errs) > 0 {
 		return nil, c.errs.sorted()
 	}
+	j.link()
 	return j, nil
+}
+
+// evaluators lists every expression of the job, in evaluation order.
+func (j *Job) evaluators() []*evaluator {
+	evs := []*evaluator{&j.filter}
+	for i := range j.project {
+		evs = append(evs, &j.project[i].ev)
+	}
+	for i := range j.enrich {
+		evs = append(evs, &j.enrich[i].key)
+	}
+	evs = append(evs, &j.time)
+	for i := range j.nodes {
+		n := &j.nodes[i]
+		evs = append(evs, &n.id, &n.when)
+		for k := range n.props {
+			evs = append(evs, &n.props[k].ev)
+		}
+	}
+	for i := range j.edges {
+		e := &j.edges[i]
+		evs = append(evs, &e.fromID, &e.toID, &e.when)
+		for k := range e.props {
+			evs = append(evs, &e.props[k].ev)
+		}
+	}
+	return evs
+}
+
+// link numbers the variables of the job's expressions and compiles each
+// into its fast form (eval.go). A job whose expressions read $env keeps
+// the map environment and the VM throughout.
+func (j *Job) link() {
+	l := &layout{slot: make(map[string]int)}
+	for _, ev := range j.evaluators() {
+		if !l.identifiers(ev.prog) {
+			return
+		}
+	}
+	for i := range j.project {
+		j.project[i].slot = l.add(j.project[i].name)
+	}
+	for i := range j.enrich {
+		j.enrich[i].slot = l.add(j.enrich[i].name)
+	}
+	j.layout = l
+	for _, ev := range j.evaluators() {
+		ev.link(l)
+	}
 }
 
 // EnrichFile resolves a file side input's path relative to the job file.
@@ -194,9 +252,19 @@ type compiler struct {
 func (c *compiler) fields(fs []Field, what string) []compiledField {
 	out := make([]compiledField, 0, len(fs))
 	for _, f := range fs {
-		out = append(out, compiledField{f.Name, c.compile(f.Expr, what+"."+f.Name)})
+		out = append(out, compiledField{name: f.Name, ev: c.eval(f.Expr, what+"."+f.Name, false), slot: -1})
 	}
 	return out
+}
+
+// eval compiles an expression into an evaluator that runs on the VM until
+// Job.link gives it its fast form. asBool requires a boolean result.
+func (c *compiler) eval(e Expr, what string, asBool bool) evaluator {
+	var opts []expr.Option
+	if asBool {
+		opts = append(opts, expr.AsBool())
+	}
+	return evaluator{prog: c.compile(e, what, opts...), slot: -1, asBool: asBool}
 }
 
 func (c *compiler) compile(e Expr, what string, opts ...expr.Option) *vm.Program {

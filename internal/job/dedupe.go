@@ -74,21 +74,25 @@ type Buffer struct {
 	window  time.Duration
 	maxKeys int
 
-	// Elements are indexed by a hash of their identity computed once per
-	// update; entries whose hashes collide are chained through entry.next.
-	// Keyed by the refs themselves, the map would hash their two or five
-	// strings again for each lookup, insert and delete, which profiles as
-	// the largest cost of Add.
-	seed  maphash.Seed
-	nodes map[uint64]*entry
-	edges map[uint64]*entry
-	n     int // elements buffered
+	seed maphash.Seed
 	// hashMask is all ones; tests clear bits to force collisions.
 	hashMask uint64
 
+	// entries is the slab of element states, free its unused slots.
+	entries []entry
+	free    []int32
+	n       int // elements buffered
+
+	// index maps identity hashes to entries: open addressing with linear
+	// probing, at most half full. A slot holds the entry's index + 1 in
+	// its low 32 bits (0: empty) and the high 32 bits of the hash, whose
+	// low bits are also the slot's home position, so probing compares
+	// hashes and deleting moves slots without reading entries.
+	index []uint64
+
 	// timers holds every live entry once, in first-Add order, which is
 	// deadline order.
-	timers fifo[*entry]
+	timers fifo[int32]
 
 	parts map[int32]*partQueue
 	// Every element of one Add comes from the same record, and consecutive
@@ -97,39 +101,35 @@ type Buffer struct {
 	lastPart  int32
 	lastQueue *partQueue
 
-	// free recycles emitted entries (and their srcs slices) so that the
-	// steady state allocates only the copies of Props maps. It never holds
-	// more than the peak number of live entries.
-	free []*entry
-	// props recycles Props maps the caller handed back with Recycle: a
-	// copy per element life is otherwise the one allocation left on the
-	// hot path.
-	props []graph.Props
+	// props recycles Props maps the caller hands back with Recycle; a
+	// chain shares it with its processor.
+	props *propsPool
 }
 
-// maxPooledProps bounds the recycled maps (a few MB at most); only small
-// maps (one group) are kept, so a pooled map never pins a big table.
-const (
-	maxPooledProps   = 1 << 14
-	maxPooledPropLen = 8
-)
+// inlineKey is how many bytes of identity an entry keeps inline: a node's
+// id, or an edge's two ids with a length byte each.
+const inlineKey = 32
 
-// entry is one buffered element in its current life.
+// entry is one buffered element in its current life. A node is kept in
+// el as el.From (el.Type empty), with its properties and times, so that
+// nodes and edges share one slab and one merge.
 type entry struct {
-	isEdge bool
-	node   graph.Node
-	edge   graph.Edge
-	due    time.Time
-	hash   uint64
-	next   *entry // the next entry with the same hash
+	hash uint64
 	// gen identifies the life: incremented on emission, so that queue items
-	// of earlier lives (or of a previous use of this pooled struct) are
-	// recognised as dead.
-	gen uint64
+	// of earlier lives (or of a previous use of this slot) are recognised
+	// as dead.
+	gen    uint64
+	isEdge bool
+	// klen is the length of the identity bytes in key, -1 if they did not
+	// fit and the id strings in el must be compared.
+	klen int8
+	key  [inlineKey]byte
+	el   graph.Edge
+	due  time.Time
 	// srcs is the lowest offset per partition merged into this life. A
 	// slice, not a map: most elements see one or two partitions, and a
 	// linear scan of a reused slice allocates nothing. It starts on
-	// inline, in the entry's own memory: one cache miss less per Add.
+	// inline, in the entry's own memory.
 	srcs   []partMin
 	inline [2]partMin
 }
@@ -139,15 +139,13 @@ type partMin struct {
 	min  int64
 }
 
-// pendingItem says that entry e, in life gen, holds an update from the
+// pendingItem says that entry idx, in life gen, holds an update from the
 // record at offset off.
 type pendingItem struct {
 	off int64
-	e   *entry
+	idx int32
 	gen uint64
 }
-
-func (it *pendingItem) dead() bool { return it.e.gen != it.gen }
 
 // partQueue is the pending FIFO of one partition: sorted segments, oldest
 // first, normally exactly one (see the package comment on offsets going
@@ -171,119 +169,156 @@ func NewBuffer(window time.Duration, maxKeys int) *Buffer {
 		maxKeys:  maxKeys,
 		seed:     maphash.MakeSeed(),
 		hashMask: ^uint64(0),
-		nodes:    make(map[uint64]*entry),
-		edges:    make(map[uint64]*entry),
+		index:    make([]uint64, 64),
 		parts:    make(map[int32]*partQueue),
+		props:    &propsPool{},
 	}
 }
 
 // Add merges batch's nodes and edges into the buffered state, keyed by
-// element identity, with graph's Merge. It copies what it keeps (Props
-// maps; strings and property values are immutable), since the caller reuses
-// batch and its maps. src is the record they came from and now the
-// processing time. An element's timer starts at its first Add since it was
-// last emitted and fires at that time plus the window; later Adds merge
-// into it without moving the deadline, so a hot element is still published
-// once per window.
+// element identity, with graph's Merge. An element that starts a new life
+// keeps its Props map: Add takes it, setting it to nil in batch; merges
+// into a buffered element copy what they keep (strings and property values
+// are immutable), so the caller may reuse batch and the maps left in it.
+// src is the record they came from and now the processing time. An
+// element's timer starts at its first Add since it was last emitted and
+// fires at that time plus the window; later Adds merge into it without
+// moving the deadline, so a hot element is still published once per
+// window.
 func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 	if batch.Len() == 0 {
 		return
 	}
 	q := b.queue(src.Partition)
+	var key [inlineKey]byte
 	for i := range batch.Nodes {
 		n := &batch.Nodes[i]
 		h := b.hashNode(&n.NodeRef) & b.hashMask
-		head := b.nodes[h]
-		e := head
-		for e != nil && e.node.NodeRef != n.NodeRef {
-			e = e.next
-		}
-		if e == nil {
-			e = b.newEntry(now, h, head)
-			e.node = *n
-			e.node.Props = b.copyProps(n.Props)
-			b.nodes[h] = e
+		klen := nodeKey(&key, n.ID)
+		idx := b.lookupNode(h, n, &key, klen)
+		if idx < 0 {
+			idx = b.newEntry(now, h, false, &key, klen)
+			e := &b.entries[idx]
+			e.el = graph.Edge{EdgeRef: graph.EdgeRef{From: n.NodeRef}, Props: take(&n.Props),
+				FirstSeen: n.FirstSeen, LastSeen: n.LastSeen, UpdatedAt: n.UpdatedAt}
 		} else {
-			if e.node.Props == nil && len(n.Props) > 0 {
-				// Merge would allocate; use a pooled map instead.
-				e.node.Props = b.emptyProps(len(n.Props))
+			e := &b.entries[idx]
+			if e.el.Props == nil && len(n.Props) > 0 {
+				e.el.Props = take(&n.Props)
 			}
-			e.node.Merge(n)
+			// Edge.Merge applies Node.Merge's rules: times and properties.
+			o := graph.Edge{Props: n.Props, FirstSeen: n.FirstSeen, LastSeen: n.LastSeen, UpdatedAt: n.UpdatedAt}
+			e.el.Merge(&o)
 		}
-		track(e, q, src)
+		b.track(idx, q, src)
 	}
 	for i := range batch.Edges {
 		ed := &batch.Edges[i]
 		h := b.hashEdge(&ed.EdgeRef) & b.hashMask
-		head := b.edges[h]
-		e := head
-		for e != nil && e.edge.EdgeRef != ed.EdgeRef {
-			e = e.next
-		}
-		if e == nil {
-			e = b.newEntry(now, h, head)
-			e.isEdge = true
-			e.edge = *ed
-			e.edge.Props = b.copyProps(ed.Props)
-			b.edges[h] = e
+		klen := edgeKey(&key, &ed.EdgeRef)
+		idx := b.lookupEdge(h, &ed.EdgeRef, &key, klen)
+		if idx < 0 {
+			idx = b.newEntry(now, h, true, &key, klen)
+			e := &b.entries[idx]
+			e.el = *ed
+			e.el.Props = take(&ed.Props)
 		} else {
-			if e.edge.Props == nil && len(ed.Props) > 0 {
-				e.edge.Props = b.emptyProps(len(ed.Props))
+			e := &b.entries[idx]
+			if e.el.Props == nil && len(ed.Props) > 0 {
+				e.el.Props = take(&ed.Props)
 			}
-			e.edge.Merge(ed)
+			e.el.Merge(ed)
 		}
-		track(e, q, src)
+		b.track(idx, q, src)
 	}
 }
 
-// copyProps returns a map of the buffer's own holding src's properties,
-// never the caller's map, which it reuses; nil if src is empty, as
-// MergeProps(nil, src) would.
-func (b *Buffer) copyProps(src graph.Props) graph.Props {
-	if len(src) == 0 {
+// nodeKey writes a node id's inline identity to key and returns its
+// length, or -1 if it does not fit.
+func nodeKey(key *[inlineKey]byte, id string) int8 {
+	if len(id) > inlineKey {
+		return -1
+	}
+	return int8(copy(key[:], id))
+}
+
+// edgeKey writes an edge's two ids, each after a length byte, so that the
+// bytes identify the pair; -1 if they do not fit. Types are compared as
+// strings (the job's constants, so equal pointers).
+func edgeKey(key *[inlineKey]byte, r *graph.EdgeRef) int8 {
+	f, t := r.From.ID, r.To.ID
+	if 2+len(f)+len(t) > inlineKey {
+		return -1
+	}
+	key[0] = byte(len(f))
+	copy(key[1:], f)
+	key[1+len(f)] = byte(len(t))
+	copy(key[2+len(f):], t)
+	return int8(2 + len(f) + len(t))
+}
+
+// sameKey compares an element's inline identity with e's. With none (-1)
+// it reports true for e without one either; the caller then compares the
+// id strings.
+func (e *entry) sameKey(key *[inlineKey]byte, klen int8) bool {
+	return e.klen == klen && (klen < 0 || string(e.key[:klen]) == string(key[:klen]))
+}
+
+func (b *Buffer) lookupNode(h uint64, n *graph.Node, key *[inlineKey]byte, klen int8) int32 {
+	mask := uint64(len(b.index) - 1)
+	for pos := b.home(h); ; pos = (pos + 1) & mask {
+		s := b.index[pos]
+		if s == 0 {
+			return -1
+		}
+		if s>>32 != h>>32 {
+			continue
+		}
+		idx := int32(uint32(s) - 1)
+		e := &b.entries[idx]
+		if e.hash == h && !e.isEdge && e.el.From.Type == n.Type && e.sameKey(key, klen) && (klen >= 0 || e.el.From.ID == n.ID) {
+			return idx
+		}
+	}
+}
+
+func (b *Buffer) lookupEdge(h uint64, r *graph.EdgeRef, key *[inlineKey]byte, klen int8) int32 {
+	mask := uint64(len(b.index) - 1)
+	for pos := b.home(h); ; pos = (pos + 1) & mask {
+		s := b.index[pos]
+		if s == 0 {
+			return -1
+		}
+		if s>>32 != h>>32 {
+			continue
+		}
+		idx := int32(uint32(s) - 1)
+		e := &b.entries[idx]
+		if e.hash == h && e.isEdge && e.el.Type == r.Type && e.el.From.Type == r.From.Type && e.el.To.Type == r.To.Type &&
+			e.sameKey(key, klen) && (klen >= 0 || (e.el.From.ID == r.From.ID && e.el.To.ID == r.To.ID)) {
+			return idx
+		}
+	}
+}
+
+// home is the index slot where the probe for hash h starts.
+func (b *Buffer) home(h uint64) uint64 { return (h >> 32) & uint64(len(b.index)-1) }
+
+// take moves a Props map out of a batch element. An empty map stays (and
+// nil is returned, as MergeProps(nil, empty) would leave it).
+func take(p *graph.Props) graph.Props {
+	m := *p
+	if len(m) == 0 {
 		return nil
 	}
-	m := b.emptyProps(len(src))
-	for k, p := range src {
-		m[k] = p // m is empty: copying is what MergeProps would do
-	}
+	*p = nil
 	return m
-}
-
-// emptyProps returns a recycled map, or a new one for size properties.
-func (b *Buffer) emptyProps(size int) graph.Props {
-	if n := len(b.props); n > 0 {
-		m := b.props[n-1]
-		b.props[n-1] = nil
-		b.props = b.props[:n-1]
-		return m
-	}
-	return make(graph.Props, size)
 }
 
 // Recycle resets out, a batch that Due or DrainAll filled, handing its
 // Props maps back for reuse. Calling it is optional and only allowed once
-// nothing refers to those maps any more (the elements are encoded); it
-// removes the allocation of a map per element life.
-func (b *Buffer) Recycle(out *graph.Batch) {
-	for i := range out.Nodes {
-		b.recycleProps(out.Nodes[i].Props)
-		out.Nodes[i] = graph.Node{} // drop references for the GC
-	}
-	for i := range out.Edges {
-		b.recycleProps(out.Edges[i].Props)
-		out.Edges[i] = graph.Edge{}
-	}
-	out.Reset()
-}
-
-func (b *Buffer) recycleProps(m graph.Props) {
-	if m == nil || len(m) > maxPooledPropLen || len(b.props) >= maxPooledProps {
-		return
-	}
-	clear(m)
-	b.props = append(b.props, m)
-}
+// nothing refers to those maps any more (the elements are encoded).
+func (b *Buffer) Recycle(out *graph.Batch) { b.props.recycle(out) }
 
 // hashNode and hashEdge hash an identity. Strings are hashed one by one
 // and mixed (rather than written to a maphash.Hash) because that is
@@ -303,29 +338,87 @@ func mix(a, b uint64) uint64 {
 	return (a^(a>>29))*0xbf58476d1ce4e5b9 ^ b
 }
 
-// newEntry starts a life: a pooled entry with its timer, chained in front
-// of head, the entry (if any) already indexed under hash h.
-func (b *Buffer) newEntry(now time.Time, h uint64, head *entry) *entry {
-	var e *entry
+// newEntry starts a life: a slab slot with its identity, timer and index
+// slot. The caller fills in the element.
+func (b *Buffer) newEntry(now time.Time, h uint64, isEdge bool, key *[inlineKey]byte, klen int8) int32 {
+	var idx int32
 	if n := len(b.free); n > 0 {
-		e = b.free[n-1]
-		b.free[n-1] = nil
+		idx = b.free[n-1]
 		b.free = b.free[:n-1]
 	} else {
-		e = new(entry)
+		b.entries = append(b.entries, entry{})
+		idx = int32(len(b.entries) - 1)
+	}
+	e := &b.entries[idx]
+	e.hash, e.isEdge, e.klen = h, isEdge, klen
+	if klen > 0 {
+		copy(e.key[:], key[:klen])
+	}
+	if e.srcs == nil {
 		e.srcs = e.inline[:0]
 	}
 	e.due = now.Add(b.window)
 	// If the caller's clock steps back, keep the FIFO sorted by not letting
 	// a new deadline precede the newest one: the element is published a
 	// little late rather than the FIFO order (and Due's O(emitted)) broken.
-	if t := b.timers.back(); t != nil && (*t).due.After(e.due) {
-		e.due = (*t).due
+	if t := b.timers.back(); t != nil && b.entries[*t].due.After(e.due) {
+		e.due = b.entries[*t].due
 	}
-	b.timers.push(e)
-	e.hash, e.next = h, head
+	b.timers.push(idx)
 	b.n++
-	return e
+	if 2*b.n > len(b.index) {
+		b.grow()
+	}
+	b.insert(h, idx)
+	return idx
+}
+
+func (b *Buffer) insert(h uint64, idx int32) {
+	mask := uint64(len(b.index) - 1)
+	pos := b.home(h)
+	for b.index[pos] != 0 {
+		pos = (pos + 1) & mask
+	}
+	b.index[pos] = h>>32<<32 | uint64(uint32(idx)+1)
+}
+
+// grow doubles the index and places every slot again.
+func (b *Buffer) grow() {
+	old := b.index
+	b.index = make([]uint64, 2*len(old))
+	mask := uint64(len(b.index) - 1)
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		pos := (s >> 32) & mask
+		for b.index[pos] != 0 {
+			pos = (pos + 1) & mask
+		}
+		b.index[pos] = s
+	}
+}
+
+// unindex removes entry idx (hash h) from the index, moving later slots of
+// the run back so that no probe sequence has a hole (linear probing
+// without tombstones).
+func (b *Buffer) unindex(h uint64, idx int32) {
+	mask := uint64(len(b.index) - 1)
+	want := h>>32<<32 | uint64(uint32(idx)+1)
+	i := b.home(h)
+	for b.index[i] != want {
+		i = (i + 1) & mask
+	}
+	b.index[i] = 0
+	for j := (i + 1) & mask; b.index[j] != 0; j = (j + 1) & mask {
+		s := b.index[j]
+		home := (s >> 32) & mask
+		// s may fill the hole if its probe, from home to j, passes i.
+		if (j-home)&mask >= (j-i)&mask {
+			b.index[i], b.index[j] = s, 0
+			i = j
+		}
+	}
 }
 
 // queue returns partition p's pending FIFO, creating it on first use.
@@ -342,11 +435,12 @@ func (b *Buffer) queue(p int32) *partQueue {
 	return q
 }
 
-// track records that e's current life holds an update from record src,
-// whose partition's queue is q. Only a first update from the partition, or
-// a lower offset than seen so far (a re-read), changes e's minimum and
-// needs an item.
-func track(e *entry, q *partQueue, src SourcePos) {
+// track records that entry idx's current life holds an update from
+// record src, whose partition's queue is q. Only a first update from the
+// partition, or a lower offset than seen so far (a re-read), changes the
+// entry's minimum and needs an item.
+func (b *Buffer) track(idx int32, q *partQueue, src SourcePos) {
+	e := &b.entries[idx]
 	p, off := src.Partition, src.Offset
 	for i := range e.srcs {
 		s := &e.srcs[i]
@@ -355,12 +449,12 @@ func track(e *entry, q *partQueue, src SourcePos) {
 		}
 		if off < s.min {
 			s.min = off
-			q.push(pendingItem{off: off, e: e, gen: e.gen})
+			q.push(pendingItem{off: off, idx: idx, gen: e.gen}, b.entries)
 		}
 		return
 	}
 	e.srcs = append(e.srcs, partMin{part: p, min: off})
-	q.push(pendingItem{off: off, e: e, gen: e.gen})
+	q.push(pendingItem{off: off, idx: idx, gen: e.gen}, b.entries)
 }
 
 // Due appends to out every element whose timer has fired (deadline <= now)
@@ -370,12 +464,12 @@ func track(e *entry, q *partQueue, src SourcePos) {
 func (b *Buffer) Due(now time.Time, out *graph.Batch) int {
 	n := 0
 	for b.timers.len() > 0 {
-		e := *b.timers.front()
-		if e.due.After(now) && b.Len() <= b.maxKeys {
+		idx := *b.timers.front()
+		if b.entries[idx].due.After(now) && b.Len() <= b.maxKeys {
 			break
 		}
 		b.timers.pop()
-		b.emit(e, out)
+		b.emit(idx, out)
 		n++
 	}
 	return n
@@ -387,9 +481,9 @@ func (b *Buffer) Due(now time.Time, out *graph.Batch) int {
 func (b *Buffer) DrainAll(out *graph.Batch) int {
 	n := 0
 	for b.timers.len() > 0 {
-		e := *b.timers.front()
+		idx := *b.timers.front()
 		b.timers.pop()
-		b.emit(e, out)
+		b.emit(idx, out)
 		n++
 	}
 	// Every item left is dead now; drop them (keeping the queues' memory)
@@ -400,44 +494,24 @@ func (b *Buffer) DrainAll(out *graph.Batch) int {
 	return n
 }
 
-// emit ends e's life: its element goes to out and the entry to the pool.
-func (b *Buffer) emit(e *entry, out *graph.Batch) {
+// emit ends entry idx's life: its element goes to out and the slot to the
+// free list.
+func (b *Buffer) emit(idx int32, out *graph.Batch) {
+	e := &b.entries[idx]
+	b.unindex(e.hash, idx)
 	if e.isEdge {
-		unindex(b.edges, e)
-		out.Edges = append(out.Edges, e.edge)
-		e.edge = graph.Edge{}
+		out.Edges = append(out.Edges, e.el)
 	} else {
-		unindex(b.nodes, e)
-		out.Nodes = append(out.Nodes, e.node)
-		e.node = graph.Node{}
+		out.Nodes = append(out.Nodes, graph.Node{NodeRef: e.el.From, Props: e.el.Props,
+			FirstSeen: e.el.FirstSeen, LastSeen: e.el.LastSeen, UpdatedAt: e.el.UpdatedAt})
 	}
-	e.next = nil
-	b.n--
-	// The Props map went to out with the element; the next life makes its
+	// The Props map went to out with the element; the next life takes its
 	// own. Bumping gen kills this life's pending items in O(1).
-	e.isEdge = false
+	e.el = graph.Edge{}
 	e.gen++
 	e.srcs = e.srcs[:0]
-	b.free = append(b.free, e)
-}
-
-// unindex removes e from its hash chain in index.
-func unindex(index map[uint64]*entry, e *entry) {
-	head := index[e.hash]
-	if head == e {
-		if e.next == nil {
-			delete(index, e.hash)
-		} else {
-			index[e.hash] = e.next
-		}
-		return
-	}
-	for p := head; p != nil; p = p.next {
-		if p.next == e {
-			p.next = e.next
-			return
-		}
-	}
+	b.free = append(b.free, idx)
+	b.n--
 }
 
 // Pending reports, for source partition p, the lowest offset among records
@@ -449,7 +523,7 @@ func (b *Buffer) Pending(p int32) (min int64, ok bool) {
 	if q == nil {
 		return 0, false
 	}
-	q.prune()
+	q.prune(b.entries)
 	for i := range q.segs {
 		if it := q.segs[i].front(); it != nil && (!ok || it.off < min) {
 			min, ok = it.off, true
@@ -466,22 +540,22 @@ func (b *Buffer) Len() int { return b.n }
 // maxKeys elements are buffered and Due must run now. ok is false when the
 // buffer is empty.
 func (b *Buffer) NextDeadline() (time.Time, bool) {
-	e := b.timers.front()
-	if e == nil {
+	idx := b.timers.front()
+	if idx == nil {
 		return time.Time{}, false
 	}
 	if b.Len() > b.maxKeys {
 		return time.Time{}, true
 	}
-	return (*e).due, true
+	return b.entries[*idx].due, true
 }
 
 // push appends it, to the newest segment if that keeps it sorted, else to
 // a new one. Dead heads are popped first so that the queue stays as long as
 // what is buffered, even if nobody asks for Pending, and so that an emptied
 // newest segment is reused whatever the offset.
-func (q *partQueue) push(it pendingItem) {
-	q.prune()
+func (q *partQueue) push(it pendingItem, entries []entry) {
+	q.prune(entries)
 	last := len(q.segs) - 1
 	if last < 0 || (q.segs[last].len() > 0 && it.off < q.segs[last].back().off) {
 		q.segs = append(q.segs, fifo[pendingItem]{})
@@ -491,12 +565,13 @@ func (q *partQueue) push(it pendingItem) {
 }
 
 // prune pops dead items at the heads of the segments and drops emptied
-// segments, keeping one (and its memory) for the next push.
-func (q *partQueue) prune() {
+// segments, keeping one (and its memory) for the next push. An item is
+// dead when its entry has moved on to another life.
+func (q *partQueue) prune(entries []entry) {
 	kept := 0
 	for i := range q.segs {
 		s := &q.segs[i]
-		for s.len() > 0 && s.front().dead() {
+		for s.len() > 0 && entries[s.front().idx].gen != s.front().gen {
 			s.pop()
 		}
 		if s.len() > 0 {

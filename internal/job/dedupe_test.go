@@ -184,12 +184,14 @@ func ddRandProps(r *rand.Rand, dst graph.Props) graph.Props {
 }
 
 // ddRandBatch refills b with 1-3 updates to random elements among k nodes
-// and k edges, reusing b's slices and Props maps the way the job does.
-func ddRandBatch(r *rand.Rand, b *graph.Batch, maps []graph.Props, k int) {
+// and k edges, reusing b's slices the way the job does. Props maps are
+// new: the buffer may take them (the job's maps come back through
+// Recycle).
+func ddRandBatch(r *rand.Rand, b *graph.Batch, k int) {
 	b.Reset()
-	for i := range 1 + r.IntN(3) {
+	for range 1 + r.IntN(3) {
 		first := int64(r.IntN(10))
-		p := ddRandProps(r, maps[i])
+		p := ddRandProps(r, graph.Props{})
 		if r.IntN(2) == 0 {
 			n := ddNode(fmt.Sprint(r.IntN(k)), p, first)
 			n.LastSeen, n.UpdatedAt = first+int64(r.IntN(5)), int64(r.IntN(10))
@@ -201,8 +203,6 @@ func ddRandBatch(r *rand.Rand, b *graph.Batch, maps []graph.Props, k int) {
 		}
 	}
 }
-
-func ddMaps() []graph.Props { return []graph.Props{{}, {}, {}} }
 
 func ddCloneBatch(b *graph.Batch) graph.Batch {
 	c := graph.Batch{Nodes: slices.Clone(b.Nodes), Edges: slices.Clone(b.Edges)}
@@ -233,7 +233,6 @@ func TestDedupeMergeMatchesFold(t *testing.T) {
 		all := newDDFold()  // every update
 		emitted := newDDFold()
 		var in, out graph.Batch
-		maps := ddMaps()
 		now := ddT0
 		check := func() {
 			for _, n := range out.Nodes {
@@ -264,7 +263,7 @@ func TestDedupeMergeMatchesFold(t *testing.T) {
 			}
 		}
 		for i := range 400 {
-			ddRandBatch(r, &in, maps, 6)
+			ddRandBatch(r, &in, 6)
 			snapshot := ddCloneBatch(&in)
 			buf.Add(&in, ddPos(0, int64(i)), now)
 			life.add(&snapshot)
@@ -299,9 +298,8 @@ func TestDedupeShuffledInputSameOutput(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
 	var updates []graph.Batch
 	var in graph.Batch
-	maps := ddMaps()
 	for range 300 {
-		ddRandBatch(r, &in, maps, 8)
+		ddRandBatch(r, &in, 8)
 		updates = append(updates, ddCloneBatch(&in))
 	}
 	want := newDDFold()
@@ -313,7 +311,8 @@ func TestDedupeShuffledInputSameOutput(t *testing.T) {
 		buf := NewBuffer(time.Minute, 0)
 		buf.hashMask = ddHashMasks[round%len(ddHashMasks)]
 		for i := range updates {
-			buf.Add(&updates[i], ddPos(0, int64(i)), ddAt(time.Duration(i)*time.Millisecond))
+			in := ddCloneBatch(&updates[i]) // Add may take its maps
+			buf.Add(&in, ddPos(0, int64(i)), ddAt(time.Duration(i)*time.Millisecond))
 		}
 		var out graph.Batch
 		if n := buf.Due(ddAt(time.Second), &out); n != 0 {
@@ -335,11 +334,9 @@ func TestDedupeOneWindow(t *testing.T) {
 	buf := NewBuffer(window, 0)
 	want := newDDFold()
 	var in, out graph.Batch
-	props := graph.Props{}
 	for i := range 10_000 {
 		in.Reset()
-		clear(props)
-		props["n"] = graph.Prop{Value: int64(i), TS: int64(i)}
+		props := graph.Props{"n": {Value: int64(i), TS: int64(i)}}
 		k := i % 100
 		if k < 60 {
 			in.Nodes = append(in.Nodes, ddNode(fmt.Sprint(k), props, int64(i)))
@@ -347,8 +344,8 @@ func TestDedupeOneWindow(t *testing.T) {
 			in.Edges = append(in.Edges, ddEdge(fmt.Sprint(k), "t", props, int64(i)))
 		}
 		now := ddAt(time.Duration(i) * step)
-		buf.Add(&in, ddPos(int32(k%3), int64(i/3)), now)
 		want.add(&in)
+		buf.Add(&in, ddPos(int32(k%3), int64(i/3)), now)
 		if n := buf.Due(now, &out); n != 0 {
 			t.Fatalf("update %d: %d elements published inside the window", i, n)
 		}
@@ -515,12 +512,11 @@ func TestDedupeDrainAll(t *testing.T) {
 	buf := NewBuffer(time.Hour, 0)
 	r := rand.New(rand.NewPCG(3, 3))
 	var in graph.Batch
-	maps := ddMaps()
 	want := newDDFold()
 	for i := range 200 {
-		ddRandBatch(r, &in, maps, 20)
-		buf.Add(&in, ddPos(int32(i%4), int64(i)), ddAt(time.Duration(i)))
+		ddRandBatch(r, &in, 20)
 		want.add(&in)
+		buf.Add(&in, ddPos(int32(i%4), int64(i)), ddAt(time.Duration(i)))
 	}
 	var out graph.Batch
 	n := buf.DrainAll(&out)
@@ -652,7 +648,6 @@ func TestDedupeCommitSafety(t *testing.T) {
 		firstAdd := map[string]time.Time{}
 		now := ddT0
 		var in, out graph.Batch
-		maps := ddMaps()
 		collect := func(step int) {
 			for _, k := range ddKeys(&out) {
 				published[k] = step
@@ -670,7 +665,7 @@ func TestDedupeCommitSafety(t *testing.T) {
 				}
 				off := next[p]
 				next[p]++
-				ddRandBatch(r, &in, maps, 8)
+				ddRandBatch(r, &in, 8)
 				buf.Add(&in, ddPos(p, off), now)
 				keys := ddKeys(&in)
 				for _, k := range keys {
@@ -740,33 +735,43 @@ func TestDedupeCommitSafety(t *testing.T) {
 	}
 }
 
-// The buffer never shares a Props map with its input: the caller reuses
-// its maps, and the published maps belong to the caller.
+// The buffer never shares a Props map with what its caller still holds: a
+// map it takes (an element's first properties in its life) is removed from
+// the batch, a map it merges from is copied, so the caller may reuse what
+// stays in the batch.
 func TestDedupePropsNotAliased(t *testing.T) {
 	buf := NewBuffer(time.Hour, 0)
 	var out graph.Batch
-	in := graph.Props{"x": {Value: "one", TS: 1}}
-	b := ddNodes(ddNode("a", in, 1))
+	b := ddNodes(ddNode("a", graph.Props{"x": {Value: "one", TS: 1}}, 1))
 	buf.Add(b, ddPos(0, 0), ddAt(0))
+	if b.Nodes[0].Props != nil {
+		t.Fatal("a map the buffer keeps is still in the batch")
+	}
+	// A merge into an element with properties copies.
+	in := graph.Props{"x": {Value: "older", TS: 0}, "y": {Value: "two", TS: 2}}
+	b2 := ddNodes(ddNode("a", in, 2))
+	buf.Add(b2, ddPos(0, 1), ddAt(0))
+	if b2.Nodes[0].Props == nil {
+		t.Fatal("a merged map was taken from the batch")
+	}
 	in["x"] = graph.Prop{Value: "mutated", TS: 100}
-	in["y"] = graph.Prop{Value: "new", TS: 100}
-	b.Nodes[0].Props = nil
+	in["z"] = graph.Prop{Value: "new", TS: 100}
 
-	// Merging into an element buffered without props must not adopt the
-	// input map either (Merge into a nil map).
+	// Merging into an element buffered without props takes the map.
 	bare := ddEdge("a", "t", nil, 1)
-	buf.Add(&graph.Batch{Edges: []graph.Edge{bare}}, ddPos(0, 1), ddAt(0))
-	in2 := graph.Props{"z": {Value: int64(1), TS: 1}}
-	withProps := ddEdge("a", "t", in2, 2)
-	buf.Add(&graph.Batch{Edges: []graph.Edge{withProps}}, ddPos(0, 2), ddAt(0))
-	in2["z"] = graph.Prop{Value: int64(99), TS: 99}
+	buf.Add(&graph.Batch{Edges: []graph.Edge{bare}}, ddPos(0, 2), ddAt(0))
+	withProps := &graph.Batch{Edges: []graph.Edge{ddEdge("a", "t", graph.Props{"z": {Value: int64(1), TS: 1}}, 2)}}
+	buf.Add(withProps, ddPos(0, 3), ddAt(0))
+	if withProps.Edges[0].Props != nil {
+		t.Fatal("a map the buffer keeps is still in the batch")
+	}
 
 	buf.DrainAll(&out)
-	if d := ddPropsDiff(out.Nodes[0].Props, graph.Props{"x": {Value: "one", TS: 1}}); d != "" {
+	if d := ddPropsDiff(out.Nodes[0].Props, graph.Props{"x": {Value: "one", TS: 1}, "y": {Value: "two", TS: 2}}); d != "" {
 		t.Fatalf("node props changed with the input map: %s", d)
 	}
 	if d := ddPropsDiff(out.Edges[0].Props, graph.Props{"z": {Value: int64(1), TS: 1}}); d != "" {
-		t.Fatalf("edge props changed with the input map: %s", d)
+		t.Fatalf("edge props: %s", d)
 	}
 
 	// A new life must not reuse the map that was handed out.
@@ -781,7 +786,8 @@ func TestDedupePropsNotAliased(t *testing.T) {
 }
 
 // Recycled maps come back empty: nothing of a previous element leaks into
-// the next one that gets its map.
+// the next one that gets its map. A new life takes its batch element's map
+// instead of copying it; merges copy.
 func TestDedupeRecycle(t *testing.T) {
 	buf := NewBuffer(0, 0)
 	var out graph.Batch
@@ -789,31 +795,37 @@ func TestDedupeRecycle(t *testing.T) {
 	for i := range maxPooledPropLen + 1 {
 		big[fmt.Sprint("k", i)] = graph.Prop{Value: int64(i), TS: 1}
 	}
-	buf.Add(&graph.Batch{
+	in := &graph.Batch{
 		Nodes: []graph.Node{ddNode("a", graph.Props{"x": {Value: "a", TS: 1}, "y": {Value: "a", TS: 1}}, 1), ddNode("big", big, 1)},
 		Edges: []graph.Edge{ddEdge("a", "t", graph.Props{"z": {Value: "e", TS: 1}}, 1)},
-	}, ddPos(0, 0), ddAt(0))
+	}
+	buf.Add(in, ddPos(0, 0), ddAt(0))
+	for _, n := range in.Nodes {
+		if n.Props != nil {
+			t.Fatalf("node %s kept its map after starting a life in the buffer", n.ID)
+		}
+	}
 	buf.Due(ddAt(0), &out)
 	buf.Recycle(&out)
 	if out.Len() != 0 || cap(out.Nodes) == 0 {
 		t.Fatalf("Recycle left %d elements, cap %d", out.Len(), cap(out.Nodes))
 	}
-	if len(buf.props) != 2 {
-		t.Fatalf("%d maps pooled, want 2 (not the one of %d properties)", len(buf.props), len(big))
+	if len(buf.props.maps) != 2 {
+		t.Fatalf("%d maps pooled, want 2 (not the one of %d properties)", len(buf.props.maps), len(big))
 	}
-	// One element takes a pooled map on its first Add, the other when it
-	// merges its first properties into an element that had none.
-	buf.Add(ddNodes(ddNode("b", graph.Props{"w": {Value: "b", TS: 2}}, 2), ddNode("c", nil, 2)), ddPos(0, 1), ddAt(0))
-	buf.Add(ddNodes(ddNode("c", graph.Props{"v": {Value: "c", TS: 2}}, 2)), ddPos(0, 2), ddAt(0))
-	if len(buf.props) != 0 {
-		t.Fatalf("%d maps still pooled, want both reused", len(buf.props))
-	}
-	buf.Due(ddAt(0), &out)
-	want := map[string]graph.Props{"b": {"w": {Value: "b", TS: 2}}, "c": {"v": {Value: "c", TS: 2}}}
-	for _, n := range out.Nodes {
-		if d := ddPropsDiff(n.Props, want[n.ID]); d != "" {
-			t.Fatalf("node %s: %s", n.ID, d)
+	for range 2 {
+		if m := buf.props.get(1); len(m) != 0 {
+			t.Fatalf("a pooled map holds %v", m)
 		}
+	}
+	// A merge copies: the batch keeps its map, the buffer keeps its own.
+	buf.Add(ddNodes(ddNode("c", graph.Props{"v": {Value: "c", TS: 2}}, 2)), ddPos(0, 1), ddAt(0))
+	merged := ddNodes(ddNode("c", graph.Props{"v": {Value: "b", TS: 2}}, 2))
+	buf.Add(merged, ddPos(0, 2), ddAt(0))
+	merged.Nodes[0].Props["v"] = graph.Prop{Value: "caller's", TS: 9}
+	buf.Due(ddAt(0), &out)
+	if d := ddPropsDiff(out.Nodes[0].Props, graph.Props{"v": {Value: "c", TS: 2}}); d != "" {
+		t.Fatalf("node c: %s", d)
 	}
 }
 
@@ -858,27 +870,61 @@ func TestDedupeAllocs(t *testing.T) {
 	}
 }
 
-// Emission is oldest first, so it always unlinks the tail of a hash chain
-// (chains are newest first); unindex must still handle any position.
-func TestDedupeUnindex(t *testing.T) {
-	for _, remove := range []int{0, 1, 2} {
-		es := []*entry{{hash: 7}, {hash: 7}, {hash: 7}}
-		es[0].next, es[1].next = es[1], es[2]
-		index := map[uint64]*entry{7: es[0]}
-		unindex(index, es[remove])
-		var got []*entry
-		for e := index[7]; e != nil; e = e.next {
-			got = append(got, e)
+// The open-addressing index finds every live entry and nothing else,
+// whatever the order of inserts and removals, with clusters that wrap
+// around the end of the table and hashes that share their high bits.
+func TestDedupeIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, hashBits := range []uint{3, 6, 40} {
+		b := NewBuffer(0, 0)
+		live := map[int32]uint64{}
+		next := int32(0)
+		find := func(h uint64, idx int32) bool {
+			mask := uint64(len(b.index) - 1)
+			for pos := b.home(h); b.index[pos] != 0; pos = (pos + 1) & mask {
+				if b.index[pos] == h>>32<<32|uint64(uint32(idx)+1) {
+					return true
+				}
+			}
+			return false
 		}
-		want := slices.Delete(slices.Clone(es), remove, remove+1)
-		if !slices.Equal(got, want) {
-			t.Fatalf("removing %d: chain has %d entries, want %d", remove, len(got), len(want))
-		}
-		for _, e := range want {
-			unindex(index, e)
-		}
-		if len(index) != 0 {
-			t.Fatalf("removing %d: index not empty at the end", remove)
+		for step := range 5000 {
+			if len(live) == 0 || r.IntN(3) > 0 {
+				h := (r.Uint64() >> (64 - hashBits)) << 32 // only high bits matter to the index
+				b.n++
+				if 2*b.n > len(b.index) {
+					b.grow()
+				}
+				b.insert(h, next)
+				live[next] = h
+				next++
+			} else {
+				for idx, h := range live { // an arbitrary one
+					b.unindex(h, idx)
+					b.n--
+					delete(live, idx)
+					if find(h, idx) {
+						t.Fatalf("bits %d step %d: removed entry %d still found", hashBits, step, idx)
+					}
+					break
+				}
+			}
+			if step%100 == 0 {
+				for idx, h := range live {
+					if !find(h, idx) {
+						t.Fatalf("bits %d step %d: entry %d lost", hashBits, step, idx)
+					}
+				}
+				used := 0
+				for _, s := range b.index {
+					if s != 0 {
+						used++
+					}
+				}
+				if used != len(live) {
+					t.Fatalf("bits %d step %d: %d slots used for %d entries", hashBits, step, used, len(live))
+				}
+			}
 		}
 	}
 }

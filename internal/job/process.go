@@ -54,7 +54,8 @@ type SchemaSource interface {
 
 // Processor runs a job's per-record path: decode, filter, project, event
 // time, map to nodes and edges. It holds per-goroutine scratch state (an
-// expression VM, resolved read schemas), so each goroutine needs its own.
+// expression VM, the record's variables, record decoders per schema id,
+// recycled property maps), so each goroutine needs its own.
 type Processor struct {
 	job     *Job
 	schemas SchemaSource
@@ -69,12 +70,30 @@ type Processor struct {
 	MaxRecordBytes int
 
 	vm      vm.VM
-	readers map[int]avro.Schema
+	readers map[int]*recordDecoder
+	tables  []Lookup // by enrich index, resolved on first use
+
+	// The record's variables: slots under the job's layout. env is the
+	// same variables as a map, for the VM; with a layout it is built only
+	// when an expression needs the VM (envFresh says it is current),
+	// without one it is the decoded record itself.
+	slots    []any
+	env      map[string]any
+	envFresh bool
+
+	// props recycles Props maps handed back with Recycle (a chain shares
+	// it with its dedupe buffer).
+	props *propsPool
 }
 
 // NewProcessor returns a Processor for j resolving schemas through s.
 func NewProcessor(j *Job, s SchemaSource) *Processor {
-	return &Processor{job: j, schemas: s, Now: time.Now, readers: make(map[int]avro.Schema)}
+	p := &Processor{job: j, schemas: s, Now: time.Now, readers: make(map[int]*recordDecoder), props: &propsPool{}}
+	if j.layout != nil {
+		p.slots = make([]any, len(j.layout.names))
+		p.env = make(map[string]any, len(j.layout.names))
+	}
+	return p
 }
 
 // Process turns one source record into graph elements appended to out. It
@@ -87,7 +106,7 @@ func (p *Processor) Process(ctx context.Context, value []byte, recordTime time.T
 		id, _, _ := codec.SplitHeader(value)
 		return false, &StageError{Stage: StageSize, SchemaID: id, Err: fmt.Errorf("value of %d bytes exceeds the job's max_record_bytes %d", len(value), p.MaxRecordBytes)}
 	}
-	env, id, err := p.decode(ctx, value)
+	id, err := p.decode(ctx, value)
 	if err != nil {
 		return false, &StageError{Stage: StageDecode, SchemaID: id, Err: err}
 	}
@@ -95,8 +114,8 @@ func (p *Processor) Process(ctx context.Context, value []byte, recordTime time.T
 		return false, &StageError{Stage: stage, SchemaID: id, Err: err}
 	}
 	j := p.job
-	if j.filter != nil {
-		keep, err := p.evalBool(j.filter, env)
+	if j.filter.prog != nil {
+		keep, err := p.evalBool(&j.filter)
 		if err != nil {
 			return fail(StageFilter, fmt.Errorf("filter: %w", err))
 		}
@@ -104,16 +123,16 @@ func (p *Processor) Process(ctx context.Context, value []byte, recordTime time.T
 			return true, nil
 		}
 	}
-	for _, f := range j.project {
-		v, err := p.vm.Run(f.prog, env)
+	for i := range j.project {
+		f := &j.project[i]
+		v, err := p.eval(&f.ev)
 		if err != nil {
 			return fail(StageProject, fmt.Errorf("project.%s: %w", f.name, err))
 		}
-		env[f.name] = v
+		p.set(f.slot, f.name, v)
 	}
 	for i := range j.enrich {
-		e := &j.enrich[i]
-		drop, err := p.lookup(e, env)
+		drop, err := p.lookup(i)
 		if err != nil {
 			return fail(StageEnrich, err)
 		}
@@ -122,8 +141,8 @@ func (p *Processor) Process(ctx context.Context, value []byte, recordTime time.T
 		}
 	}
 	ts := recordTime.UnixMilli()
-	if j.time != nil {
-		v, err := p.vm.Run(j.time, env)
+	if j.time.prog != nil {
+		v, err := p.eval(&j.time)
 		if err == nil {
 			ts, err = toMillis(v)
 		}
@@ -133,50 +152,131 @@ func (p *Processor) Process(ctx context.Context, value []byte, recordTime time.T
 	}
 	now := p.Now().UnixMilli()
 	n0, e0 := len(out.Nodes), len(out.Edges)
-	if err := p.mapElements(env, ts, now, out); err != nil {
+	if err := p.mapElements(ts, now, out); err != nil {
 		out.Nodes, out.Edges = out.Nodes[:n0], out.Edges[:e0]
 		return fail(StageMap, err)
 	}
 	return false, nil
 }
 
-func (p *Processor) decode(ctx context.Context, value []byte) (map[string]any, int, error) {
+// decode reads value's body into the record's variables.
+func (p *Processor) decode(ctx context.Context, value []byte) (int, error) {
 	id, body, err := codec.SplitHeader(value)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
-	sch, ok := p.readers[id]
+	d, ok := p.readers[id]
 	if !ok {
-		w, err := p.schemas.ByID(ctx, id)
-		if err != nil {
-			return nil, id, err
+		if d, err = p.decoder(ctx, id); err != nil {
+			return id, err
 		}
-		sch = w
-		if r := p.job.Reader; r != nil && r.Fingerprint() != w.Fingerprint() {
-			if sch, err = avro.NewSchemaCompatibility().Resolve(r, w); err != nil {
-				return nil, id, fmt.Errorf("writer schema %d cannot be read with the job's reader schema: %w", id, err)
-			}
-		}
-		if sch.Type() != avro.Record {
-			return nil, id, fmt.Errorf("schema %d is a %s, want a record", id, sch.Type())
-		}
-		p.readers[id] = sch
+		p.readers[id] = d
+	}
+	p.envFresh = false
+	l := p.job.layout
+	if l != nil && d.decode(body, p.slots) {
+		return id, nil
 	}
 	var env map[string]any
-	if err := codec.Unmarshal(sch, body, &env); err != nil {
-		return nil, id, fmt.Errorf("avro body (schema %d): %w", id, err)
+	if err := codec.Unmarshal(d.schema, body, &env); err != nil {
+		return id, fmt.Errorf("avro body (schema %d): %w", id, err)
 	}
-	return env, id, nil
+	if l == nil {
+		p.env = env
+		return id, nil
+	}
+	for i, name := range l.names {
+		p.slots[i] = env[name]
+	}
+	return id, nil
 }
 
-// lookup sets env[e.name] to the side input's row for the record's key. It
-// reports drop for a miss under on_miss: drop.
-func (p *Processor) lookup(e *compiledEnrich, env map[string]any) (drop bool, err error) {
-	t := p.Tables[e.name]
-	if t == nil {
-		return false, fmt.Errorf("side input %s is not loaded", e.name)
+// decoder builds the decoder of writer schema id: read with the job's
+// reader schema if it has one (schema evolution), else as written.
+func (p *Processor) decoder(ctx context.Context, id int) (*recordDecoder, error) {
+	w, err := p.schemas.ByID(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	v, err := p.vm.Run(e.key, env)
+	sch, resolved := w, false
+	if r := p.job.Reader; r != nil && r.Fingerprint() != w.Fingerprint() {
+		if sch, err = avro.NewSchemaCompatibility().Resolve(r, w); err != nil {
+			return nil, fmt.Errorf("writer schema %d cannot be read with the job's reader schema: %w", id, err)
+		}
+		resolved = true
+	}
+	if sch.Type() != avro.Record {
+		return nil, fmt.Errorf("schema %d is a %s, want a record", id, sch.Type())
+	}
+	// Resolution (defaults, promotions, skipped writer fields) is hamba's.
+	return newRecordDecoder(sch, p.job.layout, !resolved), nil
+}
+
+// vars is the record's variables as a map, for the VM.
+func (p *Processor) vars() map[string]any {
+	l := p.job.layout
+	if l == nil || p.envFresh {
+		return p.env
+	}
+	clear(p.env)
+	for i, name := range l.names {
+		p.env[name] = p.slots[i]
+	}
+	p.envFresh = true
+	return p.env
+}
+
+// set assigns variable name (slot under a layout).
+func (p *Processor) set(slot int, name string, v any) {
+	if p.job.layout == nil {
+		p.env[name] = v
+		return
+	}
+	p.slots[slot] = v
+	if p.envFresh {
+		p.env[name] = v
+	}
+}
+
+// eval evaluates e over the record's variables: from its slot, its fast
+// form, or, if it has none or the fast form fails, the VM, whose value and
+// error define the result.
+func (p *Processor) eval(e *evaluator) (any, error) {
+	if e.slot >= 0 {
+		return p.slots[e.slot], nil
+	}
+	if e.fast != nil {
+		if v, ok := runFast(e.fast, p.slots); ok {
+			return v, nil
+		}
+	}
+	return p.vm.Run(e.prog, p.vars())
+}
+
+func runFast(f func([]any) any, s []any) (v any, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return f(s), true
+}
+
+// lookup sets the side input's variable to its row for the record's key.
+// It reports drop for a miss under on_miss: drop.
+func (p *Processor) lookup(i int) (drop bool, err error) {
+	e := &p.job.enrich[i]
+	if p.tables == nil {
+		p.tables = make([]Lookup, len(p.job.enrich))
+	}
+	t := p.tables[i]
+	if t == nil {
+		if t = p.Tables[e.name]; t == nil {
+			return false, fmt.Errorf("side input %s is not loaded", e.name)
+		}
+		p.tables[i] = t
+	}
+	v, err := p.eval(&e.key)
 	if err != nil {
 		return false, fmt.Errorf("enrich %s key: %w", e.name, err)
 	}
@@ -189,7 +289,7 @@ func (p *Processor) lookup(e *compiledEnrich, env map[string]any) (drop bool, er
 		return false, fmt.Errorf("enrich %s key: %w", e.name, err)
 	}
 	if ok {
-		env[e.name] = row
+		p.set(e.slot, e.name, row)
 		return false, nil
 	}
 	if p.OnMiss != nil {
@@ -201,12 +301,12 @@ func (p *Processor) lookup(e *compiledEnrich, env map[string]any) (drop bool, er
 	case MissDeadLetter:
 		return false, fmt.Errorf("enrich %s: no row for key %q", e.name, key)
 	}
-	env[e.name] = missRow
+	p.set(e.slot, e.name, missRow)
 	return false, nil
 }
 
-func (p *Processor) evalBool(prog *vm.Program, env map[string]any) (bool, error) {
-	v, err := p.vm.Run(prog, env)
+func (p *Processor) evalBool(e *evaluator) (bool, error) {
+	v, err := p.eval(e)
 	if err != nil {
 		return false, err
 	}
@@ -217,12 +317,12 @@ func (p *Processor) evalBool(prog *vm.Program, env map[string]any) (bool, error)
 	return b, nil
 }
 
-func (p *Processor) mapElements(env map[string]any, ts, now int64, out *graph.Batch) error {
+func (p *Processor) mapElements(ts, now int64, out *graph.Batch) error {
 	j := p.job
 	for i := range j.nodes {
 		n := &j.nodes[i]
-		if n.when != nil {
-			ok, err := p.evalBool(n.when, env)
+		if n.when.prog != nil {
+			ok, err := p.evalBool(&n.when)
 			if err != nil {
 				return fmt.Errorf("nodes[%d].when: %w", i, err)
 			}
@@ -230,11 +330,11 @@ func (p *Processor) mapElements(env map[string]any, ts, now int64, out *graph.Ba
 				continue
 			}
 		}
-		id, err := p.evalID(n.id, env)
+		id, err := p.evalID(&n.id)
 		if err != nil {
 			return fmt.Errorf("nodes[%d] (%s) id: %w", i, n.typ, err)
 		}
-		props, err := p.evalProps(n.props, env, ts)
+		props, err := p.evalProps(n.props, ts)
 		if err != nil {
 			return fmt.Errorf("nodes[%d] (%s) %w", i, n.typ, err)
 		}
@@ -243,8 +343,8 @@ func (p *Processor) mapElements(env map[string]any, ts, now int64, out *graph.Ba
 	}
 	for i := range j.edges {
 		e := &j.edges[i]
-		if e.when != nil {
-			ok, err := p.evalBool(e.when, env)
+		if e.when.prog != nil {
+			ok, err := p.evalBool(&e.when)
 			if err != nil {
 				return fmt.Errorf("edges[%d].when: %w", i, err)
 			}
@@ -252,15 +352,15 @@ func (p *Processor) mapElements(env map[string]any, ts, now int64, out *graph.Ba
 				continue
 			}
 		}
-		from, err := p.evalID(e.fromID, env)
+		from, err := p.evalID(&e.fromID)
 		if err != nil {
 			return fmt.Errorf("edges[%d] (%s) from: %w", i, e.typ, err)
 		}
-		to, err := p.evalID(e.toID, env)
+		to, err := p.evalID(&e.toID)
 		if err != nil {
 			return fmt.Errorf("edges[%d] (%s) to: %w", i, e.typ, err)
 		}
-		props, err := p.evalProps(e.props, env, ts)
+		props, err := p.evalProps(e.props, ts)
 		if err != nil {
 			return fmt.Errorf("edges[%d] (%s) %w", i, e.typ, err)
 		}
@@ -279,8 +379,8 @@ const MaxIDLen = 4096
 
 var errEmptyID = errors.New("empty node id")
 
-func (p *Processor) evalID(prog *vm.Program, env map[string]any) (string, error) {
-	v, err := p.vm.Run(prog, env)
+func (p *Processor) evalID(e *evaluator) (string, error) {
+	v, err := p.eval(e)
 	if err != nil {
 		return "", err
 	}
@@ -318,14 +418,16 @@ func idString(v any) (string, error) {
 	return id, nil
 }
 
-func (p *Processor) evalProps(fs []compiledField, env map[string]any, ts int64) (graph.Props, error) {
+func (p *Processor) evalProps(fs []compiledField, ts int64) (graph.Props, error) {
 	if len(fs) == 0 {
 		return nil, nil
 	}
-	props := make(graph.Props, len(fs))
-	for _, f := range fs {
-		v, err := p.vm.Run(f.prog, env)
+	props := p.props.get(len(fs))
+	for i := range fs {
+		f := &fs[i]
+		v, err := p.eval(&f.ev)
 		if err != nil {
+			p.props.put(props)
 			return nil, fmt.Errorf("props.%s: %w", f.name, err)
 		}
 		if t, ok := v.(time.Time); ok {
@@ -333,6 +435,7 @@ func (p *Processor) evalProps(fs []compiledField, env map[string]any, ts int64) 
 		}
 		nv, err := graph.NormalizeValue(v)
 		if err != nil {
+			p.props.put(props)
 			return nil, fmt.Errorf("props.%s: %w", f.name, err)
 		}
 		props[f.name] = graph.Prop{Value: nv, TS: ts}
@@ -359,3 +462,10 @@ func toMillis(v any) (int64, error) {
 	}
 	return 0, fmt.Errorf("event time of type %T: want a timestamp or unix milliseconds", v)
 }
+
+// Recycle resets out, a batch Process filled, and keeps its Props maps for
+// the next records: without it each mapped element with properties
+// allocates a map. Calling it is optional and only allowed once nothing
+// refers to those maps any more (the elements were encoded, or merged into
+// the dedupe buffer, which takes or copies what it keeps).
+func (p *Processor) Recycle(out *graph.Batch) { p.props.recycle(out) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 
 	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
-	"github.com/rdgraph/rdg/internal/graph"
 )
 
 // Group is the consumer group of job name. Every process running the job
@@ -222,8 +220,8 @@ func monitorLag(ctx context.Context, cfg RunConfig, j *Job, log *slog.Logger) {
 
 var errStopped = errors.New("stopped")
 
-// worker is one consumer of a job: a group member with its own client,
-// processor, dedupe buffer and publisher.
+// worker is one consumer of a job: a group member with its own client and
+// operator chain.
 type worker struct {
 	job    *Job
 	cfg    RunConfig
@@ -233,20 +231,16 @@ type worker struct {
 	log    *slog.Logger
 	id     int
 
-	cl   *kgo.Client
-	proc *Processor
-	pub  *publisher
+	cl *kgo.Client
 
-	// mu guards the buffer, the publisher and the offsets below: the poll
-	// loop and the client's revoke callback both flush and commit.
+	// mu guards the chain and the offsets below: the poll loop and the
+	// client's revoke callback both flush and commit.
 	mu        sync.Mutex
-	buf       *Buffer
+	chain     *Chain
 	processed map[int32]int64 // next offset to read, per partition, since the last assignment
 	committed map[int32]int64
-	out       graph.Batch
-	due       graph.Batch
 
-	in, filtered, nodesIn, edgesIn, commits prometheus.Counter
+	commits prometheus.Counter
 }
 
 func (w *worker) clientOpts() []kgo.Opt {
@@ -268,53 +262,25 @@ func (w *worker) clientOpts() []kgo.Opt {
 	}, w.cfg.KafkaOpts...)
 }
 
-func (w *worker) setup() {
-	name := w.job.Spec.Name
-	m := w.cfg.Metrics
-	w.in = m.RecordsIn.WithLabelValues(name)
-	w.filtered = m.Filtered.WithLabelValues(name)
-	w.nodesIn = m.NodesOut.WithLabelValues(name)
-	w.edgesIn = m.EdgesOut.WithLabelValues(name)
-	w.commits = m.Commits.WithLabelValues(name)
-	w.proc = NewProcessor(w.job, w.cfg.Schemas)
-	w.proc.Tables = w.tables
-	w.proc.MaxRecordBytes = w.tun.MaxRecordBytes
-	w.proc.OnMiss = func(input string) { m.EnrichMisses.WithLabelValues(name, input).Inc() }
-	w.buf = NewBuffer(w.job.Spec.Dedupe.Window, w.job.Spec.Dedupe.MaxKeys)
+func (w *worker) setup(cl *kgo.Client) {
+	w.cl = cl
+	w.commits = w.cfg.Metrics.Commits.WithLabelValues(w.job.Spec.Name)
+	w.chain = NewChain(w.job, ChainConfig{Schemas: w.cfg.Schemas, Elements: w.elems, Tables: w.tables,
+		Producer: cl, Metrics: w.cfg.Metrics, Logger: w.log, MaxRecordBytes: w.tun.MaxRecordBytes})
 	w.processed = make(map[int32]int64)
 	w.committed = make(map[int32]int64)
 }
 
 func (w *worker) run(ctx context.Context) error {
-	w.setup()
 	if w.job.Spec.Delivery == DeliveryExactlyOnce {
 		return w.runExactlyOnce(ctx)
 	}
 	return w.runAtLeastOnce(ctx)
 }
 
-// process runs one record through the job, waiting out registry outages:
-// a record whose schema cannot be fetched right now is not a bad record.
-func (w *worker) process(ctx context.Context, rec *kgo.Record) (bool, error) {
-	backoff := 100 * time.Millisecond
-	for {
-		filtered, err := w.proc.Process(ctx, rec.Value, rec.Timestamp, &w.out)
-		if !errors.Is(err, codec.ErrRegistryUnavailable) {
-			return filtered, err
-		}
-		w.log.Warn("waiting for the schema registry", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
-		select {
-		case <-ctx.Done():
-			return false, errStopped
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-// ingest processes a poll's records into the dedupe buffer; failures go to
-// the dead-letter topic at once. It returns errStopped if ctx ended while
-// waiting for the registry; records not yet ingested are then read again.
+// ingest runs a poll's records through the chain. It returns errStopped if
+// ctx ended while waiting for the registry; records not yet ingested are
+// then read again.
 func (w *worker) ingest(ctx context.Context, fetches kgo.Fetches) error {
 	var stopped bool
 	now := time.Now()
@@ -322,30 +288,10 @@ func (w *worker) ingest(ctx context.Context, fetches kgo.Fetches) error {
 		if stopped {
 			return
 		}
-		w.out.Reset()
-		filtered, err := w.process(ctx, rec)
-		switch {
-		case errors.Is(err, errStopped):
+		if err := w.chain.Ingest(ctx, rec, now); err != nil {
 			stopped = true
 			return
-		case err != nil:
-			stage, schemaID := w.pub.deadLetter(ctx, rec, err)
-			w.cfg.Metrics.DeadLettered.WithLabelValues(w.job.Spec.Name, stage).Inc()
-			w.log.Warn("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
-				"stage", stage, "schema_id", schemaID, "err", err, "dlq", w.pub.dlq)
-		case filtered:
-			w.filtered.Inc()
-		default:
-			w.nodesIn.Add(float64(len(w.out.Nodes)))
-			w.edgesIn.Add(float64(len(w.out.Edges)))
-			if w.job.Spec.Dedupe.Window == 0 {
-				// No window: every update is published as it is mapped.
-				w.pub.add(ctx, &w.out)
-			} else {
-				w.buf.Add(&w.out, SourcePos{Partition: rec.Partition, Offset: rec.Offset}, now)
-			}
 		}
-		w.in.Inc()
 		w.processed[rec.Partition] = rec.Offset + 1
 	})
 	if stopped {
@@ -354,24 +300,10 @@ func (w *worker) ingest(ctx context.Context, fetches kgo.Fetches) error {
 	return nil
 }
 
-// emit publishes what the buffer has due (everything if all).
-func (w *worker) emit(ctx context.Context, now time.Time, all bool) {
-	w.due.Reset()
-	if all {
-		w.buf.DrainAll(&w.due)
-	} else {
-		w.buf.Due(now, &w.due)
-	}
-	if w.due.Len() > 0 {
-		w.pub.add(ctx, &w.due)
-		w.buf.Recycle(&w.due) // add has encoded them; their Props maps can be reused
-	}
-}
-
 // pollTimeout is how long a poll may wait: until the next timer or commit.
 func (w *worker) pollTimeout(nextCommit time.Time) time.Duration {
 	until := time.Until(nextCommit)
-	if d, ok := w.buf.NextDeadline(); ok {
+	if d, ok := w.chain.NextDeadline(); ok {
 		until = min(until, time.Until(d))
 	}
 	return max(until, time.Millisecond)
@@ -390,8 +322,7 @@ func (w *worker) runAtLeastOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
-	w.cl = cl
-	w.pub = &publisher{cl: cl, elems: w.elems, dlq: DeadLetterTopic(w.job.Spec.Name), m: w.cfg.Metrics, job: w.job.Spec.Name}
+	w.setup(cl)
 	defer cl.Close()
 
 	nextCommit := time.Now().Add(w.tun.CommitInterval)
@@ -410,7 +341,7 @@ func (w *worker) runAtLeastOnce(ctx context.Context) error {
 		err := w.ingest(ctx, fetches)
 		if err == nil {
 			now := time.Now()
-			w.emit(ctx, now, false)
+			w.chain.Emit(ctx, now, false)
 			if !now.Before(nextCommit) {
 				err = w.commit(ctx)
 				nextCommit = now.Add(w.tun.CommitInterval)
@@ -444,7 +375,7 @@ func (w *worker) shutdown() error {
 	defer w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w.emit(ctx, time.Now(), true)
+	w.chain.Emit(ctx, time.Now(), true)
 	return w.commit(ctx)
 }
 
@@ -454,13 +385,13 @@ func (w *worker) shutdown() error {
 // processed when the buffer holds nothing from that partition. Called with
 // w.mu held.
 func (w *worker) commit(ctx context.Context) error {
-	if err := w.pub.flush(ctx); err != nil {
+	if err := w.flush(ctx); err != nil {
 		// Not committing means the records are read again after a restart.
 		return fmt.Errorf("publish output (offsets not committed): %w", err)
 	}
 	offsets := make(map[int32]kgo.EpochOffset)
 	for p, next := range w.processed {
-		if min, ok := w.buf.Pending(p); ok && min < next {
+		if min, ok := w.chain.Pending(p); ok && min < next {
 			next = min
 		}
 		if next > w.committed[p] {
@@ -504,7 +435,7 @@ func (w *worker) commit(ctx context.Context) error {
 func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.emit(ctx, time.Now(), true)
+	w.chain.Emit(ctx, time.Now(), true)
 	if err := w.commit(ctx); err != nil {
 		w.log.Error("commit before rebalance failed; the records will be read again", "err", err)
 	}
@@ -522,7 +453,7 @@ func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 func (w *worker) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.emit(ctx, time.Now(), true)
+	w.chain.Emit(ctx, time.Now(), true)
 	for _, ps := range lost {
 		for _, p := range ps {
 			delete(w.processed, p)
@@ -547,8 +478,7 @@ func (w *worker) runExactlyOnce(ctx context.Context) error {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer sess.Close()
-	w.cl = sess.Client()
-	w.pub = &publisher{cl: w.cl, elems: w.elems, dlq: DeadLetterTopic(w.job.Spec.Name), m: w.cfg.Metrics, job: w.job.Spec.Name}
+	w.setup(sess.Client())
 
 	inTxn := false
 	var txnEnd time.Time
@@ -572,12 +502,12 @@ func (w *worker) runExactlyOnce(ctx context.Context) error {
 		if errors.Is(err, errStopped) {
 			stopping = true
 		}
-		if !stopping && time.Now().Before(txnEnd) && w.buf.Len() < w.job.Spec.Dedupe.MaxKeysOrDefault() {
+		if !stopping && time.Now().Before(txnEnd) && w.chain.Buffered() < w.job.Spec.Dedupe.MaxKeysOrDefault() {
 			continue
 		}
 		w.mu.Lock()
-		w.emit(ctx, time.Now(), true)
-		pubErr := w.pub.takeErr()
+		w.chain.Emit(ctx, time.Now(), true)
+		pubErr := w.chain.TakeErr()
 		w.mu.Unlock()
 		try := kgo.TryCommit
 		if pubErr != nil || errors.Is(err, errStopped) {
@@ -607,101 +537,11 @@ func (w *worker) txnLength() time.Duration {
 	return max(w.job.Spec.Dedupe.Window, w.tun.CommitInterval)
 }
 
-// publisher is the last operator of a job: it writes graph elements to
-// their topics and failed records to the dead-letter topic. add is called
-// per record and flush once per batch, before the batch's offsets are
-// committed; flush returns only when everything added is acknowledged. The
-// windowed dedupe buffer goes in front of it with the same two calls.
-type publisher struct {
-	cl    *kgo.Client
-	elems *codec.Elements
-	dlq   string
-	m     *Metrics
-	job   string
-
-	mu  sync.Mutex
-	err error // first failure since the last flush
-}
-
-func (p *publisher) promise(_ *kgo.Record, err error) {
-	if err != nil {
-		p.mu.Lock()
-		if p.err == nil {
-			p.err = err
-		}
-		p.mu.Unlock()
-	}
-}
-
-// elementPromise also observes freshness: event time (the element's
-// last_seen) to the broker's acknowledgement.
-func (p *publisher) elementPromise(lastSeen int64) func(*kgo.Record, error) {
-	return func(r *kgo.Record, err error) {
-		if err != nil {
-			p.promise(r, err)
-			return
-		}
-		p.m.Freshness.WithLabelValues(p.job).Observe(float64(time.Now().UnixMilli()-lastSeen) / 1000)
-	}
-}
-
-// takeErr returns and clears the first failure since the last call.
-func (p *publisher) takeErr() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	err := p.err
-	p.err = nil
-	return err
-}
-
-func (p *publisher) add(ctx context.Context, b *graph.Batch) {
-	p.m.NodesPublished.WithLabelValues(p.job).Add(float64(len(b.Nodes)))
-	p.m.EdgesPublished.WithLabelValues(p.job).Add(float64(len(b.Edges)))
-	for i := range b.Nodes {
-		n := &b.Nodes[i]
-		r, err := p.elems.NodeRecord(n)
-		if err != nil {
-			p.promise(nil, err)
-			continue
-		}
-		p.cl.Produce(ctx, r, p.elementPromise(n.LastSeen))
-	}
-	for i := range b.Edges {
-		e := &b.Edges[i]
-		r, err := p.elems.EdgeRecord(e)
-		if err != nil {
-			p.promise(nil, err)
-			continue
-		}
-		p.cl.Produce(ctx, r, p.elementPromise(e.LastSeen))
-	}
-}
-
-func (p *publisher) flush(ctx context.Context) error {
-	if err := p.cl.Flush(ctx); err != nil {
+// flush waits until everything produced so far is acknowledged and
+// returns the first failure among it.
+func (w *worker) flush(ctx context.Context) error {
+	if err := w.cl.Flush(ctx); err != nil {
 		return err
 	}
-	return p.takeErr()
-}
-
-// deadLetter publishes a record that failed, with its original key, value
-// and headers, plus headers saying where it came from and why it failed,
-// and returns the failed stage and the record's schema id (0 if unknown). The dead letter is flushed with the batch:
-// the source offset is not committed until the broker has acknowledged it.
-func (p *publisher) deadLetter(ctx context.Context, rec *kgo.Record, err error) (stage string, schemaID int) {
-	stage = StageDecode
-	var se *StageError
-	if errors.As(err, &se) {
-		stage, schemaID = se.Stage, se.SchemaID
-	}
-	headers := append(append([]kgo.RecordHeader(nil), rec.Headers...),
-		kgo.RecordHeader{Key: HeaderStage, Value: []byte(stage)},
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(err.Error())},
-		kgo.RecordHeader{Key: HeaderTopic, Value: []byte(rec.Topic)},
-		kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
-		kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
-		kgo.RecordHeader{Key: HeaderSchemaID, Value: []byte(strconv.Itoa(schemaID))},
-	)
-	p.cl.Produce(ctx, &kgo.Record{Topic: p.dlq, Key: rec.Key, Value: rec.Value, Headers: headers, Timestamp: rec.Timestamp}, p.promise)
-	return stage, schemaID
+	return w.chain.TakeErr()
 }

@@ -1,0 +1,262 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/graph"
+)
+
+// Producer is where a job's output records go. *kgo.Client is one; the
+// engine benchmark uses an in-memory one. Produce must eventually call
+// promise exactly once per record.
+type Producer interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+}
+
+// ChainConfig is what a Chain needs besides its job.
+type ChainConfig struct {
+	Schemas SchemaSource
+	// Elements encodes graph records; its schema ids are the graph
+	// topics' registered ones.
+	Elements *codec.Elements
+	// Tables are the job's side inputs by name.
+	Tables   map[string]Lookup
+	Producer Producer
+	Metrics  *Metrics // nil makes unregistered metrics
+	Logger   *slog.Logger
+	// MaxRecordBytes rejects larger source values (stage size); 0: no limit.
+	MaxRecordBytes int
+}
+
+// Chain is one consumer's operator chain: the per-record path (decode,
+// filter, project, enrich, time, map: Processor), the dedupe buffer, and
+// the publisher that encodes graph elements and dead letters into records
+// for a Producer. It knows nothing of offsets, commits or transactions; the
+// runner that owns the consumer decides when to Emit, and commits below
+// Pending once the producer has acknowledged everything. Not safe for
+// concurrent use.
+type Chain struct {
+	job  *Job
+	proc *Processor
+	buf  *Buffer
+	pub  publisher
+	log  *slog.Logger
+	m    *Metrics
+	// out holds one record's elements, due what the buffer emits; both are
+	// reused for every record.
+	out, due graph.Batch
+
+	in, filtered, nodesIn, edgesIn prometheus.Counter
+}
+
+// NewChain returns the operator chain of j.
+func NewChain(j *Job, cfg ChainConfig) *Chain {
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	name := j.Spec.Name
+	m := cfg.Metrics
+	proc := NewProcessor(j, cfg.Schemas)
+	proc.Tables = cfg.Tables
+	proc.MaxRecordBytes = cfg.MaxRecordBytes
+	proc.OnMiss = func(input string) { m.EnrichMisses.WithLabelValues(name, input).Inc() }
+	buf := NewBuffer(j.Spec.Dedupe.Window, j.Spec.Dedupe.MaxKeys)
+	buf.props = proc.props // maps go processor → buffer → published → processor
+	return &Chain{
+		job: j, proc: proc, log: cfg.Logger, m: m, buf: buf,
+		pub: publisher{prod: cfg.Producer, elems: cfg.Elements, dlq: DeadLetterTopic(name),
+			nodes: m.NodesPublished.WithLabelValues(name), edges: m.EdgesPublished.WithLabelValues(name),
+			freshness: m.Freshness.WithLabelValues(name)},
+		in: m.RecordsIn.WithLabelValues(name), filtered: m.Filtered.WithLabelValues(name),
+		nodesIn: m.NodesOut.WithLabelValues(name), edgesIn: m.EdgesOut.WithLabelValues(name),
+	}
+}
+
+// Ingest runs one source record through the chain: its elements go into
+// the dedupe buffer (or straight to the producer without a window), a
+// failure to the dead-letter topic. now is the processing time that starts
+// the elements' timers. It waits out registry outages (a record whose
+// schema cannot be fetched right now is not a bad record) and returns
+// errStopped if ctx ends meanwhile; the record is then not ingested.
+func (c *Chain) Ingest(ctx context.Context, rec *kgo.Record, now time.Time) error {
+	c.out.Reset()
+	filtered, err := c.process(ctx, rec)
+	switch {
+	case errors.Is(err, errStopped):
+		return err
+	case err != nil:
+		stage, schemaID := c.pub.deadLetter(ctx, rec, err)
+		c.m.DeadLettered.WithLabelValues(c.job.Spec.Name, stage).Inc()
+		c.log.Warn("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+			"stage", stage, "schema_id", schemaID, "err", err, "dlq", c.pub.dlq)
+	case filtered:
+		c.filtered.Inc()
+	default:
+		c.nodesIn.Add(float64(len(c.out.Nodes)))
+		c.edgesIn.Add(float64(len(c.out.Edges)))
+		if c.job.Spec.Dedupe.Window == 0 {
+			// No window: every update is published as it is mapped.
+			c.pub.add(ctx, &c.out)
+		} else {
+			c.buf.Add(&c.out, SourcePos{Partition: rec.Partition, Offset: rec.Offset}, now)
+		}
+		c.proc.Recycle(&c.out) // published or copied into the buffer
+	}
+	c.in.Inc()
+	return nil
+}
+
+func (c *Chain) process(ctx context.Context, rec *kgo.Record) (bool, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		filtered, err := c.proc.Process(ctx, rec.Value, rec.Timestamp, &c.out)
+		if !errors.Is(err, codec.ErrRegistryUnavailable) {
+			return filtered, err
+		}
+		c.log.Warn("waiting for the schema registry", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+		select {
+		case <-ctx.Done():
+			return false, errStopped
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// Emit publishes what the buffer has due at now (everything if all).
+func (c *Chain) Emit(ctx context.Context, now time.Time, all bool) {
+	c.due.Reset()
+	if all {
+		c.buf.DrainAll(&c.due)
+	} else {
+		c.buf.Due(now, &c.due)
+	}
+	if c.due.Len() > 0 {
+		c.pub.add(ctx, &c.due)
+		c.buf.Recycle(&c.due) // add has encoded them; their Props maps can be reused
+	}
+}
+
+// Pending is the dedupe buffer's commit bound for source partition p (see
+// Buffer.Pending).
+func (c *Chain) Pending(p int32) (int64, bool) { return c.buf.Pending(p) }
+
+// NextDeadline is when Emit next has something to publish (see
+// Buffer.NextDeadline).
+func (c *Chain) NextDeadline() (time.Time, bool) { return c.buf.NextDeadline() }
+
+// Buffered is the number of elements in the dedupe buffer.
+func (c *Chain) Buffered() int { return c.buf.Len() }
+
+// TakeErr returns and clears the first publishing failure since the last
+// call: output the producer could not deliver.
+func (c *Chain) TakeErr() error { return c.pub.takeErr() }
+
+// publisher is the last operator of a chain: it encodes graph elements for
+// their topics and failed records for the dead-letter topic, and hands them
+// to the producer. Failures are kept until takeErr; the runner checks after
+// flushing, before committing.
+type publisher struct {
+	prod  Producer
+	elems *codec.Elements
+	dlq   string
+
+	nodes, edges prometheus.Counter
+	freshness    prometheus.Observer
+
+	mu  sync.Mutex
+	err error // first failure since the last takeErr
+}
+
+func (p *publisher) promise(_ *kgo.Record, err error) {
+	if err != nil {
+		p.mu.Lock()
+		if p.err == nil {
+			p.err = err
+		}
+		p.mu.Unlock()
+	}
+}
+
+// elementPromise also observes freshness: event time (the element's
+// last_seen, which is the record's timestamp) to the broker's
+// acknowledgement.
+func (p *publisher) elementPromise(r *kgo.Record, err error) {
+	if err != nil {
+		p.promise(r, err)
+		return
+	}
+	p.freshness.Observe(float64(time.Since(r.Timestamp)) / float64(time.Second))
+}
+
+// takeErr returns and clears the first failure since the last call.
+func (p *publisher) takeErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	err := p.err
+	p.err = nil
+	return err
+}
+
+// add publishes b's elements. Each record's timestamp is the element's
+// last_seen, its event time, so that freshness needs nothing per record
+// beyond the record itself.
+func (p *publisher) add(ctx context.Context, b *graph.Batch) {
+	p.nodes.Add(float64(len(b.Nodes)))
+	p.edges.Add(float64(len(b.Edges)))
+	for i := range b.Nodes {
+		n := &b.Nodes[i]
+		r, err := p.elems.NodeRecord(n)
+		if err != nil {
+			p.promise(nil, err)
+			continue
+		}
+		r.Timestamp = time.UnixMilli(n.LastSeen)
+		p.prod.Produce(ctx, r, p.elementPromise)
+	}
+	for i := range b.Edges {
+		e := &b.Edges[i]
+		r, err := p.elems.EdgeRecord(e)
+		if err != nil {
+			p.promise(nil, err)
+			continue
+		}
+		r.Timestamp = time.UnixMilli(e.LastSeen)
+		p.prod.Produce(ctx, r, p.elementPromise)
+	}
+}
+
+// deadLetter publishes a record that failed, with its original key, value
+// and headers, plus headers saying where it came from and why it failed,
+// and returns the failed stage and the record's schema id (0 if unknown).
+// The dead letter is flushed with the batch: the source offset is not
+// committed until the broker has acknowledged it.
+func (p *publisher) deadLetter(ctx context.Context, rec *kgo.Record, err error) (stage string, schemaID int) {
+	stage = StageDecode
+	var se *StageError
+	if errors.As(err, &se) {
+		stage, schemaID = se.Stage, se.SchemaID
+	}
+	headers := append(append([]kgo.RecordHeader(nil), rec.Headers...),
+		kgo.RecordHeader{Key: HeaderStage, Value: []byte(stage)},
+		kgo.RecordHeader{Key: HeaderError, Value: []byte(err.Error())},
+		kgo.RecordHeader{Key: HeaderTopic, Value: []byte(rec.Topic)},
+		kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
+		kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
+		kgo.RecordHeader{Key: HeaderSchemaID, Value: []byte(strconv.Itoa(schemaID))},
+	)
+	p.prod.Produce(ctx, &kgo.Record{Topic: p.dlq, Key: rec.Key, Value: rec.Value, Headers: headers, Timestamp: rec.Timestamp}, p.promise)
+	return stage, schemaID
+}
