@@ -74,7 +74,7 @@ func randRecord(r *rand.Rand) map[string]any {
 		"by": []byte(strs[r.IntN(len(strs))]), "e": []string{"X", "Y", "Z"}[r.IntN(3)],
 		"ts": time.UnixMilli(r.Int64N(1<<45) - 1<<44).UTC(), "tu": time.UnixMicro(r.Int64N(1<<50) - 1<<49).UTC(),
 		"dt": time.Unix(int64(r.IntN(40000)-20000)*86400, 0).UTC(),
-		"u": u, "u2": u2, "skipu": skipu,
+		"u":  u, "u2": u2, "skipu": skipu,
 	}
 }
 
