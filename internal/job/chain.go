@@ -54,6 +54,10 @@ type Chain struct {
 	// out holds one record's elements, due what the buffer emits; both are
 	// reused for every record.
 	out, due graph.Batch
+	// now is the processing time of the record being ingested: the
+	// processor stamps it as updated_at (one clock read per poll, not per
+	// record).
+	now time.Time
 
 	in, filtered, nodesIn, edgesIn prometheus.Counter
 }
@@ -74,7 +78,7 @@ func NewChain(j *Job, cfg ChainConfig) *Chain {
 	proc.OnMiss = func(input string) { m.EnrichMisses.WithLabelValues(name, input).Inc() }
 	buf := NewBuffer(j.Spec.Dedupe.Window, j.Spec.Dedupe.MaxKeys)
 	buf.props = proc.props // maps go processor → buffer → published → processor
-	return &Chain{
+	c := &Chain{
 		job: j, proc: proc, log: cfg.Logger, m: m, buf: buf,
 		pub: publisher{prod: cfg.Producer, elems: cfg.Elements, dlq: DeadLetterTopic(name),
 			nodes: m.NodesPublished.WithLabelValues(name), edges: m.EdgesPublished.WithLabelValues(name),
@@ -82,6 +86,8 @@ func NewChain(j *Job, cfg ChainConfig) *Chain {
 		in: m.RecordsIn.WithLabelValues(name), filtered: m.Filtered.WithLabelValues(name),
 		nodesIn: m.NodesOut.WithLabelValues(name), edgesIn: m.EdgesOut.WithLabelValues(name),
 	}
+	proc.Now = func() time.Time { return c.now }
+	return c
 }
 
 // Ingest runs one source record through the chain: its elements go into
@@ -91,6 +97,7 @@ func NewChain(j *Job, cfg ChainConfig) *Chain {
 // schema cannot be fetched right now is not a bad record) and returns
 // errStopped if ctx ends meanwhile; the record is then not ingested.
 func (c *Chain) Ingest(ctx context.Context, rec *kgo.Record, now time.Time) error {
+	c.now = now
 	c.out.Reset()
 	filtered, err := c.process(ctx, rec)
 	switch {

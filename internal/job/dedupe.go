@@ -126,12 +126,13 @@ type entry struct {
 	key  [inlineKey]byte
 	el   graph.Edge
 	due  time.Time
-	// srcs is the lowest offset per partition merged into this life. A
-	// slice, not a map: most elements see one or two partitions, and a
-	// linear scan of a reused slice allocates nothing. It starts on
-	// inline, in the entry's own memory.
-	srcs   []partMin
-	inline [2]partMin
+	// srcs holds the lowest offset per partition merged into this life,
+	// nsrcs of them, and more any beyond: most elements see one or two
+	// partitions, and a linear scan of the entry's own memory allocates
+	// nothing. (Not a slice into srcs: the slab moves when it grows.)
+	nsrcs uint8
+	srcs  [2]partMin
+	more  []partMin
 }
 
 type partMin struct {
@@ -354,9 +355,6 @@ func (b *Buffer) newEntry(now time.Time, h uint64, isEdge bool, key *[inlineKey]
 	if klen > 0 {
 		copy(e.key[:], key[:klen])
 	}
-	if e.srcs == nil {
-		e.srcs = e.inline[:0]
-	}
 	e.due = now.Add(b.window)
 	// If the caller's clock steps back, keep the FIFO sorted by not letting
 	// a new deadline precede the newest one: the element is published a
@@ -442,19 +440,37 @@ func (b *Buffer) queue(p int32) *partQueue {
 func (b *Buffer) track(idx int32, q *partQueue, src SourcePos) {
 	e := &b.entries[idx]
 	p, off := src.Partition, src.Offset
-	for i := range e.srcs {
-		s := &e.srcs[i]
-		if s.part != p {
-			continue
+	s := e.srcFor(p)
+	switch {
+	case s == nil:
+		if int(e.nsrcs) < len(e.srcs) {
+			e.srcs[e.nsrcs] = partMin{part: p, min: off}
+			e.nsrcs++
+		} else {
+			e.more = append(e.more, partMin{part: p, min: off})
 		}
-		if off < s.min {
-			s.min = off
-			q.push(pendingItem{off: off, idx: idx, gen: e.gen}, b.entries)
-		}
+	case off < s.min:
+		s.min = off
+	default:
 		return
 	}
-	e.srcs = append(e.srcs, partMin{part: p, min: off})
 	q.push(pendingItem{off: off, idx: idx, gen: e.gen}, b.entries)
+}
+
+// srcFor returns the lowest offset from partition p in e's life, nil if
+// there is none.
+func (e *entry) srcFor(p int32) *partMin {
+	for i := range e.nsrcs {
+		if e.srcs[i].part == p {
+			return &e.srcs[i]
+		}
+	}
+	for i := range e.more {
+		if e.more[i].part == p {
+			return &e.more[i]
+		}
+	}
+	return nil
 }
 
 // Due appends to out every element whose timer has fired (deadline <= now)
@@ -509,7 +525,7 @@ func (b *Buffer) emit(idx int32, out *graph.Batch) {
 	// own. Bumping gen kills this life's pending items in O(1).
 	e.el = graph.Edge{}
 	e.gen++
-	e.srcs = e.srcs[:0]
+	e.nsrcs, e.more = 0, e.more[:0]
 	b.free = append(b.free, idx)
 	b.n--
 }
