@@ -125,7 +125,9 @@ func RunJob(ctx context.Context, r JobRun, log *slog.Logger) (JobResult, error) 
 		ran <- job.Run(runCtx, j, job.RunConfig{Seeds: r.Seeds, Registry: reg, Metrics: m, Logger: log})
 	}()
 	waited := make(chan error, 1)
-	go func() { waited <- WaitCommitted(runCtx, adm, job.Group(r.Name), demo.TopicPlayback, r.Ends, 10*time.Millisecond) }()
+	go func() {
+		waited <- WaitCommitted(runCtx, adm, job.Group(r.Name), demo.TopicPlayback, r.Ends, 10*time.Millisecond)
+	}()
 	select {
 	case err := <-waited:
 		if err != nil {
