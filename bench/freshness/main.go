@@ -51,6 +51,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,6 +70,7 @@ import (
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/stack"
+	"github.com/rdgraph/rdg/internal/store"
 )
 
 type config struct {
@@ -85,6 +87,7 @@ type config struct {
 	JSON      string          `json:"-"`
 	Profile   string          `json:"-"`
 	Trace     time.Duration   `json:"trace_ns,omitempty"`
+	MemTable  int             `json:"memtable_mib,omitempty"`
 }
 
 // runIn is one run, handed to its child process.
@@ -133,11 +136,16 @@ type runOut struct {
 type result struct {
 	Env    report.Env `json:"env"`
 	Config config     `json:"config"`
-	Runs   []struct {
-		runOut
-		Usage report.Usage `json:"process"`
-		Load  float64      `json:"load_avg"`
-	} `json:"runs"`
+	Runs   []measured `json:"runs"`
+}
+
+// measured is a run as the parent saw it.
+type measured struct {
+	runOut
+	Usage report.Usage `json:"process"`
+	Load  float64      `json:"load_avg"`
+	// CPU is the run's CPU profile summed by part (rig.CPUByPart).
+	CPU map[string]time.Duration `json:"cpu_by_part_ns,omitempty"`
 }
 
 func main() {
@@ -154,8 +162,9 @@ func main() {
 	flag.Int64Var(&c.Seed, "seed", 1, "seed of the simulated world")
 	parts := flag.Int("partitions", 6, "partitions of the source and graph topics")
 	flag.StringVar(&c.JSON, "json", "bench/out/freshness.json", "write the results here as JSON (empty: don't)")
-	flag.StringVar(&c.Profile, "cpuprofile", "", "write a CPU profile of every run (freshness-<rate>-<window>.pprof) into this directory")
+	flag.StringVar(&c.Profile, "cpuprofile", "bench/out/prof", "write a CPU profile of every run's paced production and drain (freshness-<rate>-<window>.pprof) into this directory, and print its CPU by part (empty: don't)")
 	flag.DurationVar(&c.Trace, "trace", 0, "with -cpuprofile, also record an execution trace of this long from the start of the measured period (freshness-<rate>-<window>.trace)")
+	flag.IntVar(&c.MemTable, "memtable-mib", 0, "Pebble memtable size in MiB (0: the store's default)")
 	flag.Parse()
 	c.Parts = int32(*parts)
 	for _, s := range strings.Split(rates, ",") {
@@ -191,16 +200,17 @@ func main() {
 				}
 			}
 			fmt.Fprintf(os.Stderr, "rate %.0f/s, window %s\n", r, w)
-			var out struct {
-				runOut
-				Usage report.Usage `json:"process"`
-				Load  float64      `json:"load_avg"`
-			}
+			var out measured
 			u, err := report.RunChild(context.Background(), "run", in, &out.runOut)
 			if err != nil {
 				log.Fatal(err)
 			}
 			out.Usage, out.Load = u, rig.LoadAvg()
+			if in.CPUProfile != "" {
+				if out.CPU, err = rig.CPUByPart(in.CPUProfile); err != nil {
+					log.Fatal(err)
+				}
+			}
 			res.Runs = append(res.Runs, out)
 		}
 	}
@@ -234,6 +244,7 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 		Jobs:            []*job.Job{j},
 		GraphPartitions: c.Parts,
 		Logger:          lg,
+		StoreOptions:    storeOpts(c),
 		BeforeJobs: func(ctx context.Context, seeds []string, reg *sr.Client) error {
 			cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 			if err != nil {
@@ -390,6 +401,13 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 	fmt.Fprintf(os.Stderr, "  produced %d in %s (%.0f/s measured); p99 %.0fms over %d probes\n",
 		out.Produced, prodEnd.Sub(runStart).Round(time.Millisecond), out.Achieved, out.Latency.P99ms, out.Probes)
 	return out, nil
+}
+
+func storeOpts(c config) []store.Opt {
+	if c.MemTable > 0 {
+		return []store.Opt{store.MemTableSize(uint64(c.MemTable) << 20)}
+	}
+	return nil
 }
 
 // probe is an event turned into a probe: when it was produced and whether
@@ -619,6 +637,49 @@ func printTable(res result) {
 		"missed: probes not visible by the end of the drain, counted with the time they waited (p99 then a lower bound, marked >).",
 		"achieved: events acknowledged per second over the measured period; backlog: records not yet read by the job / not yet merged by the writer.",
 		"target: p99 <= window + 250ms. CPU, cores, peak RSS: the run's process (whole stack and producer); load: 1-minute load average after it.",
+	}
+	_ = t.Print(os.Stdout)
+	printParts(res)
+}
+
+// printParts prints where each run's CPU went, per part of the stack, in
+// CPU seconds and microseconds per event produced.
+func printParts(res result) {
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range res.Runs {
+		for p := range r.CPU {
+			if !seen[p] {
+				seen[p] = true
+				names = append(names, p)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	t := report.Table{
+		Title: "CPU by part while producing at the offered rate (warm-up included) and draining: seconds (µs per event produced)",
+		Cols:  append([]string{"offered ev/s", "window", "total"}, names...),
+	}
+	for _, r := range res.Runs {
+		var total time.Duration
+		for _, d := range r.CPU {
+			total += d
+		}
+		per := func(d time.Duration) string {
+			return fmt.Sprintf("%.2f (%.1f)", d.Seconds(), float64(d.Microseconds())/float64(max(r.Produced, 1)))
+		}
+		row := []any{r.Rate, time.Duration(r.Window).String(), per(total)}
+		for _, n := range names {
+			row = append(row, per(r.CPU[n]))
+		}
+		t.Add(row...)
+	}
+	t.Notes = []string{
+		"parts: pprof label rdg of each part package stack starts (job:<name>, writer, broker, api, registry, store) and of this program's producer and probe;",
+		"writer/pebble: the writer inside Pebble (Apply: batch, WAL, memtable); pebble:<kind>: Pebble's background work (compact, flush); other: Go runtime (GC, scheduler).",
 	}
 	_ = t.Print(os.Stdout)
 }

@@ -136,8 +136,11 @@ type pair struct {
 	CeilingUsage  report.Usage  `json:"ceiling_process"`
 	CeilBrokerCPU time.Duration `json:"ceiling_broker_cpu_ns"`
 	CeilingLoad   float64       `json:"ceiling_load_avg"`
-	RatioSteady   float64       `json:"ratio_steady"`
-	RatioWall     float64       `json:"ratio_wall"`
+	// Profiles is each profile of the run summed by part (rig.CPUByPart),
+	// keyed by profile: job, ceiling, broker-during-job, broker-during-ceiling.
+	Profiles    map[string]map[string]time.Duration `json:"cpu_by_part_ns,omitempty"`
+	RatioSteady float64                             `json:"ratio_steady"`
+	RatioWall   float64                             `json:"ratio_wall"`
 }
 
 func run(c config, lg *slog.Logger) error {
@@ -224,6 +227,14 @@ func run(c config, lg *slog.Logger) error {
 			p.RatioSteady = p.Job.Steady / p.Ceiling.Steady
 		}
 		p.RatioWall = p.Ceiling.Wall.Seconds() / p.Job.Wall.Seconds()
+		if c.Profile != "" {
+			p.Profiles = map[string]map[string]time.Duration{}
+			for _, what := range []string{"job", "ceiling", "broker-during-job", "broker-during-ceiling"} {
+				if p.Profiles[what], err = rig.CPUByPart(profPath(c.Profile, what, r)); err != nil {
+					return err
+				}
+			}
+		}
 		res.Runs = append(res.Runs, p)
 	}
 	res.Broker = report.SelfUsage()
@@ -438,18 +449,21 @@ func runCeiling(ctx context.Context, in ceilingIn) (ceilingOut, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(in.Seeds...),
-		kgo.ConsumerGroup(in.Group),
-		kgo.ConsumeTopics(in.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxBytes(t.FetchMaxBytes),
-		kgo.MaxBufferedRecords(t.MaxBufferedRecords),
-		kgo.ProducerLinger(t.Linger),
-		kgo.SessionTimeout(t.SessionTimeout),
-		kgo.DisableAutoCommit(),
-		kgo.BlockRebalanceOnPoll(),
-	)
+	var cl *kgo.Client
+	rig.Labelled(runCtx, "ceiling", func(context.Context) {
+		cl, err = kgo.NewClient(
+			kgo.SeedBrokers(in.Seeds...),
+			kgo.ConsumerGroup(in.Group),
+			kgo.ConsumeTopics(in.Topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.FetchMaxBytes(t.FetchMaxBytes),
+			kgo.MaxBufferedRecords(t.MaxBufferedRecords),
+			kgo.ProducerLinger(t.Linger),
+			kgo.SessionTimeout(t.SessionTimeout),
+			kgo.DisableAutoCommit(),
+			kgo.BlockRebalanceOnPoll(),
+		)
+	})
 	if err != nil {
 		return res, err
 	}
@@ -472,46 +486,50 @@ func runCeiling(ctx context.Context, in ceilingIn) (ceilingOut, error) {
 	var emitted int64
 	commits := 0
 	loop := make(chan error, 1)
-	go func() {
-		nextCommit := time.Now().Add(t.CommitInterval)
-		for {
-			pctx, pcancel := context.WithTimeout(runCtx, max(time.Until(nextCommit), time.Millisecond))
-			fs := cl.PollRecords(pctx, t.MaxPollRecords)
-			pcancel()
-			if runCtx.Err() != nil {
+	// The label is inherited by the goroutine: the profile then tells the
+	// ceiling's own CPU from the runtime's.
+	rig.Labelled(runCtx, "ceiling", func(context.Context) {
+		go func() {
+			nextCommit := time.Now().Add(t.CommitInterval)
+			for {
+				pctx, pcancel := context.WithTimeout(runCtx, max(time.Until(nextCommit), time.Millisecond))
+				fs := cl.PollRecords(pctx, t.MaxPollRecords)
+				pcancel()
+				if runCtx.Err() != nil {
+					cl.AllowRebalance()
+					loop <- nil
+					return
+				}
+				fs.EachRecord(func(*kgo.Record) {
+					n := consumed.Add(1)
+					for target := n * outTotal / inTotal; emitted < target; emitted++ {
+						r := &recs[emitted%int64(len(recs))]
+						cl.Produce(runCtx, &kgo.Record{Topic: r.topic, Key: r.key, Value: r.value}, promise)
+					}
+				})
+				if now := time.Now(); !now.Before(nextCommit) {
+					if err := cl.Flush(runCtx); err != nil {
+						loop <- err
+						return
+					}
+					mu.Lock()
+					err := produceErr
+					mu.Unlock()
+					if err != nil {
+						loop <- err
+						return
+					}
+					if err := cl.CommitUncommittedOffsets(runCtx); err != nil {
+						loop <- err
+						return
+					}
+					commits++
+					nextCommit = now.Add(t.CommitInterval)
+				}
 				cl.AllowRebalance()
-				loop <- nil
-				return
 			}
-			fs.EachRecord(func(*kgo.Record) {
-				n := consumed.Add(1)
-				for target := n * outTotal / inTotal; emitted < target; emitted++ {
-					r := &recs[emitted%int64(len(recs))]
-					cl.Produce(runCtx, &kgo.Record{Topic: r.topic, Key: r.key, Value: r.value}, promise)
-				}
-			})
-			if now := time.Now(); !now.Before(nextCommit) {
-				if err := cl.Flush(runCtx); err != nil {
-					loop <- err
-					return
-				}
-				mu.Lock()
-				err := produceErr
-				mu.Unlock()
-				if err != nil {
-					loop <- err
-					return
-				}
-				if err := cl.CommitUncommittedOffsets(runCtx); err != nil {
-					loop <- err
-					return
-				}
-				commits++
-				nextCommit = now.Add(t.CommitInterval)
-			}
-			cl.AllowRebalance()
-		}
-	}()
+		}()
+	})
 	waited := make(chan error, 1)
 	go func() { waited <- rig.WaitCommitted(runCtx, adm, in.Group, in.Topic, in.Ends, 10*time.Millisecond) }()
 	select {
@@ -560,4 +578,23 @@ func printTable(res result) {
 		"target: job steady >= 0.6 x ceiling steady.",
 	}
 	_ = t.Print(os.Stdout)
+	for _, p := range res.Runs {
+		if p.Profiles == nil {
+			continue
+		}
+		pt := report.Table{Title: fmt.Sprintf("run %d: CPU by part (profiles): seconds (µs per event)", p.Run), Cols: []string{"profile", "part", "CPU s", "µs/event"}}
+		for _, what := range []string{"job", "broker-during-job", "ceiling", "broker-during-ceiling"} {
+			parts := p.Profiles[what]
+			names := make([]string, 0, len(parts))
+			for k := range parts {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				pt.Add(what, k, parts[k].Seconds(), float64(parts[k].Microseconds())/n)
+			}
+		}
+		pt.Notes = []string{"other: the Go runtime (GC, scheduler); job:<name> and ceiling include their franz-go clients' goroutines."}
+		_ = pt.Print(os.Stdout)
+	}
 }

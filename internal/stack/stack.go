@@ -79,6 +79,8 @@ type Config struct {
 	// TTL is the time to live per node or edge type (store.TTL): expired
 	// elements are invisible to queries and swept from the store.
 	TTL map[string]time.Duration
+	// StoreOptions are passed to store.Open after rdg's own.
+	StoreOptions []store.Opt
 }
 
 // Stack is a running rdg.
@@ -239,7 +241,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if !cfg.NoWriter {
 		dir := filepath.Join(cfg.DataDir, "store")
 		labelled(ctx, "store", func(context.Context) {
-			s.store, err = store.Open(dir, store.Logger(s.log), store.TTL(cfg.TTL))
+			s.store, err = store.Open(dir, append([]store.Opt{store.Logger(s.log), store.TTL(cfg.TTL)}, cfg.StoreOptions...)...)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)

@@ -121,9 +121,13 @@ func RunJob(ctx context.Context, r JobRun, log *slog.Logger) (JobResult, error) 
 	start := time.Now()
 	prog := Track(10*time.Millisecond, in)
 	ran := make(chan error, 1)
-	go func() {
-		ran <- job.Run(runCtx, j, job.RunConfig{Seeds: r.Seeds, Registry: reg, Metrics: m, Logger: log})
-	}()
+	// Labelled as package stack labels a job, so that the profile tells
+	// the job's own CPU from the Go runtime's (GC).
+	Labelled(runCtx, "job:"+r.Name, func(ctx context.Context) {
+		go func() {
+			ran <- job.Run(ctx, j, job.RunConfig{Seeds: r.Seeds, Registry: reg, Metrics: m, Logger: log})
+		}()
+	})
 	waited := make(chan error, 1)
 	go func() {
 		waited <- WaitCommitted(runCtx, adm, job.Group(r.Name), demo.TopicPlayback, r.Ends, 10*time.Millisecond)
