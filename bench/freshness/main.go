@@ -47,6 +47,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -131,6 +132,9 @@ type runOut struct {
 	Counts    rig.JobCounts  `json:"job"`
 	Written   int64          `json:"writer_elements_written"`
 	Ready     time.Duration  `json:"ready_ns"`
+	// WriteStalls counts the store's write stalls (Pebble stopping writes
+	// until a flush or compaction catches up), by reason.
+	WriteStalls map[string]int64 `json:"write_stalls,omitempty"`
 }
 
 type result struct {
@@ -223,6 +227,8 @@ func main() {
 func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 	c := in.Cfg
 	out := runOut{Rate: in.Rate, Window: rig.Duration(in.Window)}
+	stallLog := &stallCounter{Handler: lg.Handler(), stalls: &stalls{n: map[string]int64{}}}
+	lg = slog.New(stallLog)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir, err := os.MkdirTemp("", "rdg-bench-freshness")
@@ -398,6 +404,7 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 		return out, err
 	}
 	out.Written = int64(w)
+	out.WriteStalls = stallLog.counts()
 	fmt.Fprintf(os.Stderr, "  produced %d in %s (%.0f/s measured); p99 %.0fms over %d probes\n",
 		out.Produced, prodEnd.Sub(runStart).Round(time.Millisecond), out.Achieved, out.Latency.P99ms, out.Probes)
 	return out, nil
@@ -408,6 +415,50 @@ func storeOpts(c config) []store.Opt {
 		return []store.Opt{store.MemTableSize(uint64(c.MemTable) << 20)}
 	}
 	return nil
+}
+
+// stallCounter counts the store's write stall warnings instead of
+// printing them: at high rates there are hundreds, and their number is
+// the figure.
+type stallCounter struct {
+	slog.Handler
+	*stalls
+}
+
+type stalls struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+func (h *stallCounter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message != "store: write stall" {
+		return h.Handler.Handle(ctx, r)
+	}
+	reason := "?"
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "reason" {
+			reason = a.Value.String()
+		}
+		return true
+	})
+	h.mu.Lock()
+	h.n[reason]++
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *stallCounter) WithAttrs(as []slog.Attr) slog.Handler {
+	return &stallCounter{Handler: h.Handler.WithAttrs(as), stalls: h.stalls}
+}
+
+func (h *stallCounter) WithGroup(name string) slog.Handler {
+	return &stallCounter{Handler: h.Handler.WithGroup(name), stalls: h.stalls}
+}
+
+func (h *stalls) counts() map[string]int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.n)
 }
 
 // probe is an event turned into a probe: when it was produced and whether
@@ -614,7 +665,7 @@ func printTable(res result) {
 		Title: fmt.Sprintf("event produced -> edge visible through the API: %s measured after %s warm-up, %.0f probes/s, poll every %s",
 			res.Config.Duration, res.Config.Warmup, res.Config.ProbeRate, res.Config.Poll),
 		Cols: []string{"offered ev/s", "window", "achieved ev/s", "min 1s ev/s", "probes", "missed", "p50 ms", "p99 ms", "max ms", "target ms", "holds",
-			"job backlog max", "writer backlog max", "poll cycle p50/max ms", "CPU s", "cores", "peak RSS", "load"},
+			"job backlog max", "writer backlog max", "write stalls", "poll cycle p50/max ms", "CPU s", "cores", "peak RSS", "load"},
 	}
 	for _, r := range res.Runs {
 		target := float64(time.Duration(r.Window).Milliseconds()) + 250
@@ -628,18 +679,27 @@ func printTable(res result) {
 		}
 		t.Add(r.Rate, time.Duration(r.Window).String(), r.Achieved, r.MinSecond, r.Probes, r.Missed,
 			r.Latency.P50ms, p99, r.Latency.MaxMs, target, holds,
-			float64(r.JobBacklogMax), float64(r.WriterBacklogMax),
+			float64(r.JobBacklogMax), float64(r.WriterBacklogMax), stallSum(r.WriteStalls),
 			fmt.Sprintf("%.1f/%.0f", r.PollCycle.P50ms, r.PollCycle.MaxMs),
 			r.Usage.CPU().Seconds(), fmt.Sprintf("%.2f", r.Usage.Cores()), report.Bytes(r.Usage.PeakRSS), r.Load)
 	}
 	t.Notes = []string{
 		"latency: probe event handed to the producer -> first API poll whose response holds its edge; resolution = poll cycle.",
 		"missed: probes not visible by the end of the drain, counted with the time they waited (p99 then a lower bound, marked >).",
-		"achieved: events acknowledged per second over the measured period; backlog: records not yet read by the job / not yet merged by the writer.",
+		"achieved: events acknowledged per second over the measured period; backlog: records not yet read by the job / not yet merged by the writer;",
+		"write stalls: times Pebble stopped the writer's writes until a flush or compaction caught up (reasons in the JSON).",
 		"target: p99 <= window + 250ms. CPU, cores, peak RSS: the run's process (whole stack and producer); load: 1-minute load average after it.",
 	}
 	_ = t.Print(os.Stdout)
 	printParts(res)
+}
+
+func stallSum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // printParts prints where each run's CPU went, per part of the stack, in
@@ -660,7 +720,7 @@ func printParts(res result) {
 	}
 	sort.Strings(names)
 	t := report.Table{
-		Title: "CPU by part while producing at the offered rate (warm-up included) and draining: seconds (µs per event produced)",
+		Title: "CPU by part while producing at the offered rate (warm-up included) and draining: seconds (µs per event the job read)",
 		Cols:  append([]string{"offered ev/s", "window", "total"}, names...),
 	}
 	for _, r := range res.Runs {
@@ -669,7 +729,7 @@ func printParts(res result) {
 			total += d
 		}
 		per := func(d time.Duration) string {
-			return fmt.Sprintf("%.2f (%.1f)", d.Seconds(), float64(d.Microseconds())/float64(max(r.Produced, 1)))
+			return fmt.Sprintf("%.2f (%.1f)", d.Seconds(), float64(d.Microseconds())/float64(max(r.Counts.In, 1)))
 		}
 		row := []any{r.Rate, time.Duration(r.Window).String(), per(total)}
 		for _, n := range names {

@@ -2,10 +2,13 @@ package rig
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/sr"
 )
 
 func TestProgressRate(t *testing.T) {
@@ -77,5 +80,44 @@ func TestCPUByPart(t *testing.T) {
 	}
 	if parts["spin"] == 0 || parts["spin"] < total/2 {
 		t.Fatalf("parts %v: the labelled loop is missing", parts)
+	}
+}
+
+// The rig end to end on a small workload: Kafka and the registry, the
+// catalogue and events, the playback job until its group has committed
+// the end.
+func TestRunJob(t *testing.T) {
+	ctx := context.Background()
+	lg := Logger()
+	k, err := StartKafka(ctx, t.TempDir(), lg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	reg, err := sr.NewClient(sr.URLs(k.RegistryURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := Workload{Seed: 1, Members: 500, Events: 2000, Partitions: 3}
+	p, err := Produce(ctx, k.Seeds(), reg, w, lg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Events != w.Events || p.Titles == 0 || len(p.Ends) != 3 {
+		t.Fatalf("produced %+v", p)
+	}
+	for _, window := range []time.Duration{0, 200 * time.Millisecond} {
+		res, err := RunJob(ctx, JobRun{Seeds: k.Seeds(), RegistryURL: k.RegistryURL(), Name: fmt.Sprintf("test-%d", window.Milliseconds()),
+			Window: window, Ends: p.Ends}, lg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := res.Counts
+		if c.In != w.Events || c.DeadLettered != 0 || c.Mapped() < 4*w.Events || res.Wall <= 0 || time.Duration(res.Window) != window {
+			t.Fatalf("window %s: %+v", window, res)
+		}
+		if window == 0 && c.Published() != c.Mapped() || window > 0 && c.Published() >= c.Mapped() {
+			t.Fatalf("window %s: published %d of %d mapped", window, c.Published(), c.Mapped())
+		}
 	}
 }
