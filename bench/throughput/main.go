@@ -178,7 +178,6 @@ func run(c config, lg *slog.Logger) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "produced %d events in %s\n", res.Produced.Events, res.Produced.Elapsed.Round(time.Millisecond))
-	jobTuning := (job.Tuning{}).Defaults()
 
 	outputs := func(t string) bool {
 		return strings.HasPrefix(t, codec.NodeTopicPrefix) || strings.HasPrefix(t, codec.EdgeTopicPrefix) ||
@@ -199,7 +198,6 @@ func run(c config, lg *slog.Logger) error {
 			return err
 		}
 		p.JobLoad = rig.LoadAvg()
-		jobTuning = p.Job.Tuning
 		if p.Outputs, err = sampleOutputs(ctx, k.Seeds(), adm, c.Sample); err != nil {
 			return err
 		}
@@ -214,7 +212,7 @@ func run(c config, lg *slog.Logger) error {
 		p.OutBytes /= float64(max(n, 1))
 
 		ci := ceilingIn{Seeds: k.Seeds(), Group: fmt.Sprintf("ceiling-%d", r), Topic: demo.TopicPlayback, Ends: res.Produced.Ends,
-			Outputs: p.Outputs, Tuning: jobTuning, CPUProfile: profPath(c.Profile, "ceiling", r)}
+			Outputs: p.Outputs, Tuning: p.Job.Tuning, CPUProfile: profPath(c.Profile, "ceiling", r)}
 		if err := createMirrors(ctx, adm, p.Outputs); err != nil {
 			return err
 		}
@@ -358,13 +356,14 @@ func createMirrors(ctx context.Context, adm *kadm.Client, outs []outTopic) error
 }
 
 type ceilingIn struct {
-	Seeds      []string        `json:"seeds"`
-	Group      string          `json:"group"`
-	Topic      string          `json:"topic"`
-	Ends       map[int32]int64 `json:"ends"`
-	Outputs    []outTopic      `json:"outputs"`
-	Tuning     job.Tuning      `json:"tuning"`
-	CPUProfile string          `json:"cpu_profile"`
+	Seeds   []string        `json:"seeds"`
+	Group   string          `json:"group"`
+	Topic   string          `json:"topic"`
+	Ends    map[int32]int64 `json:"ends"`
+	Outputs []outTopic      `json:"outputs"`
+	// Tuning is the job's, as it ran: the ceiling's client gets the same.
+	Tuning     job.Tuning `json:"tuning"`
+	CPUProfile string     `json:"cpu_profile"`
 }
 
 type ceilingOut struct {
