@@ -13,11 +13,13 @@
 // id, so that its `uses` edge (account -> device) is new to the graph. A
 // prober polls the API every -poll with one Traverse call (Connect
 // protocol, binary protobuf, over HTTP on loopback, as any client would)
-// from every outstanding probe account, one hop out over `uses`; a probe's
-// latency is from just before its event was handed to the producer until
-// the response of the first poll that returned its edge. The resolution is
-// therefore the poll cycle (poll interval plus the call's duration), which
-// the table reports.
+// from the outstanding probe accounts, one hop out over `uses` (probes
+// younger than the dedupe window less 50ms only every 20th poll: their
+// edges cannot be visible yet, and asking costs the server lookups). A
+// probe's latency is from just before its event was handed to the
+// producer until the response of the first poll that returned its edge.
+// The resolution is therefore the poll cycle (poll interval plus the
+// call's duration), which the table reports.
 //
 // The run waits until a first probe is visible (the stack is up: side input
 // loaded, job and writer in their groups), then produces at the offered
@@ -284,7 +286,8 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 	defer acl.Close()
 	adm := kadm.NewClient(acl)
 
-	p := &prober{api: rdgv1connect.NewGraphServiceClient(&http.Client{}, st.APIURL()), out: map[string]probe{}, seen: make(chan struct{}, 1)}
+	p := &prober{api: rdgv1connect.NewGraphServiceClient(&http.Client{}, st.APIURL()), out: map[string]probe{}, seen: make(chan struct{}, 1),
+		young: max(in.Window-50*time.Millisecond, 0)}
 	pctx, stopProber := context.WithCancel(ctx)
 	defer stopProber()
 	proberDone := make(chan error, 1)
@@ -471,6 +474,9 @@ type probe struct {
 // prober makes probe events and polls the API for their edges.
 type prober struct {
 	api rdgv1connect.GraphServiceClient
+	// young is the age below which a probe cannot be visible yet: the
+	// dedupe window less a margin.
+	young time.Duration
 
 	mu     sync.Mutex
 	next   int
@@ -505,19 +511,27 @@ func (p *prober) run(ctx context.Context, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var last time.Time
-	for {
+	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
 		}
+		// A probe's edge is held in the dedupe buffer for the window, so
+		// polling for younger probes mostly costs the server lookups; they
+		// are asked for only every 20th poll, in case the buffer's key
+		// bound published them early.
+		all := i%20 == 0
+		now := time.Now()
 		p.mu.Lock()
 		starts := make([]*rdgv1.NodeRef, 0, min(len(p.out), maxStarts))
-		for id := range p.out {
+		for id, pr := range p.out {
 			if len(starts) == maxStarts {
 				break
 			}
-			starts = append(starts, &rdgv1.NodeRef{Type: "account", Id: id})
+			if all || now.Sub(pr.sent) >= p.young {
+				starts = append(starts, &rdgv1.NodeRef{Type: "account", Id: id})
+			}
 		}
 		p.mu.Unlock()
 		if len(starts) == 0 {
@@ -532,7 +546,7 @@ func (p *prober) run(ctx context.Context, every time.Duration) error {
 			MaxNodes: uint32(2*len(starts) + 1),
 			MaxEdges: uint32(2*len(starts) + 1),
 		}))
-		now := time.Now()
+		now = time.Now()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
