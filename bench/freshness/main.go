@@ -238,7 +238,7 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 		return out, err
 	}
 	defer os.RemoveAll(dir)
-	j, err := rig.PlaybackJob(filepath.Join(dir, "example"), "playback", in.Window)
+	j, err := rig.PlaybackJob(filepath.Join(dir, "example"), "playback", in.Window, 0)
 	if err != nil {
 		return out, err
 	}

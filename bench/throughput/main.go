@@ -73,6 +73,7 @@ type config struct {
 	Work    rig.Workload `json:"workload"`
 	Runs    int          `json:"runs"`
 	Sample  int          `json:"sampled_output_records_per_topic"`
+	Conc    int          `json:"job_concurrency,omitempty"`
 	Dir     string       `json:"-"`
 	JSON    string       `json:"-"`
 	Profile string       `json:"-"`
@@ -86,6 +87,7 @@ func main() {
 	flag.Int64Var(&c.Work.Seed, "seed", 1, "seed of the simulated world")
 	parts := flag.Int("partitions", 6, "partitions of the source topic")
 	flag.IntVar(&c.Runs, "runs", 1, "job and ceiling runs, alternating")
+	flag.IntVar(&c.Conc, "concurrency", 0, "consumers of the job in its process (0: the job file's tuning, 1); the ceiling always has one")
 	flag.IntVar(&c.Sample, "sample", 2000, "job output records sampled per graph topic for the ceiling's records")
 	flag.StringVar(&c.Dir, "dir", "", "broker data directory (default: a temporary one, removed at the end)")
 	flag.StringVar(&c.JSON, "json", "bench/out/throughput.json", "write the results here as JSON (empty: don't)")
@@ -188,7 +190,7 @@ func run(c config, lg *slog.Logger) error {
 			return err
 		}
 		p := pair{Run: r}
-		in := rig.JobRun{Seeds: k.Seeds(), RegistryURL: k.RegistryURL(), Name: fmt.Sprintf("playback-%d", r), Window: -1,
+		in := rig.JobRun{Seeds: k.Seeds(), RegistryURL: k.RegistryURL(), Name: fmt.Sprintf("playback-%d", r), Window: -1, Concurrency: c.Conc,
 			Ends: res.Produced.Ends, CPUProfile: profPath(c.Profile, "job", r)}
 		if c.Block {
 			in.BlockProfile = profPath(c.Profile, "job.block", r)
@@ -556,8 +558,12 @@ func runCeiling(ctx context.Context, in ceilingIn) (ceilingOut, error) {
 
 func printTable(res result) {
 	fmt.Printf("\nthroughput: %s\n", res.Env)
+	title := fmt.Sprintf("playback job vs franz-go ceiling: %d events, %d members, %d partitions", res.Produced.Events, res.Config.Work.Members, res.Config.Work.Partitions)
+	if res.Config.Conc > 0 {
+		title += fmt.Sprintf(", job concurrency %d", res.Config.Conc)
+	}
 	t := report.Table{
-		Title: fmt.Sprintf("playback job vs franz-go ceiling: %d events, %d members, %d partitions", res.Produced.Events, res.Config.Work.Members, res.Config.Work.Partitions),
+		Title: title,
 		Cols:  []string{"run", "what", "steady ev/s", "wall ev/s", "wall s", "start-up s", "out records", "out/event", "out B/rec", "CPU s", "CPU µs/event", "broker CPU s", "peak RSS", "load"},
 	}
 	n := float64(res.Produced.Events)

@@ -26,6 +26,9 @@ type JobRun struct {
 	Name string `json:"name"`
 	// Window is the dedupe window; negative keeps the job file's.
 	Window time.Duration `json:"window_ns"`
+	// Concurrency, if positive, replaces the job's tuning.concurrency:
+	// consumers of the job in the process.
+	Concurrency int `json:"concurrency,omitempty"`
 	// Ends are the source topic's end offsets: the run ends when the job's
 	// group has committed them.
 	Ends map[int32]int64 `json:"ends"`
@@ -86,7 +89,7 @@ func RunJob(ctx context.Context, r JobRun, log *slog.Logger) (JobResult, error) 
 		return JobResult{}, err
 	}
 	defer os.RemoveAll(dir)
-	j, err := PlaybackJob(dir, r.Name, r.Window)
+	j, err := PlaybackJob(dir, r.Name, r.Window, r.Concurrency)
 	if err != nil {
 		return JobResult{}, err
 	}

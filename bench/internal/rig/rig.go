@@ -186,8 +186,9 @@ func committed(ctx context.Context, adm *kadm.Client, group, topic string, ends 
 // PlaybackJob compiles the demo playback job (examples/netflix/jobs/
 // playback.yaml, from the copy embedded in rdg, written under dir) named
 // name, so that its consumer group rdg-job-<name> is new, with the dedupe
-// window set to window (negative: the file's own, 1s).
-func PlaybackJob(dir, name string, window time.Duration) (*job.Job, error) {
+// window set to window (negative: the file's own, 1s) and, if positive,
+// tuning.concurrency set to concurrency.
+func PlaybackJob(dir, name string, window time.Duration, concurrency int) (*job.Job, error) {
 	jobs, err := examples.WriteNetflix(dir)
 	if err != nil {
 		return nil, err
@@ -199,6 +200,9 @@ func PlaybackJob(dir, name string, window time.Duration) (*job.Job, error) {
 	spec.Name = name
 	if window >= 0 {
 		spec.Dedupe.Window = window
+	}
+	if concurrency > 0 {
+		spec.Tuning.Concurrency = concurrency
 	}
 	return job.Compile(spec)
 }
