@@ -161,5 +161,10 @@ func RunJob(ctx context.Context, r JobRun, log *slog.Logger) (JobResult, error) 
 	if res.Counts, err = ReadJobCounts(prom, r.Name); err != nil {
 		return res, err
 	}
+	if res.Counts.In < r.Total() {
+		// The steady rate is read from this counter: without it the run
+		// would report nothing and look like it had worked.
+		return res, fmt.Errorf("the job's group committed the end, but rdg_job_records_in_total says %d of %d records", res.Counts.In, r.Total())
+	}
 	return res, nil
 }
