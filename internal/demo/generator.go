@@ -42,6 +42,12 @@ type Config struct {
 	// in full, so a subset is a subsequence of the full stream (same event
 	// ids), only the virtual times differ.
 	Topics []string
+	// Tap, if set, is called by Run, on Run's goroutine, with each event
+	// just before it is encoded and produced. It may replace the event's
+	// Key or change its Value (a benchmark turns some events into probes
+	// it can recognise downstream); the generator keeps no reference to
+	// an event once it is emitted. New ignores it.
+	Tap func(*Event)
 }
 
 func (c *Config) withDefaults() {

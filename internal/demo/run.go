@@ -193,6 +193,9 @@ produce:
 		}
 		for range n {
 			ev := g.Next()
+			if cfg.Tap != nil {
+				cfg.Tap(&ev)
+			}
 			rec, err := encode(w, &r.hdr[ev.kind], ev)
 			if err != nil {
 				encErr = err

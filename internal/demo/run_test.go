@@ -232,3 +232,42 @@ func TestRunBadTopic(t *testing.T) {
 		t.Fatal("unknown topic accepted")
 	}
 }
+
+// Tap sees every event before it is produced, and what it changes is what
+// is produced.
+func TestRunTap(t *testing.T) {
+	e := newEnv(t)
+	tapped := 0
+	cfg := Config{Seed: 3, Members: 100, Count: 200, Rate: -1, Topics: []string{TopicPlayback}, Tap: func(ev *Event) {
+		tapped++
+		if tapped%10 == 0 {
+			p := ev.Value.(*Playback)
+			p.MemberID = "probe"
+			ev.Key = []byte("probe")
+		}
+	}}
+	st, err := Run(context.Background(), e.cl, e.reg, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tapped != 200 || st.Total() != 200 {
+		t.Fatalf("tapped %d, stats %+v", tapped, st)
+	}
+	sch := parsedSchemas[kindPlayback]
+	probes := 0
+	for _, r := range e.consume(t, 200) {
+		var p Playback
+		if err := avro.Unmarshal(sch, r.Value[5:], &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.MemberID == "probe" {
+			if string(r.Key) != "probe" {
+				t.Fatalf("probe with key %q", r.Key)
+			}
+			probes++
+		}
+	}
+	if probes != 20 {
+		t.Fatalf("%d probes produced, want 20", probes)
+	}
+}

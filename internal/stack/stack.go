@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -78,6 +79,8 @@ type Config struct {
 	// TTL is the time to live per node or edge type (store.TTL): expired
 	// elements are invisible to queries and swept from the store.
 	TTL map[string]time.Duration
+	// StoreOptions are passed to store.Open after rdg's own.
+	StoreOptions []store.Opt
 }
 
 // Stack is a running rdg.
@@ -182,7 +185,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if cfg.KafkaAddr == "" {
 			cfg.KafkaAddr = "127.0.0.1:9092"
 		}
-		s.embedded, err = broker.Start(broker.Addr(cfg.KafkaAddr), broker.DataDir(filepath.Join(cfg.DataDir, "kafka")), broker.Logger(s.log))
+		labelled(ctx, "broker", func(context.Context) {
+			s.embedded, err = broker.Start(broker.Addr(cfg.KafkaAddr), broker.DataDir(filepath.Join(cfg.DataDir, "kafka")), broker.Logger(s.log))
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +211,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if cfg.RegistryAddr == "" {
 			cfg.RegistryAddr = "127.0.0.1:8081"
 		}
-		s.regSrv, err = registry.New(ctx, registry.Seeds(s.seeds...), registry.Logger(s.log))
+		labelled(ctx, "registry", func(ctx context.Context) {
+			s.regSrv, err = registry.New(ctx, registry.Seeds(s.seeds...), registry.Logger(s.log))
+		})
 		if err != nil {
 			return nil, fmt.Errorf("schema registry: %w", err)
 		}
@@ -216,11 +223,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		s.regHTTP = &http.Server{Handler: s.regSrv, ReadHeaderTimeout: 10 * time.Second}
 		s.regURL = "http://" + ln.Addr().String()
-		go func() {
-			if err := s.regHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.fail(fmt.Errorf("schema registry: %w", err))
-			}
-		}()
+		labelled(ctx, "registry", func(context.Context) {
+			go func() {
+				if err := s.regHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					s.fail(fmt.Errorf("schema registry: %w", err))
+				}
+			}()
+		})
 		s.log.Info("schema registry listening", "url", s.regURL)
 	}
 	s.reg, err = sr.NewClient(sr.URLs(s.regURL))
@@ -231,7 +240,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	// Store and API.
 	if !cfg.NoWriter {
 		dir := filepath.Join(cfg.DataDir, "store")
-		s.store, err = store.Open(dir, store.Logger(s.log), store.TTL(cfg.TTL))
+		labelled(ctx, "store", func(context.Context) {
+			s.store, err = store.Open(dir, append([]store.Opt{store.Logger(s.log), store.TTL(cfg.TTL)}, cfg.StoreOptions...)...)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -240,7 +251,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	jm := job.NewMetrics(s.promReg)
 	schemas := codec.NewSchemas(s.reg)
 	if cfg.APIAddr != "" {
-		if err := s.startAPI(runCtx, cfg.APIAddr); err != nil {
+		labelled(runCtx, "api", func(ctx context.Context) { err = s.startAPI(ctx, cfg.APIAddr) })
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -255,14 +267,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 	for _, j := range cfg.Jobs {
-		s.supervise(runCtx, "job "+j.Spec.Name, func(ctx context.Context) error {
+		s.supervise(runCtx, "job "+j.Spec.Name, "job:"+j.Spec.Name, func(ctx context.Context) error {
 			return job.Run(ctx, j, job.RunConfig{Seeds: s.seeds, Registry: s.reg, Schemas: schemas,
 				Metrics: jm, Logger: s.log, GraphPartitions: cfg.GraphPartitions})
 		})
 	}
 	if s.store != nil {
 		wm := writer.NewMetrics(s.promReg)
-		s.supervise(runCtx, "graph writer", func(ctx context.Context) error {
+		s.supervise(runCtx, "graph writer", "writer", func(ctx context.Context) error {
 			return writer.Run(ctx, s.store, writer.Config{Seeds: s.seeds, Registry: s.reg, Store: cfg.StoreName,
 				Metrics: wm, Logger: s.log})
 		})
@@ -331,16 +343,25 @@ func (s *Stack) startAPI(ctx context.Context, addr string) error {
 	return nil
 }
 
+// labelled runs f with the profiler label rdg=component, which every
+// goroutine started in f inherits (client, broker and Pebble goroutines
+// included), so that a CPU profile of the whole process can say how much
+// each part cost.
+func labelled(ctx context.Context, component string, f func(context.Context)) {
+	pprof.Do(ctx, pprof.Labels("rdg", component), f)
+}
+
 // supervise runs fn until ctx is done, restarting it with backoff when it
 // fails, so that one job's broken output topic does not take the process
-// down with it.
-func (s *Stack) supervise(ctx context.Context, what string, fn func(context.Context) error) {
+// down with it. Its goroutines carry the profiler label rdg=component.
+func (s *Stack) supervise(ctx context.Context, what, component string, fn func(context.Context) error) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		backoff := time.Second
 		for {
-			err := fn(ctx)
+			var err error
+			labelled(ctx, component, func(ctx context.Context) { err = fn(ctx) })
 			if ctx.Err() != nil {
 				return
 			}
