@@ -78,8 +78,8 @@ type Buffer struct {
 	// hashMask is all ones; tests clear bits to force collisions.
 	hashMask uint64
 
-	// entries is the slab of element states, free its unused slots.
-	entries []entry
+	// entries holds the element states, free its unused slots.
+	entries slab
 	free    []int32
 	n       int // elements buffered
 
@@ -104,6 +104,28 @@ type Buffer struct {
 	// props recycles Props maps the caller hands back with Recycle; a
 	// chain shares it with its processor.
 	props *propsPool
+}
+
+// slab is the buffer's entries in chunks of fixed size, addressed by
+// index: growing adds a chunk instead of copying every entry (at its
+// size, 100,000 entries are 25 MB), and entries never move, so a pointer
+// to one stays valid while others are added.
+type slab struct {
+	chunks [][]entry
+	n      int32
+}
+
+const chunkBits = 10 // 1,024 entries, 256 KB
+
+func (s *slab) at(i int32) *entry { return &s.chunks[i>>chunkBits][i&(1<<chunkBits-1)] }
+
+// add returns the index of a new, zero entry.
+func (s *slab) add() int32 {
+	if int(s.n)>>chunkBits == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]entry, 1<<chunkBits))
+	}
+	s.n++
+	return s.n - 1
 }
 
 // inlineKey is how many bytes of identity an entry keeps inline: a node's
@@ -199,11 +221,11 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 		idx := b.lookupNode(h, n, &key, klen)
 		if idx < 0 {
 			idx = b.newEntry(now, h, false, &key, klen)
-			e := &b.entries[idx]
+			e := b.entries.at(idx)
 			e.el = graph.Edge{EdgeRef: graph.EdgeRef{From: n.NodeRef}, Props: take(&n.Props),
 				FirstSeen: n.FirstSeen, LastSeen: n.LastSeen, UpdatedAt: n.UpdatedAt}
 		} else {
-			e := &b.entries[idx]
+			e := b.entries.at(idx)
 			if e.el.Props == nil && len(n.Props) > 0 {
 				e.el.Props = take(&n.Props)
 			}
@@ -220,11 +242,11 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 		idx := b.lookupEdge(h, &ed.EdgeRef, &key, klen)
 		if idx < 0 {
 			idx = b.newEntry(now, h, true, &key, klen)
-			e := &b.entries[idx]
+			e := b.entries.at(idx)
 			e.el = *ed
 			e.el.Props = take(&ed.Props)
 		} else {
-			e := &b.entries[idx]
+			e := b.entries.at(idx)
 			if e.el.Props == nil && len(ed.Props) > 0 {
 				e.el.Props = take(&ed.Props)
 			}
@@ -276,7 +298,7 @@ func (b *Buffer) lookupNode(h uint64, n *graph.Node, key *[inlineKey]byte, klen 
 			continue
 		}
 		idx := int32(uint32(s) - 1)
-		e := &b.entries[idx]
+		e := b.entries.at(idx)
 		if e.hash == h && !e.isEdge && e.el.From.Type == n.Type && e.sameKey(key, klen) && (klen >= 0 || e.el.From.ID == n.ID) {
 			return idx
 		}
@@ -294,7 +316,7 @@ func (b *Buffer) lookupEdge(h uint64, r *graph.EdgeRef, key *[inlineKey]byte, kl
 			continue
 		}
 		idx := int32(uint32(s) - 1)
-		e := &b.entries[idx]
+		e := b.entries.at(idx)
 		if e.hash == h && e.isEdge && e.el.Type == r.Type && e.el.From.Type == r.From.Type && e.el.To.Type == r.To.Type &&
 			e.sameKey(key, klen) && (klen >= 0 || (e.el.From.ID == r.From.ID && e.el.To.ID == r.To.ID)) {
 			return idx
@@ -347,10 +369,9 @@ func (b *Buffer) newEntry(now time.Time, h uint64, isEdge bool, key *[inlineKey]
 		idx = b.free[n-1]
 		b.free = b.free[:n-1]
 	} else {
-		b.entries = append(b.entries, entry{})
-		idx = int32(len(b.entries) - 1)
+		idx = b.entries.add()
 	}
-	e := &b.entries[idx]
+	e := b.entries.at(idx)
 	e.hash, e.isEdge, e.klen = h, isEdge, klen
 	if klen > 0 {
 		copy(e.key[:], key[:klen])
@@ -359,8 +380,8 @@ func (b *Buffer) newEntry(now time.Time, h uint64, isEdge bool, key *[inlineKey]
 	// If the caller's clock steps back, keep the FIFO sorted by not letting
 	// a new deadline precede the newest one: the element is published a
 	// little late rather than the FIFO order (and Due's O(emitted)) broken.
-	if t := b.timers.back(); t != nil && b.entries[*t].due.After(e.due) {
-		e.due = b.entries[*t].due
+	if t := b.timers.back(); t != nil && b.entries.at(*t).due.After(e.due) {
+		e.due = b.entries.at(*t).due
 	}
 	b.timers.push(idx)
 	b.n++
@@ -438,7 +459,7 @@ func (b *Buffer) queue(p int32) *partQueue {
 // partition, or a lower offset than seen so far (a re-read), changes the
 // entry's minimum and needs an item.
 func (b *Buffer) track(idx int32, q *partQueue, src SourcePos) {
-	e := &b.entries[idx]
+	e := b.entries.at(idx)
 	p, off := src.Partition, src.Offset
 	s := e.srcFor(p)
 	switch {
@@ -454,7 +475,7 @@ func (b *Buffer) track(idx int32, q *partQueue, src SourcePos) {
 	default:
 		return
 	}
-	q.push(pendingItem{off: off, idx: idx, gen: e.gen}, b.entries)
+	q.push(pendingItem{off: off, idx: idx, gen: e.gen}, &b.entries)
 }
 
 // srcFor returns the lowest offset from partition p in e's life, nil if
@@ -481,7 +502,7 @@ func (b *Buffer) Due(now time.Time, out *graph.Batch) int {
 	n := 0
 	for b.timers.len() > 0 {
 		idx := *b.timers.front()
-		if b.entries[idx].due.After(now) && b.Len() <= b.maxKeys {
+		if b.entries.at(idx).due.After(now) && b.Len() <= b.maxKeys {
 			break
 		}
 		b.timers.pop()
@@ -513,7 +534,7 @@ func (b *Buffer) DrainAll(out *graph.Batch) int {
 // emit ends entry idx's life: its element goes to out and the slot to the
 // free list.
 func (b *Buffer) emit(idx int32, out *graph.Batch) {
-	e := &b.entries[idx]
+	e := b.entries.at(idx)
 	b.unindex(e.hash, idx)
 	if e.isEdge {
 		out.Edges = append(out.Edges, e.el)
@@ -539,7 +560,7 @@ func (b *Buffer) Pending(p int32) (min int64, ok bool) {
 	if q == nil {
 		return 0, false
 	}
-	q.prune(b.entries)
+	q.prune(&b.entries)
 	for i := range q.segs {
 		if it := q.segs[i].front(); it != nil && (!ok || it.off < min) {
 			min, ok = it.off, true
@@ -563,14 +584,14 @@ func (b *Buffer) NextDeadline() (time.Time, bool) {
 	if b.Len() > b.maxKeys {
 		return time.Time{}, true
 	}
-	return b.entries[*idx].due, true
+	return b.entries.at(*idx).due, true
 }
 
 // push appends it, to the newest segment if that keeps it sorted, else to
 // a new one. Dead heads are popped first so that the queue stays as long as
 // what is buffered, even if nobody asks for Pending, and so that an emptied
 // newest segment is reused whatever the offset.
-func (q *partQueue) push(it pendingItem, entries []entry) {
+func (q *partQueue) push(it pendingItem, entries *slab) {
 	q.prune(entries)
 	last := len(q.segs) - 1
 	if last < 0 || (q.segs[last].len() > 0 && it.off < q.segs[last].back().off) {
@@ -583,11 +604,11 @@ func (q *partQueue) push(it pendingItem, entries []entry) {
 // prune pops dead items at the heads of the segments and drops emptied
 // segments, keeping one (and its memory) for the next push. An item is
 // dead when its entry has moved on to another life.
-func (q *partQueue) prune(entries []entry) {
+func (q *partQueue) prune(entries *slab) {
 	kept := 0
 	for i := range q.segs {
 		s := &q.segs[i]
-		for s.len() > 0 && entries[s.front().idx].gen != s.front().gen {
+		for s.len() > 0 && entries.at(s.front().idx).gen != s.front().gen {
 			s.pop()
 		}
 		if s.len() > 0 {
