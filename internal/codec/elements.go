@@ -3,7 +3,10 @@ package codec
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -109,6 +112,11 @@ type wireEdge struct {
 type Elements struct {
 	nodeID, edgeID int
 	schemas        *Schemas
+
+	mu      sync.RWMutex
+	readers map[readerKey]reader
+
+	topics topics
 }
 
 // RegisterElements registers the node and edge schemas under the subjects
@@ -147,35 +155,43 @@ func NodeKey(r graph.NodeRef) []byte { return []byte(r.ID) }
 // never share a key on the compacted topic) and keeps ASCII ids readable in
 // kcat.
 func EdgeKey(r graph.EdgeRef) []byte {
-	b := make([]byte, 0, len(r.From.Type)+len(r.From.ID)+len(r.To.Type)+len(r.To.ID)+3)
-	for i, part := range [4]string{r.From.Type, r.From.ID, r.To.Type, r.To.ID} {
-		if i > 0 {
-			b = append(b, '/')
+	return appendEdgeKey(make([]byte, 0, edgeKeySize(&r)), &r)
+}
+
+func appendEdgeKey(b []byte, r *graph.EdgeRef) []byte {
+	b = appendKeyPart(b, r.From.Type)
+	b = appendKeyPart(append(b, '/'), r.From.ID)
+	b = appendKeyPart(append(b, '/'), r.To.Type)
+	return appendKeyPart(append(b, '/'), r.To.ID)
+}
+
+func escapedInKey(c byte) bool { return c == '%' || c == '/' || c < 0x20 || c >= 0x7f }
+
+func keyPartSize(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if escapedInKey(s[i]) {
+			n += 2
 		}
-		b = appendKeyPart(b, part)
 	}
-	return b
+	return n
+}
+
+func edgeKeySize(r *graph.EdgeRef) int {
+	return keyPartSize(r.From.Type) + keyPartSize(r.From.ID) + keyPartSize(r.To.Type) + keyPartSize(r.To.ID) + 3
 }
 
 func appendKeyPart(b []byte, s string) []byte {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '%' || c == '/' || c < 0x20 || c >= 0x7f {
+		if escapedInKey(c) {
 			b = append(b, '%', hex[c>>4], hex[c&0xf])
 			continue
 		}
 		b = append(b, c)
 	}
 	return b
-}
-
-func toWireProps(p graph.Props) map[string]wireProp {
-	m := make(map[string]wireProp, len(p))
-	for k, v := range p {
-		m[k] = wireProp{TS: v.TS, Value: v.Value}
-	}
-	return m
 }
 
 func fromWireProps(m map[string]wireProp) (graph.Props, error) {
@@ -193,71 +209,163 @@ func fromWireProps(m map[string]wireProp) (graph.Props, error) {
 	return p, nil
 }
 
-// AppendNode appends n's Confluent-framed value to dst.
+// AppendNode appends n's Confluent-framed value to dst. Properties are
+// written sorted by name, so equal nodes always encode to equal bytes. On
+// error dst is returned unchanged.
 func (e *Elements) AppendNode(dst []byte, n *graph.Node) ([]byte, error) {
-	w := wireNode{Type: n.Type, ID: n.ID, Props: toWireProps(n.Props), FirstSeen: n.FirstSeen, LastSeen: n.LastSeen, UpdatedAt: n.UpdatedAt}
-	body, err := avro.Marshal(nodeSchema, &w)
+	out, err := appendNodeBody(AppendHeader(dst, e.nodeID), n)
 	if err != nil {
-		return dst, fmt.Errorf("encode node %s: %w", n.NodeRef, err)
+		return dst[:len(dst):len(dst)], fmt.Errorf("encode node %s: %w", n.NodeRef, err)
 	}
-	return append(AppendHeader(dst, e.nodeID), body...), nil
+	return out, nil
 }
 
-// AppendEdge appends ed's Confluent-framed value to dst.
+// AppendEdge appends ed's Confluent-framed value to dst, as AppendNode.
 func (e *Elements) AppendEdge(dst []byte, ed *graph.Edge) ([]byte, error) {
-	w := wireEdge{Type: ed.Type, FromType: ed.From.Type, FromID: ed.From.ID, ToType: ed.To.Type, ToID: ed.To.ID,
-		Props: toWireProps(ed.Props), FirstSeen: ed.FirstSeen, LastSeen: ed.LastSeen, UpdatedAt: ed.UpdatedAt}
-	body, err := avro.Marshal(edgeSchema, &w)
+	out, err := appendEdgeBody(AppendHeader(dst, e.edgeID), ed)
 	if err != nil {
-		return dst, fmt.Errorf("encode edge %s: %w", ed.EdgeRef, err)
+		return dst[:len(dst):len(dst)], fmt.Errorf("encode edge %s: %w", ed.EdgeRef, err)
 	}
-	return append(AppendHeader(dst, e.edgeID), body...), nil
+	return out, nil
 }
 
-// decodeBody picks the schema to read a body with: ours when the writer id
-// is the one we registered, else the writer's schema resolved against ours.
-func (e *Elements) decodeBody(ctx context.Context, b []byte, ours avro.Schema, ourID int, v any) error {
-	id, body, err := SplitHeader(b)
-	if err != nil {
-		return err
+// reader is how a body written with one schema id is read: with the
+// hand-written decoder when the writer schema is ours, else with hamba and
+// the writer schema resolved to ours.
+type reader struct {
+	own      bool
+	resolved avro.Schema
+}
+
+// readerFor picks the reader for schema id. Resolving a schema costs
+// far more than decoding a record, and an id never changes meaning, so
+// the choice is cached per id and kind.
+func (e *Elements) readerFor(ctx context.Context, id int, ours avro.Schema, ourID int) (reader, error) {
+	if id == ourID && ourID != 0 {
+		return reader{own: true}, nil
 	}
-	sch := ours
-	if id != ourID || ourID == 0 {
-		w, err := e.schemas.ByID(ctx, id)
+	key := readerKey{id: id, node: ours == nodeSchema}
+	e.mu.RLock()
+	rd, ok := e.readers[key]
+	e.mu.RUnlock()
+	if ok {
+		return rd, nil
+	}
+	w, err := e.schemas.ByID(ctx, id)
+	if err != nil {
+		return reader{}, err
+	}
+	if w.Fingerprint() == ours.Fingerprint() {
+		rd = reader{own: true}
+	} else {
+		sch, err := avro.NewSchemaCompatibility().Resolve(ours, w)
 		if err != nil {
-			return err
+			return reader{}, fmt.Errorf("schema id %d cannot be read as %s: %w", id, strings.TrimPrefix(ours.(avro.NamedSchema).FullName(), "rdg.graph."), err)
 		}
-		if w.Fingerprint() != ours.Fingerprint() {
-			if sch, err = avro.NewSchemaCompatibility().Resolve(ours, w); err != nil {
-				return fmt.Errorf("schema id %d cannot be read as %s: %w", id, strings.TrimPrefix(ours.(avro.NamedSchema).FullName(), "rdg.graph."), err)
-			}
-		}
+		rd = reader{resolved: sch}
 	}
-	return Unmarshal(sch, body, v)
+	e.mu.Lock()
+	if e.readers == nil {
+		e.readers = make(map[readerKey]reader)
+	}
+	e.readers[key] = rd
+	e.mu.Unlock()
+	return rd, nil
 }
 
-// NodeRecord is n as a record for its graph topic.
+type readerKey struct {
+	id   int
+	node bool
+}
+
+// NodeRecord is n as a record for its graph topic. Its key and value
+// share one allocation.
 func (e *Elements) NodeRecord(n *graph.Node) (*kgo.Record, error) {
-	v, err := e.AppendNode(nil, n)
+	k := len(n.ID)
+	b, err := e.AppendNode(append(make([]byte, 0, k+HeaderSize+bodySizeHint(n.Props, len(n.Type)+len(n.ID))), n.ID...), n)
 	if err != nil {
 		return nil, err
 	}
-	return &kgo.Record{Topic: NodeTopic(n.Type), Key: NodeKey(n.NodeRef), Value: v}, nil
+	return &kgo.Record{Topic: e.topic(NodeTopicPrefix, n.Type), Key: b[:k:k], Value: b[k:]}, nil
 }
 
-// EdgeRecord is ed as a record for its graph topic.
+// EdgeRecord is ed as a record for its graph topic, as NodeRecord.
 func (e *Elements) EdgeRecord(ed *graph.Edge) (*kgo.Record, error) {
-	v, err := e.AppendEdge(nil, ed)
+	k := edgeKeySize(&ed.EdgeRef)
+	r := &ed.EdgeRef
+	b, err := e.AppendEdge(appendEdgeKey(make([]byte, 0, k+HeaderSize+
+		bodySizeHint(ed.Props, len(r.Type)+len(r.From.Type)+len(r.From.ID)+len(r.To.Type)+len(r.To.ID))), r), ed)
 	if err != nil {
 		return nil, err
 	}
-	return &kgo.Record{Topic: EdgeTopic(ed.Type), Key: EdgeKey(ed.EdgeRef), Value: v}, nil
+	return &kgo.Record{Topic: e.topic(EdgeTopicPrefix, ed.Type), Key: b[:k:k], Value: b[k:]}, nil
 }
+
+// bodySizeHint is about the encoded size of a body whose strings outside
+// props total strs bytes: enough that encoding it rarely reallocates.
+func bodySizeHint(p graph.Props, strs int) int {
+	n := strs + 8 + 3*10 + 2
+	for k, v := range p {
+		n += len(k) + 2 + 10 + 10
+		if s, ok := v.Value.(string); ok {
+			n += len(s)
+		}
+	}
+	return n
+}
+
+// topics caches topic names by prefix and type: building "rdg.node." +
+// type for every record would allocate.
+type topics struct {
+	m atomic.Pointer[map[[2]string]string]
+}
+
+func (e *Elements) topic(prefix, typ string) string {
+	if m := e.topics.m.Load(); m != nil {
+		if t, ok := (*m)[[2]string{prefix, typ}]; ok {
+			return t
+		}
+	}
+	t := prefix + typ
+	for {
+		old := e.topics.m.Load()
+		if old != nil && len(*old) >= maxCachedTopics {
+			return t
+		}
+		m := make(map[[2]string]string, 8)
+		if old != nil {
+			maps.Copy(m, *old)
+		}
+		m[[2]string{prefix, typ}] = t
+		if e.topics.m.CompareAndSwap(old, &m) {
+			return t
+		}
+	}
+}
+
+// maxCachedTopics bounds the topic name cache; a job has a handful of
+// element types.
+const maxCachedTopics = 256
 
 // DecodeNode decodes a node topic value.
 func (e *Elements) DecodeNode(ctx context.Context, b []byte) (graph.Node, error) {
+	id, body, err := SplitHeader(b)
+	if err != nil {
+		return graph.Node{}, fmt.Errorf("decode node: %w", err)
+	}
+	rd, err := e.readerFor(ctx, id, nodeSchema, e.nodeID)
+	if err != nil {
+		return graph.Node{}, fmt.Errorf("decode node: %w", err)
+	}
+	if rd.own {
+		n, err := decodeNodeBody(body)
+		if err != nil {
+			return graph.Node{}, fmt.Errorf("decode node: %w", err)
+		}
+		return n, nil
+	}
 	var w wireNode
-	if err := e.decodeBody(ctx, b, nodeSchema, e.nodeID, &w); err != nil {
+	if err := Unmarshal(rd.resolved, body, &w); err != nil {
 		return graph.Node{}, fmt.Errorf("decode node: %w", err)
 	}
 	props, err := fromWireProps(w.Props)
@@ -270,8 +378,23 @@ func (e *Elements) DecodeNode(ctx context.Context, b []byte) (graph.Node, error)
 
 // DecodeEdge decodes an edge topic value.
 func (e *Elements) DecodeEdge(ctx context.Context, b []byte) (graph.Edge, error) {
+	id, body, err := SplitHeader(b)
+	if err != nil {
+		return graph.Edge{}, fmt.Errorf("decode edge: %w", err)
+	}
+	rd, err := e.readerFor(ctx, id, edgeSchema, e.edgeID)
+	if err != nil {
+		return graph.Edge{}, fmt.Errorf("decode edge: %w", err)
+	}
+	if rd.own {
+		ed, err := decodeEdgeBody(body)
+		if err != nil {
+			return graph.Edge{}, fmt.Errorf("decode edge: %w", err)
+		}
+		return ed, nil
+	}
 	var w wireEdge
-	if err := e.decodeBody(ctx, b, edgeSchema, e.edgeID, &w); err != nil {
+	if err := Unmarshal(rd.resolved, body, &w); err != nil {
 		return graph.Edge{}, fmt.Errorf("decode edge: %w", err)
 	}
 	props, err := fromWireProps(w.Props)

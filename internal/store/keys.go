@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/rdgraph/rdg/internal/graph"
 )
@@ -59,7 +60,7 @@ const (
 // of s to dst.
 func appendComponent(dst []byte, s string) []byte {
 	for {
-		i := indexZero(s)
+		i := strings.IndexByte(s, 0)
 		if i < 0 {
 			break
 		}
@@ -69,15 +70,6 @@ func appendComponent(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s...)
 	return append(dst, escByte, escTerm)
-}
-
-func indexZero(s string) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return i
-		}
-	}
-	return -1
 }
 
 var errBadKey = errors.New("store: malformed key")

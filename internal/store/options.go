@@ -31,12 +31,13 @@ type cfg struct {
 
 func defaultCfg() cfg {
 	return cfg{
-		logger:     slog.New(slog.DiscardHandler),
-		cacheSize:  64 << 20,
-		sync:       true,
-		now:        time.Now,
-		sweepEvery: DefaultSweepInterval,
-		sweepKeys:  DefaultSweepKeys,
+		logger:       slog.New(slog.DiscardHandler),
+		cacheSize:    64 << 20,
+		memTableSize: DefaultMemTableSize,
+		sync:         true,
+		now:          time.Now,
+		sweepEvery:   DefaultSweepInterval,
+		sweepKeys:    DefaultSweepKeys,
 	}
 }
 
@@ -108,11 +109,26 @@ func CacheSize(bytes int64) Opt {
 	return opt(func(c *cfg) { c.cacheSize = bytes })
 }
 
-// MemTableSize sets the size in bytes of one Pebble memtable (default:
-// Pebble's, 4 MiB). Larger memtables absorb more merge operands before a
-// flush has to resolve them.
+// DefaultMemTableSize is the size of one memtable unless MemTableSize
+// says otherwise. Pebble's own default, 4 MiB, is smaller than one of the
+// graph writer's batches (20,000 elements, about 3 MiB of keys and values
+// with the reverse edge keys): each batch then took Pebble's large-batch
+// path, was flushed on its own into a small level-0 table, and the store
+// spent its time compacting them (and stalled writes on the memtable
+// count). 64 MiB memtables take about 20 batches each; with Pebble's two
+// memtables before writes stop, at most 128 MiB of memory.
+const DefaultMemTableSize = 64 << 20
+
+// MemTableSize sets the size in bytes of one Pebble memtable (default
+// DefaultMemTableSize). Larger memtables absorb more merge operands before
+// a flush has to resolve them and make fewer, larger level-0 tables, at
+// the cost of memory and of a longer write-ahead log to replay on open.
 func MemTableSize(bytes uint64) Opt {
-	return opt(func(c *cfg) { c.memTableSize = bytes })
+	return opt(func(c *cfg) {
+		if bytes > 0 {
+			c.memTableSize = bytes
+		}
+	})
 }
 
 // Sync sets whether Apply waits for the write-ahead log to reach stable

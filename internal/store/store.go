@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,10 @@ type Pebble struct {
 	// goroutines nobody else waits for: they hold it shared and stop when
 	// stop is closed.
 	closeMu sync.RWMutex
+
+	// scratch holds Apply's working memory between calls (see apply.go).
+	scratch chan *scratch
+	stalls  *stalls
 }
 
 // Open opens the store in dir, creating it if it does not exist.
@@ -78,6 +83,11 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 		CacheSize:          c.cacheSize,
 		MemTableSize:       c.memTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
+		// One compaction at a time normally; Pebble adds a second (and
+		// more, on bigger machines) only when compaction debt or level-0
+		// read amplification builds up, which under a sustained ingest of
+		// uniformly spread keys is what otherwise stalls writes.
+		CompactionConcurrencyRange: func() (int, int) { return 1, min(max(runtime.GOMAXPROCS(0), 1), 4) },
 	}
 	// Bloom filters on every level: the default comparer's prefix is the
 	// whole key, so they let a node read or a reverse edge lookup skip tables
@@ -87,11 +97,16 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	log := c.logger
+	st := &stalls{}
 	po.AddEventListener(pebble.EventListener{
 		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
+			st.begin()
 			log.Warn("store: write stall", "reason", info.Reason)
 		},
-		WriteStallEnd: func() { log.Info("store: write stall ended") },
+		WriteStallEnd: func() {
+			st.end()
+			log.Info("store: write stall ended")
+		},
 	})
 	db, err := pebble.Open(dir, po)
 	if err != nil {
@@ -105,7 +120,8 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 	if !c.sync {
 		wo = pebble.NoSync
 	}
-	p := &Pebble{db: db, wo: wo, ttl: c.ttl, now: c.now, log: c.logger, sweepKeys: c.sweepKeys, stop: make(chan struct{})}
+	p := &Pebble{db: db, wo: wo, ttl: c.ttl, now: c.now, log: c.logger, sweepKeys: c.sweepKeys, stop: make(chan struct{}),
+		scratch: make(chan *scratch, scratchKept), stalls: st}
 	if len(p.ttl) > 0 && c.sweepEvery > 0 {
 		p.swept.Add(1)
 		go p.sweepLoop(c.sweepEvery)
@@ -178,81 +194,39 @@ func (p *Pebble) Compact(ctx context.Context) error {
 	return nil
 }
 
+// DiskUsage is the estimated size on disk of each keyspace, in bytes.
+type DiskUsage struct {
+	Nodes    uint64 `json:"nodes"`     // node keys and values
+	OutEdges uint64 `json:"out_edges"` // out-edge keys and the edges' values
+	InEdges  uint64 `json:"in_edges"`  // in-edge keys, which have no values
+}
+
+// DiskUsage estimates the space each keyspace takes in the store's tables
+// (Pebble's EstimateDiskUsage: whole tables inside a keyspace, overlapping
+// blocks of the others), not counting the write-ahead log. After Compact
+// the tables hold one keyspace each at most levels, so the estimate is
+// close; capacity planning and the store benchmark use it.
+func (p *Pebble) DiskUsage() (DiskUsage, error) {
+	var u DiskUsage
+	for _, ks := range []struct {
+		kind byte
+		n    *uint64
+	}{{kindNode, &u.Nodes}, {kindOut, &u.OutEdges}, {kindIn, &u.InEdges}} {
+		n, err := p.db.EstimateDiskUsage([]byte{ks.kind}, []byte{ks.kind + 1})
+		if err != nil {
+			return u, fmt.Errorf("store: disk usage: %w", err)
+		}
+		*ks.n = n
+	}
+	return u, nil
+}
+
 // cutoffs fixes the TTLs at the current time for one read.
 func (p *Pebble) cutoffs() graph.Cutoffs {
 	if len(p.ttl) == 0 {
 		return graph.Cutoffs{}
 	}
 	return p.ttl.Cutoffs(p.now())
-}
-
-type scratch struct {
-	key, val []byte
-	names    []string
-}
-
-var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
-
-// Apply merges b into the store atomically: all of it or, on error, none of
-// it. It reads nothing; every element becomes a merge operand (see merge.go).
-// An invalid element (bad type name, empty id, property value of another
-// kind) fails the whole batch.
-func (p *Pebble) Apply(ctx context.Context, b *graph.Batch) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if b == nil || b.Len() == 0 {
-		return nil
-	}
-	s := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(s)
-	wb := p.db.NewBatch()
-	defer wb.Close()
-	var err error
-	for i := range b.Nodes {
-		n := &b.Nodes[i]
-		if err := n.NodeRef.Validate(); err != nil {
-			return fmt.Errorf("store: apply: node %d: %w", i, err)
-		}
-		s.key = nodeKey(s.key[:0], n.NodeRef)
-		s.val, s.names, err = encodeValue(s.val[:0], element{n.Props, n.FirstSeen, n.LastSeen, n.UpdatedAt}, s.names)
-		if err != nil {
-			return fmt.Errorf("store: apply: node %s: %w", n.NodeRef, err)
-		}
-		if err := wb.Merge(s.key, s.val, nil); err != nil {
-			return err
-		}
-	}
-	for i := range b.Edges {
-		e := &b.Edges[i]
-		if err := e.EdgeRef.Validate(); err != nil {
-			return fmt.Errorf("store: apply: edge %d: %w", i, err)
-		}
-		s.key = outKey(s.key[:0], &e.EdgeRef)
-		s.val, s.names, err = encodeValue(s.val[:0], element{e.Props, e.FirstSeen, e.LastSeen, e.UpdatedAt}, s.names)
-		if err != nil {
-			return fmt.Errorf("store: apply: edge %s: %w", e.EdgeRef, err)
-		}
-		if err := wb.Merge(s.key, s.val, nil); err != nil {
-			return err
-		}
-		// The reverse entry is all key; Set keeps it idempotent without
-		// involving the merger.
-		s.key = inKey(s.key[:0], &e.EdgeRef)
-		if err := wb.Set(s.key, nil, nil); err != nil {
-			return err
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	p.mu.RLock()
-	err = p.db.Apply(wb, p.wo)
-	p.mu.RUnlock()
-	if err != nil {
-		return fmt.Errorf("store: apply: %w", err)
-	}
-	return nil
 }
 
 // Node returns the stored node ref with one point lookup. An expired node
