@@ -155,11 +155,11 @@ func fieldOf(s avro.Schema) fieldDecoder {
 // decode reads body into slots. It reports false if the fast path cannot
 // decode it (an unsupported schema, or a body hamba might read
 // differently or reject); the caller then decodes with hamba.
-func (d *recordDecoder) decode(body []byte, slots []any) bool {
+func (d *recordDecoder) decode(body []byte, slots []any, bx *boxes) bool {
 	if d.fields == nil {
 		return false
 	}
-	r := bodyReader{buf: body}
+	r := bodyReader{buf: body, bx: bx}
 	for i := range d.fields {
 		f := &d.fields[i]
 		if f.slot < 0 {
@@ -194,6 +194,7 @@ type bodyReader struct {
 	// str is buf as a string, made on first use, so that every string
 	// field of the record shares one allocation.
 	str string
+	bx  *boxes // see box.go
 }
 
 // varint reads a zig-zag varint of at most max bytes, as hamba's ReadLong
@@ -260,7 +261,7 @@ func (r *bodyReader) value(f *fieldDecoder) (any, bool) {
 		return int(v), ok
 	case kindLong:
 		v, ok := r.long()
-		return v, ok
+		return r.bx.long.box(v), ok
 	case kindFloat:
 		if len(r.buf)-r.pos < 4 {
 			return nil, false
@@ -284,7 +285,7 @@ func (r *bodyReader) value(f *fieldDecoder) (any, bool) {
 		if r.str == "" {
 			r.str = string(r.buf)
 		}
-		return r.str[a:b], true
+		return r.bx.str.box(r.str[a:b]), true
 	case kindBytes:
 		a, b, ok := r.span()
 		if !ok {
@@ -299,15 +300,15 @@ func (r *bodyReader) value(f *fieldDecoder) (any, bool) {
 		return f.symbols[i], true
 	case kindDate:
 		v, ok := r.int()
-		return time.Unix(int64(v)*86400, 0).UTC(), ok
+		return r.bx.time.box(time.Unix(int64(v)*86400, 0).UTC()), ok
 	case kindTimestampMillis:
 		v, ok := r.long()
 		sec := v / 1e3
-		return time.Unix(sec, (v-sec*1e3)*1e6).UTC(), ok
+		return r.bx.time.box(time.Unix(sec, (v-sec*1e3)*1e6).UTC()), ok
 	case kindTimestampMicros:
 		v, ok := r.long()
 		sec := v / 1e6
-		return time.Unix(sec, (v-sec*1e6)*1e3).UTC(), ok
+		return r.bx.time.box(time.Unix(sec, (v-sec*1e6)*1e3).UTC()), ok
 	case kindUnion:
 		i, ok := r.int()
 		if !ok || i < 0 || int(i) >= len(f.branches) {

@@ -85,7 +85,7 @@ func checkDecode(t *testing.T, d *recordDecoder, l *layout, body []byte) (fast b
 	for i := range slots {
 		slots[i] = "stale" // a previous record's values must not survive
 	}
-	if !d.decode(body, slots) {
+	if !d.decode(body, slots, newBoxes()) {
 		return false
 	}
 	var m map[string]any

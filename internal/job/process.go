@@ -80,6 +80,7 @@ type Processor struct {
 	slots    []any
 	env      map[string]any
 	envFresh bool
+	boxes    *boxes
 
 	// props recycles Props maps handed back with Recycle (a chain shares
 	// it with its dedupe buffer).
@@ -88,7 +89,7 @@ type Processor struct {
 
 // NewProcessor returns a Processor for j resolving schemas through s.
 func NewProcessor(j *Job, s SchemaSource) *Processor {
-	p := &Processor{job: j, schemas: s, Now: time.Now, readers: make(map[int]*recordDecoder), props: &propsPool{}}
+	p := &Processor{job: j, schemas: s, Now: time.Now, readers: make(map[int]*recordDecoder), props: &propsPool{}, boxes: newBoxes()}
 	if j.layout != nil {
 		p.slots = make([]any, len(j.layout.names))
 		p.env = make(map[string]any, len(j.layout.names))
@@ -174,7 +175,7 @@ func (p *Processor) decode(ctx context.Context, value []byte) (int, error) {
 	}
 	p.envFresh = false
 	l := p.job.layout
-	if l != nil && d.decode(body, p.slots) {
+	if l != nil && d.decode(body, p.slots, p.boxes) {
 		return id, nil
 	}
 	var env map[string]any
