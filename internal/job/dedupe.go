@@ -104,6 +104,8 @@ type Buffer struct {
 	// props recycles Props maps the caller hands back with Recycle; a
 	// chain shares it with its processor.
 	props *propsPool
+	// types numbers type names (typeTag).
+	types []string
 }
 
 // slab is the buffer's entries in chunks of fixed size, addressed by
@@ -130,31 +132,40 @@ func (s *slab) add() int32 {
 
 // inlineKey is how many bytes of identity an entry keeps inline: a node's
 // id, or an edge's two ids with a length byte each.
-const inlineKey = 32
+const inlineKey = 24
 
 // entry is one buffered element in its current life. A node is kept in
 // el as el.From (el.Type empty), with its properties and times, so that
 // nodes and edges share one slab and one merge.
+//
+// The first 64 bytes are what an Add of an already buffered element reads
+// besides the element's times and properties: its identity (hash, type
+// tags, inline id bytes) and its first partition's minimum offset.
 type entry struct {
 	hash uint64
 	// gen identifies the life: incremented on emission, so that queue items
 	// of earlier lives (or of a previous use of this slot) are recognised
 	// as dead.
-	gen    uint64
+	gen uint64
+	// src0 is the lowest offset of the first partition merged into this
+	// life; srcs[1:nsrcs] and more hold those of further partitions (most
+	// elements see one, or two).
+	src0 partMin
+	// tags are the element's type, from type and to type as numbered by
+	// Buffer.typeTag (a node: 0, its type, 0); 0 in a used position means
+	// the table was full and the type names in el must be compared.
+	tags   [3]uint8
 	isEdge bool
+	nsrcs  uint8
 	// klen is the length of the identity bytes in key, -1 if they did not
 	// fit and the id strings in el must be compared.
 	klen int8
 	key  [inlineKey]byte
+
 	el   graph.Edge
 	due  time.Time
-	// srcs holds the lowest offset per partition merged into this life,
-	// nsrcs of them, and more any beyond: most elements see one or two
-	// partitions, and a linear scan of the entry's own memory allocates
-	// nothing. (Not a slice into srcs: the slab moves when it grows.)
-	nsrcs uint8
-	srcs  [2]partMin
-	more  []partMin
+	src1 partMin
+	more []partMin
 }
 
 type partMin struct {
@@ -218,9 +229,10 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 		n := &batch.Nodes[i]
 		h := b.hashNode(&n.NodeRef) & b.hashMask
 		klen := nodeKey(&key, n.ID)
-		idx := b.lookupNode(h, n, &key, klen)
+		tags := [3]uint8{0, b.typeTag(n.Type), 0}
+		idx := b.lookupNode(h, n, tags, &key, klen)
 		if idx < 0 {
-			idx = b.newEntry(now, h, false, &key, klen)
+			idx = b.newEntry(now, h, false, tags, &key, klen)
 			e := b.entries.at(idx)
 			e.el = graph.Edge{EdgeRef: graph.EdgeRef{From: n.NodeRef}, Props: take(&n.Props),
 				FirstSeen: n.FirstSeen, LastSeen: n.LastSeen, UpdatedAt: n.UpdatedAt}
@@ -239,9 +251,10 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 		ed := &batch.Edges[i]
 		h := b.hashEdge(&ed.EdgeRef) & b.hashMask
 		klen := edgeKey(&key, &ed.EdgeRef)
-		idx := b.lookupEdge(h, &ed.EdgeRef, &key, klen)
+		tags := [3]uint8{b.typeTag(ed.Type), b.typeTag(ed.From.Type), b.typeTag(ed.To.Type)}
+		idx := b.lookupEdge(h, &ed.EdgeRef, tags, &key, klen)
 		if idx < 0 {
-			idx = b.newEntry(now, h, true, &key, klen)
+			idx = b.newEntry(now, h, true, tags, &key, klen)
 			e := b.entries.at(idx)
 			e.el = *ed
 			e.el.Props = take(&ed.Props)
@@ -287,7 +300,7 @@ func (e *entry) sameKey(key *[inlineKey]byte, klen int8) bool {
 	return e.klen == klen && (klen < 0 || string(e.key[:klen]) == string(key[:klen]))
 }
 
-func (b *Buffer) lookupNode(h uint64, n *graph.Node, key *[inlineKey]byte, klen int8) int32 {
+func (b *Buffer) lookupNode(h uint64, n *graph.Node, tags [3]uint8, key *[inlineKey]byte, klen int8) int32 {
 	mask := uint64(len(b.index) - 1)
 	for pos := b.home(h); ; pos = (pos + 1) & mask {
 		s := b.index[pos]
@@ -299,13 +312,14 @@ func (b *Buffer) lookupNode(h uint64, n *graph.Node, key *[inlineKey]byte, klen 
 		}
 		idx := int32(uint32(s) - 1)
 		e := b.entries.at(idx)
-		if e.hash == h && !e.isEdge && e.el.From.Type == n.Type && e.sameKey(key, klen) && (klen >= 0 || e.el.From.ID == n.ID) {
+		if e.hash == h && !e.isEdge && e.tags == tags && e.sameKey(key, klen) &&
+			(tags[1] != 0 || e.el.From.Type == n.Type) && (klen >= 0 || e.el.From.ID == n.ID) {
 			return idx
 		}
 	}
 }
 
-func (b *Buffer) lookupEdge(h uint64, r *graph.EdgeRef, key *[inlineKey]byte, klen int8) int32 {
+func (b *Buffer) lookupEdge(h uint64, r *graph.EdgeRef, tags [3]uint8, key *[inlineKey]byte, klen int8) int32 {
 	mask := uint64(len(b.index) - 1)
 	for pos := b.home(h); ; pos = (pos + 1) & mask {
 		s := b.index[pos]
@@ -317,11 +331,29 @@ func (b *Buffer) lookupEdge(h uint64, r *graph.EdgeRef, key *[inlineKey]byte, kl
 		}
 		idx := int32(uint32(s) - 1)
 		e := b.entries.at(idx)
-		if e.hash == h && e.isEdge && e.el.Type == r.Type && e.el.From.Type == r.From.Type && e.el.To.Type == r.To.Type &&
-			e.sameKey(key, klen) && (klen >= 0 || (e.el.From.ID == r.From.ID && e.el.To.ID == r.To.ID)) {
+		if e.hash == h && e.isEdge && e.tags == tags && e.sameKey(key, klen) &&
+			(tags[0] != 0 && tags[1] != 0 && tags[2] != 0 || e.el.Type == r.Type && e.el.From.Type == r.From.Type && e.el.To.Type == r.To.Type) &&
+			(klen >= 0 || e.el.From.ID == r.From.ID && e.el.To.ID == r.To.ID) {
 			return idx
 		}
 	}
+}
+
+// typeTag numbers type names for the entries' first cache line: a job has
+// a handful of types, and comparing a byte beats following two string
+// headers to the name. The names are the job's constants, so the scan
+// mostly compares equal pointers. 0 means the table (255 names) is full.
+func (b *Buffer) typeTag(s string) uint8 {
+	for i, t := range b.types {
+		if t == s {
+			return uint8(i + 1)
+		}
+	}
+	if len(b.types) == 255 {
+		return 0
+	}
+	b.types = append(b.types, s)
+	return uint8(len(b.types))
 }
 
 // home is the index slot where the probe for hash h starts.
@@ -363,7 +395,7 @@ func mix(a, b uint64) uint64 {
 
 // newEntry starts a life: a slab slot with its identity, timer and index
 // slot. The caller fills in the element.
-func (b *Buffer) newEntry(now time.Time, h uint64, isEdge bool, key *[inlineKey]byte, klen int8) int32 {
+func (b *Buffer) newEntry(now time.Time, h uint64, isEdge bool, tags [3]uint8, key *[inlineKey]byte, klen int8) int32 {
 	var idx int32
 	if n := len(b.free); n > 0 {
 		idx = b.free[n-1]
@@ -372,7 +404,7 @@ func (b *Buffer) newEntry(now time.Time, h uint64, isEdge bool, key *[inlineKey]
 		idx = b.entries.add()
 	}
 	e := b.entries.at(idx)
-	e.hash, e.isEdge, e.klen = h, isEdge, klen
+	e.hash, e.isEdge, e.tags, e.klen = h, isEdge, tags, klen
 	if klen > 0 {
 		copy(e.key[:], key[:klen])
 	}
@@ -463,17 +495,16 @@ func (b *Buffer) track(idx int32, q *partQueue, src SourcePos) {
 	p, off := src.Partition, src.Offset
 	s := e.srcFor(p)
 	switch {
-	case s == nil:
-		if int(e.nsrcs) < len(e.srcs) {
-			e.srcs[e.nsrcs] = partMin{part: p, min: off}
-			e.nsrcs++
-		} else {
-			e.more = append(e.more, partMin{part: p, min: off})
-		}
-	case off < s.min:
-		s.min = off
-	default:
+	case s != nil && off >= s.min:
 		return
+	case s != nil:
+		s.min = off
+	case e.nsrcs == 0:
+		e.src0, e.nsrcs = partMin{part: p, min: off}, 1
+	case e.nsrcs == 1:
+		e.src1, e.nsrcs = partMin{part: p, min: off}, 2
+	default:
+		e.more = append(e.more, partMin{part: p, min: off})
 	}
 	q.push(pendingItem{off: off, idx: idx, gen: e.gen}, &b.entries)
 }
@@ -481,10 +512,15 @@ func (b *Buffer) track(idx int32, q *partQueue, src SourcePos) {
 // srcFor returns the lowest offset from partition p in e's life, nil if
 // there is none.
 func (e *entry) srcFor(p int32) *partMin {
-	for i := range e.nsrcs {
-		if e.srcs[i].part == p {
-			return &e.srcs[i]
-		}
+	switch {
+	case e.nsrcs == 0:
+		return nil
+	case e.src0.part == p:
+		return &e.src0
+	case e.nsrcs == 1:
+		return nil
+	case e.src1.part == p:
+		return &e.src1
 	}
 	for i := range e.more {
 		if e.more[i].part == p {

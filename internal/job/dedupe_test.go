@@ -928,3 +928,31 @@ func TestDedupeIndex(t *testing.T) {
 		}
 	}
 }
+
+// Beyond 255 type names the type tags run out and entries compare names:
+// elements of different types with the same ids stay apart, updates of the
+// same element still merge.
+func TestDedupeManyTypes(t *testing.T) {
+	buf := NewBuffer(time.Hour, 0)
+	buf.hashMask = 0 // every element in one probe run
+	for round := range 2 {
+		for i := range 300 {
+			typ := fmt.Sprintf("t%d", i)
+			n := graph.Node{NodeRef: graph.NodeRef{Type: typ, ID: "same"}, FirstSeen: int64(round), LastSeen: int64(round)}
+			e := graph.Edge{EdgeRef: graph.EdgeRef{Type: typ, From: graph.NodeRef{Type: typ, ID: "a"}, To: graph.NodeRef{Type: "x", ID: "b"}},
+				FirstSeen: int64(round), LastSeen: int64(round)}
+			buf.Add(&graph.Batch{Nodes: []graph.Node{n}, Edges: []graph.Edge{e}}, ddPos(0, int64(i)), ddAt(0))
+		}
+	}
+	var out graph.Batch
+	if n := buf.DrainAll(&out); n != 600 {
+		t.Fatalf("%d elements buffered, want 600", n)
+	}
+	seen := map[string]bool{}
+	for _, n := range out.Nodes {
+		if seen[n.Type] || n.FirstSeen != 0 || n.LastSeen != 1 {
+			t.Fatalf("node %v: first %d last %d (duplicate: %v)", n.NodeRef, n.FirstSeen, n.LastSeen, seen[n.Type])
+		}
+		seen[n.Type] = true
+	}
+}
