@@ -60,6 +60,9 @@ type Chain struct {
 	now time.Time
 
 	in, filtered, nodesIn, edgesIn prometheus.Counter
+	// counts are what Ingest has added to those counters since the last
+	// Emit: added per poll rather than per record.
+	counts struct{ in, filtered, nodes, edges int }
 }
 
 // NewChain returns the operator chain of j.
@@ -109,10 +112,10 @@ func (c *Chain) Ingest(ctx context.Context, rec *kgo.Record, now time.Time) erro
 		c.log.Warn("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
 			"stage", stage, "schema_id", schemaID, "err", err, "dlq", c.pub.dlq)
 	case filtered:
-		c.filtered.Inc()
+		c.counts.filtered++
 	default:
-		c.nodesIn.Add(float64(len(c.out.Nodes)))
-		c.edgesIn.Add(float64(len(c.out.Edges)))
+		c.counts.nodes += len(c.out.Nodes)
+		c.counts.edges += len(c.out.Edges)
 		if c.job.Spec.Dedupe.Window == 0 {
 			// No window: every update is published as it is mapped.
 			c.pub.add(ctx, &c.out)
@@ -121,7 +124,7 @@ func (c *Chain) Ingest(ctx context.Context, rec *kgo.Record, now time.Time) erro
 		}
 		c.proc.Recycle(&c.out) // published or copied into the buffer
 	}
-	c.in.Inc()
+	c.counts.in++
 	return nil
 }
 
@@ -142,8 +145,10 @@ func (c *Chain) process(ctx context.Context, rec *kgo.Record) (bool, error) {
 	}
 }
 
-// Emit publishes what the buffer has due at now (everything if all).
+// Emit publishes what the buffer has due at now (everything if all), and
+// brings the chain's counters up to date.
 func (c *Chain) Emit(ctx context.Context, now time.Time, all bool) {
+	c.FlushCounts()
 	c.due.Reset()
 	if all {
 		c.buf.DrainAll(&c.due)
@@ -154,6 +159,17 @@ func (c *Chain) Emit(ctx context.Context, now time.Time, all bool) {
 		c.pub.add(ctx, &c.due)
 		c.buf.Recycle(&c.due) // add has encoded them; their Props maps can be reused
 	}
+}
+
+// FlushCounts adds what Ingest counted since the last call to the job's
+// metrics. Emit calls it; a runner that ingests several polls between
+// Emits calls it after each.
+func (c *Chain) FlushCounts() {
+	c.in.Add(float64(c.counts.in))
+	c.filtered.Add(float64(c.counts.filtered))
+	c.nodesIn.Add(float64(c.counts.nodes))
+	c.edgesIn.Add(float64(c.counts.edges))
+	c.counts = struct{ in, filtered, nodes, edges int }{}
 }
 
 // Pending is the dedupe buffer's commit bound for source partition p (see

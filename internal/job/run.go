@@ -498,6 +498,7 @@ func (w *worker) runExactlyOnce(ctx context.Context) error {
 		}
 		w.mu.Lock()
 		err := w.ingest(ctx, fetches)
+		w.chain.FlushCounts()
 		w.mu.Unlock()
 		if errors.Is(err, errStopped) {
 			stopping = true
