@@ -312,7 +312,7 @@ func table(res *results) *report.Table {
 	}
 	if a := res.Apply; a != nil {
 		t.Notes = append(t.Notes, "apply ceiling's store: "+storeNote(a.Out.Store),
-			fmt.Sprintf("apply ceiling: %.1fs of its %.1fs generating the batches (counted in its time)", a.Out.GenSecs, a.Out.Seconds))
+			fmt.Sprintf("apply ceiling: batches generated ahead of Apply on another goroutine (%.1fs of generating in its %.1fs), as the writer decodes ahead", a.Out.GenSecs, a.Out.Seconds))
 	}
 	if p := res.Produce; p != nil {
 		t.Notes = append(t.Notes, fmt.Sprintf("graph topic records: %.0f bytes on average (key + value)", float64(p.Out.Bytes)/float64(p.Out.Elements)))

@@ -409,7 +409,7 @@ type applyIn struct {
 
 type applyOut struct {
 	phase
-	GenSecs float64          `json:"generate_seconds"` // of Seconds, spent generating the batches
+	GenSecs float64          `json:"generate_seconds"` // spent generating the batches, alongside Apply
 	Store   store.WriteStats `json:"store"`
 }
 
@@ -429,20 +429,27 @@ func runApply(in applyIn) (any, error) {
 	stop := make(chan struct{})
 	go progress("applied", &done, g.Records(), stop)
 	defer close(stop)
-	// The batch's elements are reused: Apply keeps nothing of them, and
-	// reusing them keeps generation cheap next to what it measures.
-	nodes, edges := make([]graph.Node, in.Batch), make([]graph.Edge, in.Batch)
-	b := &graph.Batch{Nodes: nodes[:0], Edges: edges[:0]}
+	// Batches are generated on a goroutine of their own, ahead of Apply,
+	// as the writer decodes its next batch while the store applies one:
+	// Apply never waits for its input. Their elements are reused (Apply
+	// keeps nothing of them), which keeps generating cheap next to what is
+	// measured.
+	free, ready := make(chan *graph.Batch, 3), make(chan *graph.Batch, 2)
+	for range 3 {
+		free <- &graph.Batch{Nodes: make([]graph.Node, 0, in.Batch), Edges: make([]graph.Edge, 0, in.Batch)}
+	}
 	var genTime time.Duration
-	out.phase, err = timed(in.Profile, func() (int64, error) {
-		var total int64
-		for more := true; more; {
+	genDone := make(chan struct{})
+	go func() {
+		defer close(genDone)
+		defer close(ready)
+		for b := range free {
 			t0 := time.Now()
+			nodes, edges := b.Nodes[:cap(b.Nodes)], b.Edges[:cap(b.Edges)]
 			b.Reset()
 			for b.Len() < in.Batch {
 				isNode, ok := g.next(&nodes[len(b.Nodes)], &edges[len(b.Edges)])
 				if !ok {
-					more = false
 					break
 				}
 				if isNode {
@@ -453,16 +460,27 @@ func runApply(in applyIn) (any, error) {
 			}
 			genTime += time.Since(t0)
 			if b.Len() == 0 {
-				break
+				return
 			}
+			ready <- b
+		}
+	}()
+	out.phase, err = timed(in.Profile, func() (int64, error) {
+		var total int64
+		for b := range ready {
 			if err := st.Apply(ctx, b); err != nil {
 				return total, err
 			}
 			total += int64(b.Len())
 			done.Store(total)
+			free <- b
 		}
 		return total, nil
 	})
+	close(free)
+	for range ready {
+	}
+	<-genDone
 	out.GenSecs = genTime.Seconds()
 	out.Store = st.WriteStats()
 	return out, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 	"time"
@@ -24,6 +25,9 @@ type scratch struct {
 	ents  [3][]entry // 'i', 'n' and 'o' keys, in key order of their kind byte
 	names []string
 	wb    *pebble.Batch
+	// for sortKeys
+	keys []uint64
+	tmp  []entry
 }
 
 // scratchKept is how many scratches a store keeps; more than this many
@@ -35,9 +39,8 @@ const scratchKept = 4
 const maxKeptBytes = 64 << 20
 
 // entry is one key of a batch: buf[k:v] is the key, buf[v:end] its value
-// (none for a Set). abbr caches 8 bytes of the key for sorting (sortKeys).
+// (none for a Set).
 type entry struct {
-	abbr      uint64
 	k, v, end int
 }
 
@@ -161,7 +164,7 @@ func (s *scratch) encode(b *graph.Batch) error {
 func (s *scratch) write(wb *pebble.Batch) error {
 	for kind, ents := range s.ents {
 		buf := s.buf
-		sortKeys(buf, ents)
+		sortKeys(buf, ents, &s.keys, &s.tmp)
 		key := func(e *entry) []byte { return buf[e.k:e.v] }
 		for i := 0; i < len(ents); i++ {
 			e := &ents[i]
@@ -195,44 +198,53 @@ func (s *scratch) write(wb *pebble.Batch) error {
 	return nil
 }
 
-// sortKeys sorts ents by their keys in buf, bytewise. Keys in a batch
-// share long prefixes (kind, type, the start of the ids), where a
-// comparison sort spends its time re-reading equal bytes; so it sorts by 8
-// bytes at a time (an abbreviated key in a register) past the prefix all
-// keys share, and only a run of keys equal in those bytes is sorted again
-// by the next 8, a most-significant-digit radix sort with 64-bit digits.
-func sortKeys(buf []byte, ents []entry) {
+// sortKeys sorts ents by their keys in buf, bytewise, using keys and tmp
+// (grown to len(ents)) as scratch.
+//
+// Keys in a batch share long prefixes (kind, type, the start of the ids),
+// where a comparison sort spends its time re-reading equal bytes and
+// calling its comparison function. So it skips the prefix all keys share,
+// packs the next bytes of each key into the high bits of a uint64 and the
+// key's index into the low bits, and sorts those integers natively; keys
+// equal in those bytes form runs sorted again the same way past what each
+// run shares: a most-significant-digit radix sort with digits as wide as
+// a uint64 leaves room for.
+func sortKeys(buf []byte, ents []entry, keys *[]uint64, tmp *[]entry) {
+	*keys = slices.Grow((*keys)[:0], len(ents))[:len(ents)]
+	*tmp = slices.Grow((*tmp)[:0], len(ents))[:len(ents)]
+	sortFrom(buf, ents, 0, *keys, *tmp)
+}
+
+// sortFrom sorts ents whose keys are equal before offset off; keys and
+// tmp are scratch of the same length.
+func sortFrom(buf []byte, ents []entry, off int, keys []uint64, tmp []entry) {
 	if len(ents) < 2 {
 		return
 	}
 	first := buf[ents[0].k:ents[0].v]
 	lcp := len(first)
-	for i := 1; i < len(ents) && lcp > 0; i++ {
+	for i := 1; i < len(ents) && lcp > off; i++ {
 		k := buf[ents[i].k:ents[i].v]
 		n := min(lcp, len(k))
-		j := 0
+		j := off
 		for j < n && k[j] == first[j] {
 			j++
 		}
 		lcp = j
 	}
-	sortFrom(buf, ents, lcp)
-}
-
-// sortFrom sorts ents whose keys are equal before offset off.
-func sortFrom(buf []byte, ents []entry, off int) {
+	off = max(off, lcp)
+	idxBits := bits.Len(uint(len(ents) - 1))
+	width := (64 - idxBits) / 8 // whole key bytes per digit
+	idxMask := uint64(1)<<idxBits - 1
 	done := true
 	for i := range ents {
-		e := &ents[i]
-		k := buf[e.k:e.v]
-		if off >= len(k) {
-			e.abbr = 0
-			continue
-		}
-		done = false
+		k := buf[ents[i].k:ents[i].v]
 		var w [8]byte
-		copy(w[:], k[off:])
-		e.abbr = binary.BigEndian.Uint64(w[:])
+		if off < len(k) {
+			done = false
+			copy(w[:width], k[off:])
+		}
+		keys[i] = binary.BigEndian.Uint64(w[:]) | uint64(i)
 	}
 	if done {
 		// Every key ends before off and they agree before it, so they are
@@ -241,22 +253,18 @@ func sortFrom(buf []byte, ents []entry, off int) {
 		slices.SortFunc(ents, func(a, b entry) int { return (a.v - a.k) - (b.v - b.k) })
 		return
 	}
-	slices.SortFunc(ents, func(a, b entry) int {
-		switch {
-		case a.abbr < b.abbr:
-			return -1
-		case a.abbr > b.abbr:
-			return 1
-		}
-		return 0
-	})
+	slices.Sort(keys)
+	copy(tmp, ents)
+	for i, k := range keys {
+		ents[i] = tmp[k&idxMask]
+	}
 	for i := 0; i < len(ents); {
 		j := i + 1
-		for j < len(ents) && ents[j].abbr == ents[i].abbr {
+		for j < len(ents) && keys[j]&^idxMask == keys[i]&^idxMask {
 			j++
 		}
 		if j-i > 1 {
-			sortFrom(buf, ents[i:j], off+8)
+			sortFrom(buf, ents[i:j], off+width, keys[i:j], tmp[i:j])
 		}
 		i = j
 	}

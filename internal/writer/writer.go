@@ -128,30 +128,35 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("writer: kafka client: %w", err)
 	}
-	defer cl.Close()
+	// Close would hang after a poll whose rebalance block was not lifted,
+	// as when the store fails mid-batch.
+	defer cl.CloseAllowingRebalance()
 	elems := codec.NewElements(cfg.Registry)
-	var batch graph.Batch
 	log.Info("graph writer started", "group", Group(cfg.Store))
+	p := newPipeline(context.WithoutCancel(ctx), w, cl, cfg.Metrics)
+	defer p.close()
 	for {
 		fetches := cl.PollRecords(ctx, cfg.MaxPollRecords)
 		if ctx.Err() != nil {
+			// The batch in flight is applied and committed; what was
+			// polled since is re-read after a restart.
+			err := p.drain()
 			cl.AllowRebalance()
-			return nil
+			return err
 		}
 		fetches.EachError(func(t string, p int32, err error) {
 			if !errors.Is(err, context.Canceled) {
 				log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
-		batch.Reset()
-		n := 0
+		wk := p.next()
 		stopped := false
 		fetches.EachRecord(func(rec *kgo.Record) {
-			n++
+			wk.last[topicPartition{rec.Topic, rec.Partition}] = rec
 			if stopped || rec.Value == nil {
 				return
 			}
-			err := decodeInto(ctx, elems, rec, &batch)
+			err := decodeInto(ctx, elems, rec, &wk.batch)
 			for backoff := 100 * time.Millisecond; errors.Is(err, codec.ErrRegistryUnavailable); backoff = min(2*backoff, 5*time.Second) {
 				log.Warn("waiting for the schema registry", "err", err)
 				select {
@@ -160,7 +165,7 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 					return
 				case <-time.After(backoff):
 				}
-				err = decodeInto(ctx, elems, rec, &batch)
+				err = decodeInto(ctx, elems, rec, &wk.batch)
 			}
 			if err != nil {
 				cfg.Metrics.Rejected.WithLabelValues(rec.Topic).Inc()
@@ -168,34 +173,152 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 			}
 		})
 		if stopped {
-			return nil // nothing committed: the batch is re-read next time
-		}
-		if n == 0 {
+			// Nothing of this batch is committed: it is re-read next time.
+			err := p.drain()
 			cl.AllowRebalance()
+			return err
+		}
+		if len(wk.last) == 0 {
+			p.release(wk)
+			if err := p.drain(); err != nil {
+				return err
+			}
+			cl.AllowRebalance()
+			p.allowed = time.Now()
 			continue
 		}
-		wctx := context.WithoutCancel(ctx)
-		if batch.Len() > 0 {
-			if err := w.Apply(wctx, &batch); err != nil {
-				return fmt.Errorf("writer: apply batch (offsets not committed): %w", err)
-			}
-			cfg.Metrics.Elements.WithLabelValues("node").Add(float64(len(batch.Nodes)))
-			cfg.Metrics.Elements.WithLabelValues("edge").Add(float64(len(batch.Edges)))
-			cfg.Metrics.Batches.Inc()
-			cfg.Metrics.Batch.Observe(float64(batch.Len()))
-			now := time.Now().UnixMilli()
-			for i := range batch.Nodes {
-				cfg.Metrics.Freshness.Observe(float64(now-batch.Nodes[i].LastSeen) / 1000)
-			}
-			for i := range batch.Edges {
-				cfg.Metrics.Freshness.Observe(float64(now-batch.Edges[i].LastSeen) / 1000)
-			}
+		if err := p.submit(wk); err != nil {
+			return err
 		}
-		if err := cl.CommitUncommittedOffsets(wctx); err != nil {
-			return fmt.Errorf("writer: commit offsets: %w", err)
+		// While a backlog lasts the next batch is decoded as this one is
+		// applied, and rebalances wait (BlockRebalanceOnPoll) until the
+		// pipeline is drained: every batch polled before a rebalance is
+		// applied and committed first. Drain when caught up (the next poll
+		// would wait for records anyway) and at least every second, so a
+		// rebalance waits no longer than that.
+		if cl.BufferedFetchRecords() == 0 || time.Since(p.allowed) > time.Second {
+			if err := p.drain(); err != nil {
+				return err
+			}
+			cl.AllowRebalance()
+			p.allowed = time.Now()
 		}
-		cl.AllowRebalance()
 	}
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// work is one polled batch: its decoded elements and the last record of
+// each partition it holds, whose offsets are committed once the store has
+// applied the batch.
+type work struct {
+	batch graph.Batch
+	last  map[topicPartition]*kgo.Record
+}
+
+// pipeline applies batches on a goroutine of its own, one at a time and in
+// order, so that the next batch is polled and decoded while the store
+// applies this one: on a backlog the writer otherwise alternates between
+// a decoding core and a store that waits for it. At most one batch is in
+// flight and one being decoded; each is committed after it is applied,
+// with its own offsets, never a later batch's.
+type pipeline struct {
+	ctx     context.Context
+	w       graph.Writer
+	cl      *kgo.Client
+	m       *Metrics
+	jobs    chan *work
+	done    chan error
+	free    chan *work
+	flying  bool
+	allowed time.Time
+}
+
+func newPipeline(ctx context.Context, w graph.Writer, cl *kgo.Client, m *Metrics) *pipeline {
+	p := &pipeline{ctx: ctx, w: w, cl: cl, m: m, jobs: make(chan *work), done: make(chan error, 1), free: make(chan *work, 2), allowed: time.Now()}
+	for range 2 {
+		p.free <- &work{last: map[topicPartition]*kgo.Record{}}
+	}
+	go func() {
+		for wk := range p.jobs {
+			p.done <- p.apply(wk)
+		}
+	}()
+	return p
+}
+
+// next returns an empty batch to decode into. There is always one: at
+// most one other is in flight.
+func (p *pipeline) next() *work {
+	wk := <-p.free
+	wk.batch.Reset()
+	clear(wk.last)
+	return wk
+}
+
+func (p *pipeline) release(wk *work) { p.free <- wk }
+
+// submit waits for the batch in flight and hands wk to the store. It
+// returns the error of the batch in flight, if any.
+func (p *pipeline) submit(wk *work) error {
+	if err := p.drain(); err != nil {
+		p.release(wk)
+		return err
+	}
+	p.flying = true
+	p.jobs <- wk
+	return nil
+}
+
+// drain waits until the batch in flight, if any, is applied and committed.
+func (p *pipeline) drain() error {
+	if !p.flying {
+		return nil
+	}
+	p.flying = false
+	return <-p.done
+}
+
+// close stops the applying goroutine after the batch in flight.
+func (p *pipeline) close() {
+	_ = p.drain()
+	close(p.jobs)
+}
+
+// apply stores one batch and commits its offsets. Its context is not
+// canceled when the writer stops: a batch begun is finished, so that
+// stopping never leaves work applied but uncommitted for no reason.
+func (p *pipeline) apply(wk *work) error {
+	defer p.release(wk)
+	ctx := p.ctx
+	b := &wk.batch
+	if b.Len() > 0 {
+		if err := p.w.Apply(ctx, b); err != nil {
+			return fmt.Errorf("writer: apply batch (offsets not committed): %w", err)
+		}
+		p.m.Elements.WithLabelValues("node").Add(float64(len(b.Nodes)))
+		p.m.Elements.WithLabelValues("edge").Add(float64(len(b.Edges)))
+		p.m.Batches.Inc()
+		p.m.Batch.Observe(float64(b.Len()))
+		now := time.Now().UnixMilli()
+		for i := range b.Nodes {
+			p.m.Freshness.Observe(float64(now-b.Nodes[i].LastSeen) / 1000)
+		}
+		for i := range b.Edges {
+			p.m.Freshness.Observe(float64(now-b.Edges[i].LastSeen) / 1000)
+		}
+	}
+	last := make([]*kgo.Record, 0, len(wk.last))
+	for _, r := range wk.last {
+		last = append(last, r)
+	}
+	if err := p.cl.CommitRecords(ctx, last...); err != nil {
+		return fmt.Errorf("writer: commit offsets: %w", err)
+	}
+	return nil
 }
 
 func decodeInto(ctx context.Context, elems *codec.Elements, rec *kgo.Record, b *graph.Batch) error {

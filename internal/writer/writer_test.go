@@ -1,0 +1,251 @@
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/rdgraph/rdg/internal/broker"
+	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/registry"
+	"github.com/rdgraph/rdg/internal/store"
+)
+
+// env is an embedded broker and registry holding n node records, spread
+// over three partitions of rdg.node.account: node i has id "n-<i>".
+type env struct {
+	seeds []string
+	reg   *sr.Client
+	n     int
+}
+
+func newEnv(t *testing.T, n int) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	b, err := broker.Start(broker.Addr("127.0.0.1:0"), broker.Logger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	seeds := []string{b.Addr()}
+	rs, err := registry.New(ctx, registry.Seeds(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rs.Close)
+	hs := httptest.NewServer(rs)
+	t.Cleanup(hs.Close)
+	reg, err := sr.NewClient(sr.URLs(hs.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := broker.EnsureTopics(ctx, kadm.NewClient(cl), broker.Topic{Name: codec.NodeTopic("account"), Partitions: 3, Compact: true}); err != nil {
+		t.Fatal(err)
+	}
+	el, err := codec.RegisterElements(ctx, reg, []string{"account"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for i := range n {
+		r, err := el.NodeRecord(&graph.Node{NodeRef: graph.NodeRef{Type: "account", ID: fmt.Sprintf("n-%d", i)},
+			Props: graph.Props{"i": {Value: int64(i), TS: 1}}, FirstSeen: 1, LastSeen: 1, UpdatedAt: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	return &env{seeds: seeds, reg: reg, n: n}
+}
+
+// faulty applies to the store and counts batches, fails the batch number
+// failAt (from 1; 0 never) and cancels stop after stopAt batches.
+type faulty struct {
+	st      *store.Pebble
+	batches atomic.Int64
+	applied atomic.Int64
+	failAt  int64
+	stopAt  int64
+	stop    context.CancelFunc
+	want    int64
+	done    chan struct{}
+}
+
+var errInjected = errors.New("injected store failure")
+
+func (f *faulty) Apply(ctx context.Context, b *graph.Batch) error {
+	k := f.batches.Add(1)
+	if k == f.failAt {
+		return errInjected
+	}
+	if err := f.st.Apply(ctx, b); err != nil {
+		return err
+	}
+	n := f.applied.Add(int64(b.Len()))
+	if k == f.stopAt {
+		f.stop()
+	}
+	if f.done != nil && n >= f.want && n-int64(b.Len()) < f.want {
+		close(f.done)
+	}
+	return nil
+}
+
+// checkCommitted fails unless every record below the group's committed
+// offsets is in the store: offsets are committed only after their batch
+// is applied. It returns the number of committed records.
+func (e *env) checkCommitted(t *testing.T, st *store.Pebble) int64 {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.seeds...), kgo.ConsumeTopics(codec.NodeTopic("account")),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	committed, err := kadm.NewClient(cl).FetchOffsets(ctx, Group("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := codec.NewElements(e.reg)
+	var seen, below int64
+	for seen < int64(e.n) {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			seen++
+			c, ok := committed.Lookup(r.Topic, r.Partition)
+			if !ok || r.Offset >= c.At {
+				return
+			}
+			below++
+			n, err := dec.DecodeNode(ctx, r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, err := st.Node(ctx, n.NodeRef); err != nil || !ok {
+				t.Fatalf("%s/%d@%d (node %s) is below the committed offset %d but not in the store (%v)", r.Topic, r.Partition, r.Offset, n.NodeRef, c.At, err)
+			}
+		})
+	}
+	return below
+}
+
+func openStore(t *testing.T) *store.Pebble {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Sync(false), store.CacheSize(8<<20), store.MemTableSize(4<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func (e *env) cfg() Config {
+	return Config{Seeds: e.seeds, Registry: e.reg, Store: "test", MaxPollRecords: 50, Logger: slog.New(slog.DiscardHandler)}
+}
+
+// The pipelined writer stores a backlog of many batches and commits all
+// of it.
+func TestWriterStoresBacklog(t *testing.T) {
+	e := newEnv(t, 2000)
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &faulty{st: st, want: int64(e.n), done: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() { errc <- Run(ctx, f, e.cfg()) }()
+	select {
+	case <-f.done:
+	case err := <-errc:
+		t.Fatalf("writer stopped early: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatalf("writer applied %d of %d elements in a minute", f.applied.Load(), e.n)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if f.batches.Load() < 10 {
+		t.Fatalf("only %d batches: the backlog did not exercise the pipeline", f.batches.Load())
+	}
+	if got := e.checkCommitted(t, st); got != int64(e.n) {
+		t.Fatalf("%d records committed, want all %d", got, e.n)
+	}
+	nodes, _, err := st.Counts(context.Background())
+	if err != nil || nodes["account"] != int64(e.n) {
+		t.Fatalf("store holds %v nodes (%v), want %d", nodes, err, e.n)
+	}
+}
+
+// A store failure stops the writer with the error, and the failed batch's
+// offsets (and any later batch's) are not committed.
+func TestWriterStoreFailureCommitsNothingUnapplied(t *testing.T) {
+	e := newEnv(t, 2000)
+	st := openStore(t)
+	f := &faulty{st: st, failAt: 5}
+	err := Run(context.Background(), f, e.cfg())
+	if !errors.Is(err, errInjected) {
+		t.Fatalf("Run = %v, want the store's error", err)
+	}
+	if got := e.checkCommitted(t, st); got == 0 || got >= int64(e.n) {
+		t.Fatalf("%d records committed after 4 good batches of at most 50", got)
+	}
+	// A restarted writer resumes from the commits and completes the store.
+	f2 := &faulty{st: st, want: int64(e.n) - f.applied.Load(), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- Run(ctx, f2, e.cfg()) }()
+	select {
+	case <-f2.done:
+	case err := <-errc:
+		t.Fatalf("restarted writer stopped: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("restarted writer did not finish in a minute")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	nodes, _, err := st.Counts(context.Background())
+	if err != nil || nodes["account"] != int64(e.n) {
+		t.Fatalf("store holds %v nodes (%v), want %d", nodes, err, e.n)
+	}
+}
+
+// Stopping mid-backlog finishes the batch in flight and commits only what
+// was applied.
+func TestWriterStopCommitsOnlyApplied(t *testing.T) {
+	e := newEnv(t, 2000)
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &faulty{st: st, stopAt: 6, stop: cancel}
+	if err := Run(ctx, f, e.cfg()); err != nil {
+		t.Fatal(err)
+	}
+	got := e.checkCommitted(t, st)
+	if got == 0 || got > f.applied.Load() {
+		t.Fatalf("%d records committed, %d applied", got, f.applied.Load())
+	}
+}
