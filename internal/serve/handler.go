@@ -92,6 +92,7 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 		}),
 		connect.WithReadMaxBytes(c.limits.MaxRequestBytes),
+		connect.WithCodec(wireCodec{}),
 		connect.WithCompression("gzip",
 			func() connect.Decompressor { return &gzip.Reader{} },
 			func() connect.Compressor { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }),
