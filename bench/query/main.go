@@ -60,6 +60,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -76,6 +78,7 @@ import (
 type config struct {
 	Spec     spec   `json:"graph"`
 	Queries  int    `json:"queries_per_kind"`
+	Deep     int    `json:"queries_per_deep_kind"`
 	Warmup   int    `json:"warmup_per_kind"`
 	Timeout  string `json:"timeout"`
 	Batch    int    `json:"apply_batch"`
@@ -87,7 +90,9 @@ type config struct {
 	Reuse    bool   `json:"reuse"`
 	JSON     string `json:"-"`
 	CPUProf  string `json:"-"`
+	MemProf  string `json:"-"`
 	Kinds    string `json:"kinds"`
+	GOGC     int    `json:"gogc,omitempty"`
 	Sides    string `json:"sides"`
 	Prewarm  bool   `json:"prewarm"`
 }
@@ -157,9 +162,10 @@ func main() {
 	flag.IntVar(&c.Spec.Devices, "devices", 700_000, "device nodes")
 	flag.IntVar(&c.Spec.Titles, "titles", 50_000, "title nodes")
 	flag.Uint64Var(&c.Spec.Seed, "seed", 1, "seed of the graph and of the sampled nodes")
-	flag.IntVar(&c.Queries, "queries", 300, "timed samples per query kind (each runs on every side)")
-	flag.IntVar(&c.Warmup, "warmup", 30, "untimed samples per query kind first")
-	timeout := flag.Duration("timeout", 2*time.Second, "deadline of each query on every side (rdg deadline_ms, PostgreSQL statement_timeout)")
+	flag.IntVar(&c.Queries, "queries", 500, "timed samples of neighbors and 2-hop (each runs on every side)")
+	flag.IntVar(&c.Deep, "queries-deep", 100, "timed samples of 3-hop and path, which PostgreSQL often takes its whole deadline over")
+	flag.IntVar(&c.Warmup, "warmup", 50, "untimed samples per query kind first (a fifth of it for 3-hop and path)")
+	timeout := flag.Duration("timeout", time.Second, "deadline of each query on every side (rdg deadline_ms, PostgreSQL statement_timeout)")
 	flag.IntVar(&c.Batch, "batch", 20_000, "elements per store.Apply batch when loading rdg")
 	flag.IntVar(&c.CacheMiB, "cache", 1024, "rdg block cache in MiB")
 	flag.BoolVar(&c.Prewarm, "prewarm", true, "read everything once before the queries: rdg's store (a Stats scan) and PostgreSQL's tables and indexes (pg_prewarm)")
@@ -170,7 +176,9 @@ func main() {
 	flag.BoolVar(&c.Reuse, "reuse", false, "skip a load whose store (-dir) or PostgreSQL tables already hold this graph")
 	flag.StringVar(&c.JSON, "json", "bench/out/query.json", "write the results here as JSON (empty: don't)")
 	flag.StringVar(&c.CPUProf, "cpuprofile", "", "write a CPU profile of the timed queries here")
+	flag.StringVar(&c.MemProf, "memprofile", "", "write a profile of the queries' allocations here")
 	flag.StringVar(&c.Kinds, "kinds", "neighbors,2-hop,3-hop,path", "query kinds to run")
+	flag.IntVar(&c.GOGC, "gogc", 0, "garbage collection target of this process, which serves the API (0: Go's default, or $GOGC)")
 	flag.StringVar(&c.Sides, "sides", "engine,api,postgresql", "sides to time (rdg's engine and API, PostgreSQL)")
 	flag.Parse()
 	c.Timeout = timeout.String()
@@ -196,6 +204,9 @@ func main() {
 
 func run(c config, timeout time.Duration) error {
 	start := time.Now()
+	if c.GOGC > 0 {
+		debug.SetGCPercent(c.GOGC)
+	}
 	ctx := context.Background()
 	out := &output{Env: report.Environment(), Config: c, EdgesByTyp: map[string]int64{}}
 	specJSON, err := json.Marshal(c.Spec)
@@ -371,6 +382,15 @@ func run(c config, timeout time.Duration) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if c.MemProf != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			if f, err := os.Create(c.MemProf); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	tq := time.Now()
 	nodes := c.Spec.nodes()
 	for _, k := range kinds {
@@ -398,18 +418,22 @@ func run(c config, timeout time.Duration) error {
 		kr := kindResult{Kind: k.name}
 		// The same start nodes for every side, and for every run.
 		rng := rand.New(rand.NewPCG(c.Spec.Seed, uint64(len(k.name))))
-		total := c.Warmup + c.Queries
+		queries, warmup := c.Queries, c.Warmup
+		if k.name == "3-hop" || k.name == "path" {
+			queries, warmup = c.Deep, c.Warmup/5
+		}
+		total := warmup + queries
 		t0, lastProgress := time.Now(), time.Now()
 		var (
 			cpu0   report.Usage
 			cache0 store.CacheStats
 		)
 		for i := range total {
-			if i == c.Warmup {
+			if i == warmup {
 				cpu0, cache0 = report.SelfUsage(), st.CacheStats()
 			}
 			a, b := rng.IntN(nodes), rng.IntN(nodes)
-			timed := i >= c.Warmup
+			timed := i >= warmup
 			answers := make([]answer, len(fns))
 			for j := range fns {
 				// Rotate which side goes first.
@@ -456,14 +480,16 @@ func run(c config, timeout time.Duration) error {
 				fmt.Fprintf(os.Stderr, "%s: %d/%d samples in %.0fs\n", k.name, i+1, total, time.Since(t0).Seconds())
 			}
 		}
-		if c.Queries > 0 {
-			kr.ProcessCPUms = float64((report.SelfUsage().CPU() - cpu0.CPU()).Microseconds()) / 1000 / float64(c.Queries)
+		if queries > 0 {
+			kr.ProcessCPUms = float64((report.SelfUsage().CPU() - cpu0.CPU()).Microseconds()) / 1000 / float64(queries)
 			cs := st.CacheStats()
 			if n := cs.Hits + cs.Misses - cache0.Hits - cache0.Misses; n > 0 {
 				kr.CacheHitPct = 100 * float64(cs.Hits-cache0.Hits) / float64(n)
 			}
-			fmt.Fprintf(os.Stderr, "%s: process CPU %.2f ms per sample; rdg block cache: %.2f%% hits, %s in %d blocks\n",
-				k.name, kr.ProcessCPUms, kr.CacheHitPct, report.Bytes(cs.Size), cs.Count)
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(os.Stderr, "%s: process CPU %.2f ms per sample; rdg block cache: %.2f%% hits, %s in %d blocks; Go heap %s in use, %d GCs\n",
+				k.name, kr.ProcessCPUms, kr.CacheHitPct, report.Bytes(cs.Size), cs.Count, report.Bytes(int64(ms.HeapInuse)), ms.NumGC)
 		}
 		var p99 []float64
 		var p50 []float64
@@ -544,12 +570,14 @@ func ratio(a, b float64) float64 {
 
 func printTables(out *output) error {
 	t := report.Table{
-		Title: fmt.Sprintf("%d nodes, %d edges (max degree %d); %d samples per query, same start nodes on every side; deadline %s\n%s",
-			out.Nodes, out.Edges, out.MaxDegree, out.Config.Queries, out.Config.Timeout, out.Env),
-		Cols: []string{"query", "side", "p50 ms", "p90 ms", "p99 ms", "max ms", "mean results", "partial %", "timeouts"},
+		Title: fmt.Sprintf("%d nodes, %d edges (max degree %d); the same start nodes on every side; deadline %s\n%s",
+			out.Nodes, out.Edges, out.MaxDegree, out.Config.Timeout, out.Env),
+		Cols: []string{"query", "side", "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "mean results", "partial %", "timeouts"},
+		Notes: []string{"partial: cut short by a limit (rdg: the API's default limits; SQL: the same LIMITs); " +
+			"a timeout counts at the time it took, so percentiles that reach timeouts are lower bounds"},
 	}
 	for _, r := range out.Results {
-		t.Add(r.Kind, r.Side, fmt.Sprintf("%.3f", r.P50ms), fmt.Sprintf("%.3f", r.P90ms), fmt.Sprintf("%.3f", r.P99ms), fmt.Sprintf("%.3f", r.MaxMs),
+		t.Add(r.Kind, r.Side, r.N, fmt.Sprintf("%.3f", r.P50ms), fmt.Sprintf("%.3f", r.P90ms), fmt.Sprintf("%.3f", r.P99ms), fmt.Sprintf("%.3f", r.MaxMs),
 			fmt.Sprintf("%.1f", r.MeanResults), fmt.Sprintf("%.1f", r.PartialPct), r.Timeouts)
 	}
 	if err := t.Print(os.Stdout); err != nil {

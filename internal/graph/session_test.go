@@ -161,3 +161,52 @@ func TestShortestPathRefsMatchesBFS(t *testing.T) {
 		}
 	}
 }
+
+// TestTraverseEdgesOnce: a subgraph holds every edge between an expanded
+// node and a reached one exactly once, self-loops and edges seen from both
+// ends included.
+func TestTraverseEdgesOnce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	m := newMem()
+	const n = 40
+	for i := range 120 {
+		a, b := rng.IntN(n), rng.IntN(n)
+		if i%10 == 0 {
+			b = a
+		}
+		m.edge([]string{"x", "y"}[i%2], fmt.Sprintf("v:%d", a), fmt.Sprintf("v:%d", b), 1, nil)
+	}
+	ctx := context.Background()
+	for _, r := range []Reader{m, &sessionMem{memGraph: m}} {
+		for _, dir := range []Direction{Out, In, Both} {
+			for start := range 10 {
+				sg, err := Traverse(ctx, r, TraverseRequest{Start: []NodeRef{mustRef(fmt.Sprintf("v:%d", start))}, Depth: 2, Steps: []Step{{Direction: dir}}})
+				if err != nil || sg.Partial {
+					t.Fatal(err, sg.Outcome)
+				}
+				depth := map[NodeRef]int{}
+				for i, nd := range sg.Nodes {
+					depth[nd.NodeRef] = sg.Depths[i]
+				}
+				want := map[EdgeRef]bool{}
+				for _, e := range m.edges {
+					df, okf := depth[e.From]
+					dt, okt := depth[e.To]
+					if okf && okt && (dir != In && df < 2 || dir != Out && dt < 2) {
+						want[e.EdgeRef] = true
+					}
+				}
+				got := map[EdgeRef]bool{}
+				for _, e := range sg.Edges {
+					if got[e.EdgeRef] {
+						t.Fatalf("%s from v:%d: edge %s twice", dir, start, e.EdgeRef)
+					}
+					got[e.EdgeRef] = true
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s from v:%d: edges %v, want %v", dir, start, got, want)
+				}
+			}
+		}
+	}
+}

@@ -99,7 +99,7 @@ func Traverse(ctx context.Context, r Reader, req TraverseRequest) (*Subgraph, er
 		w.maxNodes = req.Limits.MaxResults
 	}
 	if !w.paths {
-		w.seenEdge = make(map[EdgeRef]struct{}, sizeHint(req.MaxEdges, w.maxNodes))
+		w.seenEdge = make(map[edgeKey]struct{}, sizeHint(req.MaxEdges, w.maxNodes))
 	}
 	err = w.run(depth)
 	if err == nil {
@@ -130,6 +130,13 @@ func sizeHint(limits ...int) int {
 	return 128
 }
 
+// edgeKey identifies an edge of a traversal by the visited-set indexes of
+// its ends: cheaper to hash and store than its EdgeRef's five strings.
+type edgeKey struct {
+	typ      string
+	from, to int32
+}
+
 type walker struct {
 	r        Reader
 	b        *budget
@@ -144,7 +151,7 @@ type walker struct {
 
 	// ModeSubgraph
 	edges    []Edge
-	seenEdge map[EdgeRef]struct{}
+	seenEdge map[edgeKey]struct{}
 
 	// ModePaths: how each node was first reached, and how many nodes the
 	// last hop reached.
@@ -219,12 +226,19 @@ func (w *walker) run(depth int) error {
 					return true
 				}
 				if !w.paths {
-					if _, dup := w.seenEdge[e.EdgeRef]; !dup {
+					if !seen {
+						ti = int32(len(w.nodes)) // the index add gives it
+					}
+					k := edgeKey{typ: e.Type, from: fi, to: ti}
+					if e.From != from {
+						k.from, k.to = ti, fi
+					}
+					if _, dup := w.seenEdge[k]; !dup {
 						if w.req.MaxEdges > 0 && len(w.edges) >= w.req.MaxEdges {
 							b.stop(LimitEdges)
 							return false
 						}
-						w.seenEdge[e.EdgeRef] = struct{}{}
+						w.seenEdge[k] = struct{}{}
 						w.edges = append(w.edges, w.keep(e))
 					}
 				}
