@@ -22,7 +22,7 @@ import (
 // files: it fills every field and compares what clients decode.
 type wireCodec struct{}
 
-func (wireCodec) Name() string  { return "proto" }
+func (wireCodec) Name() string   { return "proto" }
 func (wireCodec) IsBinary() bool { return true }
 
 func (c wireCodec) Marshal(m any) ([]byte, error) { return c.MarshalAppend(nil, m) }
