@@ -151,6 +151,7 @@ type loadResult struct {
 	Detail      any          `json:"detail"`
 	Usage       report.Usage `json:"usage"`
 	Bytes       int64        `json:"stored_bytes"`
+	DirBytes    int64        `json:"dir_bytes,omitempty"`
 	BytesPerEdg float64      `json:"stored_bytes_per_edge"`
 	// Reused: this run did not load; -reuse found the data loaded.
 	Reused bool `json:"reused,omitempty"`
@@ -283,15 +284,13 @@ func run(c config, timeout time.Duration) error {
 		rdgLoad.Reused = true
 	}
 	rdgLoad.Seconds, rdgLoad.Detail = rl.LoadSecs+rl.CompactSec, rl
-	if rdgLoad.Bytes, err = report.DirSize(storeDir); err != nil {
+	if rdgLoad.DirBytes, err = report.DirSize(storeDir); err != nil {
 		return err
 	}
-	rdgLoad.BytesPerEdg = float64(rdgLoad.Bytes) / float64(rl.Edges)
 	out.Nodes, out.Edges, out.MaxDegree = rl.Nodes, rl.Edges, rl.MaxDegree
 	for t := 1; t < len(edgeTypes); t++ {
 		out.EdgesByTyp[edgeTypes[t]] = rl.EdgesByTyp[t]
 	}
-	out.Loads = append(out.Loads, rdgLoad)
 
 	// PostgreSQL load, likewise.
 	var pg *pgx.Conn
@@ -336,6 +335,11 @@ func run(c config, timeout time.Duration) error {
 		return err
 	}
 	defer st.Close()
+	// The live tables: right after the load the directory still holds
+	// write-ahead logs Pebble recycles and files it has yet to delete.
+	rdgLoad.Bytes = st.TableBytes()
+	rdgLoad.BytesPerEdg = float64(rdgLoad.Bytes) / float64(out.Edges)
+	out.Loads = append([]loadResult{rdgLoad}, out.Loads...)
 	if c.Prewarm {
 		t0 := time.Now()
 		if _, err := st.Stats(ctx, 1); err != nil {

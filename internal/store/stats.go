@@ -289,3 +289,8 @@ func (p *Pebble) CacheStats() CacheStats {
 	m := p.db.Metrics().BlockCache
 	return CacheStats{Size: m.Size, Count: m.Count, Hits: m.Hits, Misses: m.Misses}
 }
+
+// TableBytes is the size of the store's live tables: what it holds, without
+// write-ahead logs and files that compactions made obsolete and Pebble has
+// yet to delete.
+func (p *Pebble) TableBytes() int64 { return p.db.Metrics().Total().TablesSize }
