@@ -27,6 +27,12 @@ type GroupResult struct {
 // result is partial: the group is larger than len(Nodes), and edges to the
 // nodes left out are not returned.
 func ConnectedGroup(ctx context.Context, r Reader, req GroupRequest) (*GroupResult, error) {
+	r, done, err := openSession(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	keep := keeper(r)
 	b := newBudget(ctx, req.Limits)
 	out := &GroupResult{}
 	first, ok, err := b.readNode(r, req.Node)
@@ -71,7 +77,7 @@ func ConnectedGroup(ctx context.Context, r Reader, req GroupRequest) (*GroupResu
 			}
 			if _, ok := seenEdge[e.EdgeRef]; !ok {
 				seenEdge[e.EdgeRef] = struct{}{}
-				out.Edges = append(out.Edges, cloneEdge(e))
+				out.Edges = append(out.Edges, keep(e))
 			}
 			return true
 		})

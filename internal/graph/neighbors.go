@@ -97,6 +97,12 @@ type NeighborsResult struct {
 // guard), so the next page continues without repeats or gaps. Fan-out is
 // the number of edges examined, as for a traversal, and stops the listing.
 func ListNeighbors(ctx context.Context, r Reader, req NeighborsRequest) (*NeighborsResult, error) {
+	r, done, err := openSession(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	keep := keeper(r)
 	b := newBudget(ctx, req.Limits)
 	dir := req.Direction
 	if dir == 0 {
@@ -180,7 +186,7 @@ scan:
 					last = Cursor{Phase: d, TypeIdx: ti, After: e.EdgeRef}
 					return true
 				}
-				out.Edges = append(out.Edges, cloneEdge(e))
+				out.Edges = append(out.Edges, keep(e))
 				out.Nodes = append(out.Nodes, n)
 				last = Cursor{Phase: d, TypeIdx: ti, After: e.EdgeRef}
 				lastOut = last

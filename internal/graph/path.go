@@ -44,7 +44,8 @@ type pathSide struct {
 }
 
 // pathStep is how a side of the search first reached a node: from prev,
-// over edge e.
+// over edge e (its identity only, when the Reader can list edges without
+// their values: the path's edges are read once it is found).
 type pathStep struct {
 	prev NodeRef
 	e    Edge
@@ -59,10 +60,18 @@ type pathStep struct {
 // Among shortest paths the one met first is returned, which is
 // deterministic for an unchanged graph.
 //
-// Node records are read only for the nodes of the path found. Limits apply
+// Node records and edge values are read only for the path found, when the
+// Reader can list edges without their values (EdgeRefLister). Limits apply
 // as for Traverse (MaxResults does not); a fan-out limit can hide a path,
 // or a shorter one, so a result that reached one is partial.
 func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, error) {
+	r, done, err := openSession(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	lister, refsOnly := r.(EdgeRefLister)
+	keep := keeper(r)
 	b := newBudget(ctx, req.Limits)
 	dir := req.Direction
 	if dir == 0 {
@@ -97,7 +106,7 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 		var next []NodeRef
 		for _, u := range side.frontier {
 			fan := 0
-			err := EachEdge(b.ctx, r, u, side.dir, req.EdgeTypes, func(e *Edge, far NodeRef) bool {
+			visit := func(e *Edge, far NodeRef) bool {
 				if req.Limits.MaxFanout > 0 && fan >= req.Limits.MaxFanout {
 					b.fanout = true
 					return false
@@ -109,14 +118,28 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 				if _, ok := side.prev[far]; ok {
 					return true
 				}
-				side.prev[far] = pathStep{prev: u, e: cloneEdge(e)}
+				if refsOnly {
+					side.prev[far] = pathStep{prev: u, e: Edge{EdgeRef: e.EdgeRef}}
+				} else {
+					side.prev[far] = pathStep{prev: u, e: keep(e)}
+				}
 				if _, ok := other.prev[far]; ok {
 					meet, met = far, true
 					return false
 				}
 				next = append(next, far)
 				return true
-			})
+			}
+			var err error
+			if refsOnly {
+				var e Edge
+				err = eachEdgeRef(b.ctx, r, u, side.dir, req.EdgeTypes, func(ref *EdgeRef, far NodeRef) bool {
+					e.EdgeRef = *ref
+					return visit(&e, far)
+				})
+			} else {
+				err = EachEdge(b.ctx, r, u, side.dir, req.EdgeTypes, visit)
+			}
 			if err = b.readError(err); err != nil {
 				return nil, err
 			}
@@ -148,6 +171,20 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 			refs = append(refs, s.prev)
 			edges = append(edges, s.e)
 			n = s.prev
+		}
+		if refsOnly {
+			for i := range edges {
+				e, ok, err := lister.Edge(b.ctx, edges[i].EdgeRef)
+				if err != nil {
+					if err = b.readError(err); err != nil {
+						return nil, err
+					}
+					break // out of time: the rest keep their identity only
+				}
+				if ok {
+					edges[i] = e
+				}
+			}
 		}
 		p := Path{Edges: edges, Nodes: make([]Node, 0, len(refs))}
 		for _, ref := range refs {

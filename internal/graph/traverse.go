@@ -81,21 +81,27 @@ func Traverse(ctx context.Context, r Reader, req TraverseRequest) (*Subgraph, er
 	if depth <= 0 {
 		depth = max(len(req.Steps), 1)
 	}
+	r, done, err := openSession(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	w := &walker{
 		r:     r,
 		b:     newBudget(ctx, req.Limits),
 		req:   &req,
 		paths: req.Mode == ModePaths,
-		idx:   make(map[NodeRef]int32),
+		idx:   make(map[NodeRef]int32, sizeHint(req.MaxNodes, req.Limits.MaxResults)),
+		keep:  keeper(r),
 	}
 	w.maxNodes = req.MaxNodes
 	if w.maxNodes == 0 {
 		w.maxNodes = req.Limits.MaxResults
 	}
 	if !w.paths {
-		w.seenEdge = make(map[EdgeRef]struct{})
+		w.seenEdge = make(map[edgeKey]struct{}, sizeHint(req.MaxEdges, w.maxNodes))
 	}
-	err := w.run(depth)
+	err = w.run(depth)
 	if err == nil {
 		err = w.b.err
 	}
@@ -112,12 +118,32 @@ func Traverse(ctx context.Context, r Reader, req TraverseRequest) (*Subgraph, er
 	return out, nil
 }
 
+// sizeHint is the initial size of a traversal's visited sets: large
+// traversals are the common case and grow them several times from empty,
+// small ones pay for a few kilobytes.
+func sizeHint(limits ...int) int {
+	for _, l := range limits {
+		if l > 0 {
+			return min(l, 128)
+		}
+	}
+	return 128
+}
+
+// edgeKey identifies an edge of a traversal by the visited-set indexes of
+// its ends: cheaper to hash and store than its EdgeRef's five strings.
+type edgeKey struct {
+	typ      string
+	from, to int32
+}
+
 type walker struct {
 	r        Reader
 	b        *budget
 	req      *TraverseRequest
 	paths    bool
 	maxNodes int
+	keep     func(*Edge) Edge
 
 	idx    map[NodeRef]int32 // visited set: index in nodes
 	nodes  []Node
@@ -125,7 +151,7 @@ type walker struct {
 
 	// ModeSubgraph
 	edges    []Edge
-	seenEdge map[EdgeRef]struct{}
+	seenEdge map[edgeKey]struct{}
 
 	// ModePaths: how each node was first reached, and how many nodes the
 	// last hop reached.
@@ -200,13 +226,20 @@ func (w *walker) run(depth int) error {
 					return true
 				}
 				if !w.paths {
-					if _, dup := w.seenEdge[e.EdgeRef]; !dup {
+					if !seen {
+						ti = int32(len(w.nodes)) // the index add gives it
+					}
+					k := edgeKey{typ: e.Type, from: fi, to: ti}
+					if e.From != from {
+						k.from, k.to = ti, fi
+					}
+					if _, dup := w.seenEdge[k]; !dup {
 						if w.req.MaxEdges > 0 && len(w.edges) >= w.req.MaxEdges {
 							b.stop(LimitEdges)
 							return false
 						}
-						w.seenEdge[e.EdgeRef] = struct{}{}
-						w.edges = append(w.edges, cloneEdge(e))
+						w.seenEdge[k] = struct{}{}
+						w.edges = append(w.edges, w.keep(e))
 					}
 				}
 				if !seen {
@@ -245,7 +278,7 @@ func (w *walker) add(n Node, d int, parent int32, e *Edge) int32 {
 	if w.paths {
 		w.parent = append(w.parent, parent)
 		if e != nil {
-			w.via = append(w.via, cloneEdge(e))
+			w.via = append(w.via, w.keep(e))
 		} else {
 			w.via = append(w.via, Edge{})
 		}
@@ -280,32 +313,32 @@ func (w *walker) buildPaths(depth int) []Path {
 // end, until fn returns false. With Both, out-edges come first. A self-loop
 // followed in Both directions is reported once.
 func EachEdge(ctx context.Context, r Reader, ref NodeRef, dir Direction, types []string, fn func(e *Edge, far NodeRef) bool) error {
+	return eachListing(dir, types, func(d Direction, t string, stopped *bool) error {
+		return r.Edges(ctx, ref, d, t, func(e *Edge) bool {
+			far, ok := farEnd(&e.EdgeRef, dir, d)
+			if ok && !fn(e, far) {
+				*stopped = true
+				return false
+			}
+			return true
+		})
+	})
+}
+
+// eachListing calls list for every (direction, edge type) listing that
+// makes up the edges of a node in direction dir over types, out-edges
+// first, until one fails or sets *stopped.
+func eachListing(dir Direction, types []string, list func(d Direction, t string, stopped *bool) error) error {
 	if dir == 0 {
 		dir = Out
 	}
 	stopped := false
 	walk := func(d Direction) error {
-		each := func(t string) error {
-			return r.Edges(ctx, ref, d, t, func(e *Edge) bool {
-				far := e.To
-				if d == In {
-					if dir == Both && e.From == e.To {
-						return true // already seen as an out-edge
-					}
-					far = e.From
-				}
-				if !fn(e, far) {
-					stopped = true
-					return false
-				}
-				return true
-			})
-		}
 		if len(types) == 0 {
-			return each("")
+			return list(d, "", &stopped)
 		}
 		for _, t := range types {
-			if err := each(t); err != nil || stopped {
+			if err := list(d, t, &stopped); err != nil || stopped {
 				return err
 			}
 		}
@@ -320,6 +353,19 @@ func EachEdge(ctx context.Context, r Reader, ref NodeRef, dir Direction, types [
 		return walk(In)
 	}
 	return nil
+}
+
+// farEnd is the node at the other end of e, listed in direction d as part
+// of a listing in direction dir; ok is false for a self-loop already
+// reported as an out-edge of a Both listing.
+func farEnd(e *EdgeRef, dir, d Direction) (far NodeRef, ok bool) {
+	if d != In {
+		return e.To, true
+	}
+	if dir == Both && e.From == e.To {
+		return NodeRef{}, false
+	}
+	return e.From, true
 }
 
 // cloneEdge copies e so that a Reader may reuse the memory it passes to

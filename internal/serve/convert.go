@@ -205,19 +205,122 @@ func nodeRefToProto(r graph.NodeRef) *rdgv1.NodeRef {
 	return &rdgv1.NodeRef{Type: r.Type, Id: r.ID}
 }
 
-func nodeToProto(n *graph.Node) *rdgv1.Node {
-	return &rdgv1.Node{
-		Type:        n.Type,
-		Id:          n.ID,
-		Props:       propsToProto(n.Props),
-		FirstSeenMs: n.FirstSeen,
-		LastSeenMs:  n.LastSeen,
-		UpdatedAtMs: n.UpdatedAt,
-	}
+// protoAlloc allocates the messages of one response in chunks: a
+// traversal's answer holds thousands of nodes and edges, and allocating
+// every message, value and oneof wrapper on its own cost about as much as
+// the engine's work. Messages from a chunk live as long as the response.
+// The zero value is ready to use.
+type protoAlloc struct {
+	nodes  chunks[rdgv1.Node]
+	edges  chunks[rdgv1.Edge]
+	refs   chunks[rdgv1.NodeRef]
+	values chunks[rdgv1.Value]
+	strs   chunks[rdgv1.Value_StringValue]
+	ints   chunks[rdgv1.Value_IntValue]
+	floats chunks[rdgv1.Value_DoubleValue]
+	bools  chunks[rdgv1.Value_BoolValue]
 }
 
-func pathToProto(p *graph.Path) *rdgv1.Path {
-	return &rdgv1.Path{Nodes: nodesToProto(p.Nodes), Edges: edgesToProto(p.Edges)}
+// chunks hands out pointers to zero values from slices it never grows in
+// place, so the pointers stay valid.
+type chunks[T any] struct{ buf []T }
+
+func (c *chunks[T]) new() *T {
+	if len(c.buf) == cap(c.buf) {
+		c.buf = make([]T, 0, min(max(2*cap(c.buf), 16), 1024))
+	}
+	c.buf = c.buf[:len(c.buf)+1]
+	return &c.buf[len(c.buf)-1]
+}
+
+func (a *protoAlloc) nodeRef(r graph.NodeRef) *rdgv1.NodeRef {
+	m := a.refs.new()
+	m.Type, m.Id = r.Type, r.ID
+	return m
+}
+
+func (a *protoAlloc) node(n *graph.Node) *rdgv1.Node {
+	m := a.nodes.new()
+	m.Type, m.Id = n.Type, n.ID
+	m.Props = a.props(n.Props)
+	m.FirstSeenMs, m.LastSeenMs, m.UpdatedAtMs = n.FirstSeen, n.LastSeen, n.UpdatedAt
+	return m
+}
+
+func (a *protoAlloc) path(p *graph.Path) *rdgv1.Path {
+	return &rdgv1.Path{Nodes: a.nodeList(p.Nodes), Edges: a.edgeList(p.Edges)}
+}
+
+func (a *protoAlloc) nodeList(ns []graph.Node) []*rdgv1.Node {
+	out := make([]*rdgv1.Node, len(ns))
+	for i := range ns {
+		out[i] = a.node(&ns[i])
+	}
+	return out
+}
+
+func (a *protoAlloc) edge(e *graph.Edge) *rdgv1.Edge {
+	m := a.edges.new()
+	m.Type = e.Type
+	m.From, m.To = a.nodeRef(e.From), a.nodeRef(e.To)
+	m.Props = a.props(e.Props)
+	m.FirstSeenMs, m.LastSeenMs, m.UpdatedAtMs = e.FirstSeen, e.LastSeen, e.UpdatedAt
+	return m
+}
+
+func (a *protoAlloc) edgeList(es []graph.Edge) []*rdgv1.Edge {
+	out := make([]*rdgv1.Edge, len(es))
+	for i := range es {
+		out[i] = a.edge(&es[i])
+	}
+	return out
+}
+
+// props drops the per-property event times: they exist for merging, and
+// the API promises only the winning value.
+func (a *protoAlloc) props(ps graph.Props) map[string]*rdgv1.Value {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make(map[string]*rdgv1.Value, len(ps))
+	for k, p := range ps {
+		out[k] = a.value(p.Value)
+	}
+	return out
+}
+
+func (a *protoAlloc) value(v any) *rdgv1.Value {
+	m := a.values.new()
+	switch x := v.(type) {
+	case nil:
+	case string:
+		k := a.strs.new()
+		k.StringValue = x
+		m.Kind = k
+	case int64:
+		k := a.ints.new()
+		k.IntValue = x
+		m.Kind = k
+	case float64:
+		k := a.floats.new()
+		k.DoubleValue = x
+		m.Kind = k
+	case bool:
+		k := a.bools.new()
+		k.BoolValue = x
+		m.Kind = k
+	default:
+		// graph.NormalizeValue keeps other kinds out of the store; if one
+		// gets through anyway, showing it as text beats failing the whole
+		// query.
+		if n, err := graph.NormalizeValue(v); err == nil {
+			return a.value(n)
+		}
+		k := a.strs.new()
+		k.StringValue = fmt.Sprint(v)
+		m.Kind = k
+	}
+	return m
 }
 
 // statsToProto renders st sorted by type name, keeping k top nodes for each
@@ -252,66 +355,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func nodesToProto(ns []graph.Node) []*rdgv1.Node {
-	out := make([]*rdgv1.Node, len(ns))
-	for i := range ns {
-		out[i] = nodeToProto(&ns[i])
-	}
-	return out
-}
-
-func edgeToProto(e *graph.Edge) *rdgv1.Edge {
-	return &rdgv1.Edge{
-		Type:        e.Type,
-		From:        nodeRefToProto(e.From),
-		To:          nodeRefToProto(e.To),
-		Props:       propsToProto(e.Props),
-		FirstSeenMs: e.FirstSeen,
-		LastSeenMs:  e.LastSeen,
-		UpdatedAtMs: e.UpdatedAt,
-	}
-}
-
-func edgesToProto(es []graph.Edge) []*rdgv1.Edge {
-	out := make([]*rdgv1.Edge, len(es))
-	for i := range es {
-		out[i] = edgeToProto(&es[i])
-	}
-	return out
-}
-
-// propsToProto drops the per-property event times: they exist for merging,
-// and the API promises only the winning value.
-func propsToProto(ps graph.Props) map[string]*rdgv1.Value {
-	if len(ps) == 0 {
-		return nil
-	}
-	out := make(map[string]*rdgv1.Value, len(ps))
-	for k, p := range ps {
-		out[k] = valueToProto(p.Value)
-	}
-	return out
-}
-
-func valueToProto(v any) *rdgv1.Value {
-	switch x := v.(type) {
-	case nil:
-		return &rdgv1.Value{}
-	case string:
-		return &rdgv1.Value{Kind: &rdgv1.Value_StringValue{StringValue: x}}
-	case int64:
-		return &rdgv1.Value{Kind: &rdgv1.Value_IntValue{IntValue: x}}
-	case float64:
-		return &rdgv1.Value{Kind: &rdgv1.Value_DoubleValue{DoubleValue: x}}
-	case bool:
-		return &rdgv1.Value{Kind: &rdgv1.Value_BoolValue{BoolValue: x}}
-	}
-	// graph.NormalizeValue keeps other kinds out of the store; if one gets
-	// through anyway, showing it as text beats failing the whole query.
-	if n, err := graph.NormalizeValue(v); err == nil {
-		return valueToProto(n)
-	}
-	return &rdgv1.Value{Kind: &rdgv1.Value_StringValue{StringValue: fmt.Sprint(v)}}
 }

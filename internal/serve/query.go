@@ -65,6 +65,7 @@ func (s *service) Neighbors(ctx context.Context, req *connect.Request[rdgv1.Neig
 	if err != nil {
 		return nil, s.queryError(ctx, req.Spec(), err)
 	}
+	var pa protoAlloc
 	out := &rdgv1.NeighborsResponse{
 		Neighbors: make([]*rdgv1.Neighbor, len(res.Edges)),
 		Truncated: res.Partial,
@@ -73,7 +74,7 @@ func (s *service) Neighbors(ctx context.Context, req *connect.Request[rdgv1.Neig
 		Visited:   visitedCount(res.Visited),
 	}
 	for i := range res.Edges {
-		out.Neighbors[i] = &rdgv1.Neighbor{Edge: edgeToProto(&res.Edges[i]), Node: nodeToProto(&res.Nodes[i])}
+		out.Neighbors[i] = &rdgv1.Neighbor{Edge: pa.edge(&res.Edges[i]), Node: pa.node(&res.Nodes[i])}
 	}
 	if res.Next != nil {
 		out.NextCursor = encodeCursor(*res.Next, ref, dir, types)
@@ -132,10 +133,11 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 	if err != nil {
 		return nil, s.queryError(ctx, req.Spec(), err)
 	}
+	var pa protoAlloc
 	out := &rdgv1.TraverseResponse{
-		Nodes:     nodesToProto(sub.Nodes),
+		Nodes:     pa.nodeList(sub.Nodes),
 		Depths:    make([]uint32, len(sub.Depths)),
-		Edges:     edgesToProto(sub.Edges),
+		Edges:     pa.edgeList(sub.Edges),
 		Truncated: sub.Partial,
 		Partial:   sub.Partial,
 		LimitHit:  limitToProto(sub.LimitHit),
@@ -145,7 +147,7 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 		out.Depths[i] = uint32(d)
 	}
 	for i := range sub.Paths {
-		out.Paths = append(out.Paths, pathToProto(&sub.Paths[i]))
+		out.Paths = append(out.Paths, pa.path(&sub.Paths[i]))
 	}
 	return connect.NewResponse(out), nil
 }
@@ -194,7 +196,8 @@ func (s *service) ShortestPath(ctx context.Context, req *connect.Request[rdgv1.S
 		Visited:  visitedCount(res.Visited),
 	}
 	if res.Found {
-		out.Path = pathToProto(&res.Path)
+		var pa protoAlloc
+		out.Path = pa.path(&res.Path)
 	}
 	return connect.NewResponse(out), nil
 }
@@ -222,9 +225,10 @@ func (s *service) ConnectedGroup(ctx context.Context, req *connect.Request[rdgv1
 	if err != nil {
 		return nil, s.queryError(ctx, req.Spec(), err)
 	}
+	var pa protoAlloc
 	return connect.NewResponse(&rdgv1.ConnectedGroupResponse{
-		Nodes:    nodesToProto(res.Nodes),
-		Edges:    edgesToProto(res.Edges),
+		Nodes:    pa.nodeList(res.Nodes),
+		Edges:    pa.edgeList(res.Edges),
 		Size:     uint32(len(res.Nodes)),
 		Partial:  res.Partial,
 		LimitHit: limitToProto(res.LimitHit),

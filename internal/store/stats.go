@@ -272,3 +272,25 @@ func (r *runIter) live(rest []byte) (bool, error) {
 	}
 	return true, nil
 }
+
+// CacheStats describes Pebble's block cache.
+type CacheStats struct {
+	// Size is the bytes of blocks it holds, Count how many.
+	Size, Count int64
+	// Hits and Misses count block reads since the store was opened; a miss
+	// reads the block from its file (or the operating system's cache of
+	// it) and decompresses it.
+	Hits, Misses int64
+}
+
+// CacheStats reports the block cache's state, to size it (see CacheSize):
+// reads that miss cost several times as much as reads that hit.
+func (p *Pebble) CacheStats() CacheStats {
+	m := p.db.Metrics().BlockCache
+	return CacheStats{Size: m.Size, Count: m.Count, Hits: m.Hits, Misses: m.Misses}
+}
+
+// TableBytes is the size of the store's live tables: what it holds, without
+// write-ahead logs and files that compactions made obsolete and Pebble has
+// yet to delete.
+func (p *Pebble) TableBytes() int64 { return p.db.Metrics().Total().TablesSize }

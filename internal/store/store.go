@@ -277,9 +277,11 @@ const ctxCheckEvery = 256
 // range read; in-edges one range read plus one point lookup per edge of the
 // out-edge entry that holds its properties. *e is reused between calls (copy
 // it to keep it); e.Props is a fresh map for each edge. Expired edges (see
-// TTL) are skipped.
+// TTL) are skipped. A query making many reads should use a ReadSession.
 func (p *Pebble) Edges(ctx context.Context, ref graph.NodeRef, dir graph.Direction, edgeType string, fn func(*graph.Edge) bool) error {
-	return p.edges(ctx, ref, dir, edgeType, nil, fn)
+	s := p.oneCall()
+	defer s.Close()
+	return s.Edges(ctx, ref, dir, edgeType, fn)
 }
 
 // EdgesAfter is Edges resuming strictly after the key position of edge
@@ -289,160 +291,25 @@ func (p *Pebble) Edges(ctx context.Context, ref graph.NodeRef, dir graph.Directi
 // repeat an edge and never skip one that existed throughout, whatever is
 // written in between: this is what makes the API's paging cursor stable.
 func (p *Pebble) EdgesAfter(ctx context.Context, ref graph.NodeRef, dir graph.Direction, edgeType string, after graph.EdgeRef, fn func(*graph.Edge) bool) error {
-	switch {
-	case dir == graph.Out && after.From != ref, dir == graph.In && after.To != ref:
-		return fmt.Errorf("store: edges of %s after %s: not an edge of the node in direction %s", ref, after, dir)
-	case edgeType != "" && after.Type != edgeType:
-		return fmt.Errorf("store: edges of %s after %s: not of type %s", ref, after, edgeType)
-	}
-	if err := after.Validate(); err != nil {
-		return fmt.Errorf("store: edges of %s after: %w", ref, err)
-	}
-	return p.edges(ctx, ref, dir, edgeType, &after, fn)
+	s := p.oneCall()
+	defer s.Close()
+	return s.EdgesAfter(ctx, ref, dir, edgeType, after, fn)
 }
 
-func (p *Pebble) edges(ctx context.Context, ref graph.NodeRef, dir graph.Direction, edgeType string, after *graph.EdgeRef, fn func(*graph.Edge) bool) error {
-	if err := ref.Validate(); err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	if edgeType != "" {
-		if err := graph.ValidTypeName(edgeType); err != nil {
-			return fmt.Errorf("store: edge type: %w", err)
-		}
-	}
-	var kind byte
-	switch dir {
-	case graph.Out:
-		kind = kindOut
-	case graph.In:
-		kind = kindIn
-	default:
-		return fmt.Errorf("store: edges of %s: direction %s, want out or in", ref, dir)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	prefix := adjacencyPrefix(make([]byte, 0, 64), kind, ref, edgeType)
-	lower := prefix
-	if after != nil {
-		if dir == graph.Out {
-			lower = outKey(nil, after)
-		} else {
-			lower = inKey(nil, after)
-		}
-		// The smallest key greater than after's: the encoding is prefix
-		// free, so no key lies between k and k+0x00.
-		lower = append(lower, 0)
-	}
-	it, err := p.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return fmt.Errorf("store: edges of %s: %w", ref, err)
-	}
-	cut := p.cutoffs()
-	var (
-		e            graph.Edge
-		types, fars  interner
-		okey         []byte
-		fwd          *pebble.Iterator
-		n            int
-		typeFromKey  = edgeType == ""
-		errIteration error
-	)
-	for valid := it.First(); valid; valid = it.Next() {
-		if n++; n%ctxCheckEvery == 0 {
-			if errIteration = ctx.Err(); errIteration != nil {
-				break
-			}
-		}
-		k := it.Key()
-		rest := k[len(prefix):]
-		var raw []byte
-		et := edgeType
-		if typeFromKey {
-			if raw, rest, errIteration = splitComponent(rest); errIteration != nil {
-				break
-			}
-			et = types.get(raw)
-		}
-		if raw, rest, errIteration = splitComponent(rest); errIteration != nil {
-			break
-		}
-		far := graph.NodeRef{Type: fars.get(raw)}
-		if far.ID, rest, errIteration = decodeComponent(rest); errIteration != nil {
-			break
-		}
-		if len(rest) != 0 {
-			errIteration = errBadKey
-			break
-		}
-		var el element
-		if dir == graph.Out {
-			e.EdgeRef = graph.EdgeRef{Type: et, From: ref, To: far}
-			v, err := it.ValueAndErr()
-			if err != nil {
-				errIteration = err
-				break
-			}
-			if el, errIteration = decodeValue(v); errIteration != nil {
-				errIteration = fmt.Errorf("%s: %w", prettyKey(k), errIteration)
-				break
-			}
-		} else {
-			e.EdgeRef = graph.EdgeRef{Type: et, From: far, To: ref}
-			if okey, errIteration = outKeyFromIn(okey[:0], k); errIteration != nil {
-				break
-			}
-			if fwd == nil {
-				// One iterator for all the lookups: SeekPrefixGE on it (bloom
-				// filters apply, the prefix being the whole key) measured about
-				// twice as fast as a DB.Get per edge, which sets up and tears
-				// down an iterator each time.
-				if fwd, errIteration = p.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{kindOut}, UpperBound: []byte{kindOut + 1}}); errIteration != nil {
-					break
-				}
-			}
-			if !fwd.SeekPrefixGE(okey) || !bytes.Equal(fwd.Key(), okey) {
-				if errIteration = fwd.Error(); errIteration != nil {
-					break
-				}
-				// Both entries are written in one batch and fwd was opened
-				// after it, so the 'o' entry can only be missing if the edge
-				// was deleted meanwhile.
-				continue
-			}
-			v, err := fwd.ValueAndErr()
-			if err != nil {
-				errIteration = err
-				break
-			}
-			if el, errIteration = decodeValue(v); errIteration != nil {
-				errIteration = fmt.Errorf("%s: %w", prettyKey(okey), errIteration)
-				break
-			}
-		}
-		if !cut.Empty() && el.lastSeen < cut.Edge(et, ref.Type, far.Type) {
-			continue
-		}
-		e.Props, e.FirstSeen, e.LastSeen, e.UpdatedAt = el.props, el.firstSeen, el.lastSeen, el.updatedAt
-		if !fn(&e) {
-			break
-		}
-	}
-	if errIteration == nil {
-		errIteration = it.Error()
-	}
-	if cerr := it.Close(); errIteration == nil {
-		errIteration = cerr
-	}
-	if fwd != nil {
-		if cerr := fwd.Close(); errIteration == nil {
-			errIteration = cerr
-		}
-	}
-	if errIteration != nil {
-		return fmt.Errorf("store: edges of %s: %w", ref, errIteration)
-	}
-	return nil
+// EdgeRefs lists edges as Edges does, without their values
+// (graph.EdgeRefLister).
+func (p *Pebble) EdgeRefs(ctx context.Context, ref graph.NodeRef, dir graph.Direction, edgeType string, fn func(*graph.EdgeRef) bool) error {
+	s := p.oneCall()
+	defer s.Close()
+	return s.EdgeRefs(ctx, ref, dir, edgeType, fn)
+}
+
+// Edge reads one edge with a point lookup of its 'o' entry; an expired
+// edge is not found.
+func (p *Pebble) Edge(ctx context.Context, ref graph.EdgeRef) (graph.Edge, bool, error) {
+	s := p.oneCall()
+	defer s.Close()
+	return s.Edge(ctx, ref)
 }
 
 // interner remembers the last string it decoded: keys in a range mostly

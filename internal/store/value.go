@@ -324,7 +324,11 @@ func mergeValues(dst, a, b []byte) ([]byte, error) {
 }
 
 // decodeValue decodes an encoded value.
-func decodeValue(v []byte) (element, error) {
+func decodeValue(v []byte) (element, error) { return decodeValueNames(v, nil) }
+
+// decodeValueNames decodes an encoded value, taking property names from n
+// (if not nil) rather than allocating them.
+func decodeValueNames(v []byte, n *names) (element, error) {
 	r := valueReader{v}
 	var e element
 	var err error
@@ -340,8 +344,18 @@ func decodeValue(v []byte) (element, error) {
 			return e, nil
 		}
 		if e.props == nil {
-			e.props = make(graph.Props)
+			e.props = make(graph.Props, 4)
 		}
-		e.props[string(p.name)] = graph.Prop{Value: p.value(), TS: p.ts}
+		if n == nil {
+			e.props[string(p.name)] = graph.Prop{Value: p.value(), TS: p.ts}
+			continue
+		}
+		var v any
+		if p.tag == tagString {
+			v = n.stringValue(p.payload)
+		} else {
+			v = p.value()
+		}
+		e.props[n.get(p.name)] = graph.Prop{Value: v, TS: p.ts}
 	}
 }
