@@ -63,6 +63,7 @@ type config struct {
 	Gen        genConfig `json:"gen"`
 	Partitions int32     `json:"partitions"`
 	Batch      int       `json:"batch"`
+	Fetch      int       `json:"fetch_max_bytes"`
 	Runs       []string  `json:"runs"`
 	Dir        string    `json:"-"`
 	Keep       bool      `json:"-"`
@@ -105,6 +106,7 @@ func main() {
 	var parts int
 	flag.IntVar(&parts, "partitions", 6, "partitions of each graph topic (a job's default)")
 	flag.IntVar(&c.Batch, "batch", 20_000, "the writer's MaxPollRecords and the apply ceiling's batch size (the writer's default)")
+	flag.IntVar(&c.Fetch, "fetch", 0, "the writer's FetchMaxBytes (0: the writer's default)")
 	flag.StringVar(&runs, "runs", "writer,consume,apply", "which measured runs to do (produce and broker run when writer or consume does)")
 	flag.StringVar(&c.Dir, "dir", "", "directory for the broker's data and the stores (default: a temporary one, removed at the end)")
 	flag.BoolVar(&c.Keep, "keep", false, "keep the directory")
@@ -217,7 +219,7 @@ func kafkaRuns(ctx context.Context, c config, dir string, res *results) (err err
 		fmt.Fprintln(os.Stderr, "graph writer")
 		res.Writer = &child[writerOut]{}
 		win := writerIn{Addrs: addrs, Dir: filepath.Join(dir, "store"), Records: res.Records, Nodes: int64(c.Gen.Nodes), Edges: int64(c.Gen.Edges),
-			Batch: c.Batch, Profile: profilePath(c.Profiles, "writer"), MemProf: c.MemProfile}
+			Batch: c.Batch, Fetch: int32(c.Fetch), Profile: profilePath(c.Profiles, "writer"), MemProf: c.MemProfile}
 		if res.Writer.Usage, err = report.RunChild(ctx, "writer", win, &res.Writer.Out); err != nil {
 			return err
 		}

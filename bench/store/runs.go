@@ -191,6 +191,7 @@ type writerIn struct {
 	Nodes    int64       `json:"nodes"` // distinct, to verify the store
 	Edges    int64       `json:"edges"`
 	Batch    int         `json:"batch"`
+	Fetch    int32       `json:"fetch_max_bytes"`
 	Profile  string      `json:"profile"`
 	MemProf  string      `json:"memprofile"`
 	SkipSize bool        `json:"skip_size"`
@@ -258,7 +259,7 @@ func runWriter(in writerIn) (any, error) {
 		start = time.Now()
 		go func() {
 			errc <- writer.Run(ctx, c, writer.Config{Seeds: []string{in.Addrs.Kafka}, Registry: reg, Store: "bench",
-				Logger: log, MaxPollRecords: in.Batch})
+				Logger: log, MaxPollRecords: in.Batch, FetchMaxBytes: in.Fetch})
 		}()
 		select {
 		case <-c.done:
