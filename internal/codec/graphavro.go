@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/rdgraph/rdg/internal/graph"
 )
@@ -117,38 +118,42 @@ func appendPropValue(dst []byte, v any) []byte {
 
 // appendProps appends p as an Avro map, entries sorted by name, in blocks
 // of mapBlockLength with their byte sizes, as hamba frames them.
+type namedProp struct {
+	name string
+	graph.Prop
+}
+
 func appendProps(dst []byte, p graph.Props) ([]byte, error) {
 	if len(p) == 0 {
 		return append(dst, 0), nil
 	}
-	var buf [16]string
-	names := buf[:0]
+	// One pass over the map, then none: the entries, sorted by name.
+	var buf [16]namedProp
+	props := buf[:0]
 	if len(p) > len(buf) {
-		names = make([]string, 0, len(p))
+		props = make([]namedProp, 0, len(p))
 	}
-	for k := range p {
-		names = append(names, k)
+	for k, v := range p {
+		props = append(props, namedProp{k, v})
 	}
-	slices.Sort(names)
-	for len(names) > 0 {
-		block := names[:min(len(names), mapBlockLength)]
-		names = names[len(block):]
+	slices.SortFunc(props, func(a, b namedProp) int { return strings.Compare(a.name, b.name) })
+	for len(props) > 0 {
+		block := props[:min(len(props), mapBlockLength)]
+		props = props[len(block):]
 		size := 0
-		for _, k := range block {
-			prop := p[k]
-			n, err := propValueSize(prop.Value)
+		for i := range block {
+			n, err := propValueSize(block[i].Value)
 			if err != nil {
-				return dst, fmt.Errorf("prop %s: %w", k, err)
+				return dst, fmt.Errorf("prop %s: %w", block[i].name, err)
 			}
-			size += stringSize(k) + longSize(prop.TS) + n
+			size += stringSize(block[i].name) + longSize(block[i].TS) + n
 		}
 		dst = appendLong(dst, -int64(len(block)))
 		dst = appendLong(dst, int64(size))
-		for _, k := range block {
-			prop := p[k]
-			dst = appendString(dst, k)
-			dst = appendLong(dst, prop.TS)
-			dst = appendPropValue(dst, prop.Value)
+		for i := range block {
+			dst = appendString(dst, block[i].name)
+			dst = appendLong(dst, block[i].TS)
+			dst = appendPropValue(dst, block[i].Value)
 		}
 	}
 	return append(dst, 0), nil
