@@ -296,10 +296,16 @@ WITH RECURSIVE bfs(node, depth) AS (
 )
 SELECT depth FROM bfs WHERE node = (SELECT id FROM ` + pgSchema + `.nodes WHERE type = $3 AND key = $4) LIMIT 1`
 
+// pathPGWith runs sqlPath with at most fanout edges followed per node; a
+// fanout of 0 lifts the cap (LIMIT NULL is no limit).
 func (sd *sides) pathPGWith(ctx context.Context, a, b, fanout int) (answer, error) {
+	var limit any
+	if fanout > 0 {
+		limit = fanout
+	}
 	from, to := sd.s.ref(a), sd.s.ref(b)
 	var d int
-	err := sd.pg.QueryRow(ctx, sqlPath, from.Type, from.ID, to.Type, to.ID, sd.lim.PathDepthDefault, fanout).Scan(&d)
+	err := sd.pg.QueryRow(ctx, sqlPath, from.Type, from.ID, to.Type, to.ID, sd.lim.PathDepthDefault, limit).Scan(&d)
 	if err == pgx.ErrNoRows {
 		return answer{n: -1}, nil
 	}
