@@ -37,6 +37,7 @@ type upFlags struct {
 	demoMembers  int
 	demoSeed     int64
 	sec          securityFlags
+	storage      storeFlags
 	ttl          string
 }
 
@@ -140,6 +141,7 @@ With --demo, the Netflix example jobs run against generated member events
 	fl.IntVar(&f.demoMembers, "demo-members", 1000, "with --demo: number of simulated members")
 	fl.Int64Var(&f.demoSeed, "demo-seed", 1, "with --demo: seed of the simulated world")
 	f.sec.add(cmd)
+	f.storage.add(cmd)
 	addTTLFlag(fl, &f.ttl)
 	return cmd
 }
@@ -194,6 +196,9 @@ func runUp(ctx context.Context, f *upFlags) error {
 		Logger:          log,
 	}
 	if err := f.sec.apply(&cfg); err != nil {
+		return err
+	}
+	if err := f.storage.apply(&cfg); err != nil {
 		return err
 	}
 	ttl, err := parseTTL(f.ttl)

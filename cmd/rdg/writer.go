@@ -17,6 +17,7 @@ type writerRunFlags struct {
 	apiAddr  string
 	store    string
 	sec      securityFlags
+	storage  storeFlags
 	ttl      string
 }
 
@@ -45,6 +46,9 @@ durable, so a crash at any moment loses nothing.`,
 			if err := f.sec.apply(&cfg); err != nil {
 				return err
 			}
+			if err := f.storage.apply(&cfg); err != nil {
+				return err
+			}
 			ttl, err := parseTTL(f.ttl)
 			if err != nil {
 				return err
@@ -66,6 +70,7 @@ durable, so a crash at any moment loses nothing.`,
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:8080", "listen address of the query API, /metrics and health checks")
 	fl.StringVar(&f.store, "store", "default", "store name: the writer's consumer group is rdg-store-<store>")
 	f.sec.add(run)
+	f.storage.add(run)
 	addTTLFlag(fl, &f.ttl)
 	cmd.AddCommand(run)
 	return cmd

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdgraph/rdg/internal/stack"
+	"github.com/rdgraph/rdg/internal/store"
+)
+
+// storeFlags size the Pebble store, for `rdg up` and `rdg writer run`.
+type storeFlags struct {
+	cacheMiB int
+}
+
+func (f *storeFlags) add(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&f.cacheMiB, "store-cache-mib", 64,
+		"Pebble block cache in MiB: queries that find their blocks cached skip the disk and the decompression; size it to the store's hot part (BENCHMARKS.md measured queries with the whole store cached)")
+}
+
+func (f *storeFlags) apply(cfg *stack.Config) error {
+	if f.cacheMiB < 1 {
+		return fmt.Errorf("--store-cache-mib %d: want at least 1", f.cacheMiB)
+	}
+	cfg.StoreOptions = append(cfg.StoreOptions, store.CacheSize(int64(f.cacheMiB)<<20))
+	return nil
+}
