@@ -82,12 +82,14 @@ func TestCrashNoLoss(t *testing.T) {
 	t.Logf("stack up in %s; catalogue of %d titles", time.Since(start).Round(time.Millisecond), titles)
 
 	groups := map[string][]string{}
+	consumers := map[string]int{} // per process: tuning.concurrency
 	for _, f := range exampleJobFiles(t) {
 		j, err := job.Load(f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		groups[job.Group(j.Spec.Name)] = []string{j.Spec.Source.Topic}
+		consumers[job.Group(j.Spec.Name)] = j.Spec.Tuning.Defaults().Concurrency
 	}
 	prod := newEventProducer(t, c, cfg, total)
 	produced, jobRuns, writerRuns := 0, 1, 1
@@ -108,7 +110,7 @@ func TestCrashNoLoss(t *testing.T) {
 			writer = c.startWriter(t, fmt.Sprintf("writer#%d", writerRuns), writerDir)
 			continue
 		}
-		// Kill once the process owns every source partition (a restarted
+		// Kill once the process's consumers own every source partition (a restarted
 		// one first waits for its groups to drop the killed members: the
 		// session timeout), is reading, and has committed k.commits times
 		// (or everything). Killing a process while one of its consumers
@@ -119,7 +121,7 @@ func TestCrashNoLoss(t *testing.T) {
 		// only the 60s rebalance and sync timeouts remove it): a broker
 		// matter, not a delivery one, and beyond this test's time budget.
 		for _, g := range slices.Sorted(maps.Keys(groups)) {
-			c.awaitAssignment(t, 60*time.Second, g, groups[g][0], 1, 6, jobs, writer)
+			c.awaitAssignment(t, 60*time.Second, g, groups[g][0], consumers[g], 6/consumers[g], jobs, writer)
 		}
 		await(t, 60*time.Second, func() (bool, string) {
 			jobs.alive(t)

@@ -623,8 +623,8 @@ func exampleJobFiles(t *testing.T) []string {
 }
 
 // copyJob writes the job file src into dir, with its source.schema made
-// absolute and extra appended, and returns the new file's path.
-func copyJob(t *testing.T, src, dir, extra string) string {
+// absolute and then edited by edit, and returns the new file's path.
+func copyJob(t *testing.T, src, dir string, edit func(string) string) string {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
@@ -639,7 +639,7 @@ func copyJob(t *testing.T, src, dir, extra string) string {
 		text = strings.Replace(text, "schema: "+s, "schema: "+filepath.Join(filepath.Dir(src), s), 1)
 	}
 	dst := filepath.Join(dir, filepath.Base(src))
-	if err := os.WriteFile(dst, []byte(text+"\n"+extra), 0o644); err != nil {
+	if err := os.WriteFile(dst, []byte(edit(text)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := job.Load(dst); err != nil {

@@ -36,8 +36,16 @@ func TestScaleOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobsDir := t.TempDir()
+	// One consumer per process, since the test counts partitions per
+	// process, and a short session timeout.
 	jobFile := copyJob(t, filepath.Join(repoRoot(t), "examples", "netflix", "jobs", "playback.yaml"), jobsDir,
-		fmt.Sprintf("tuning:\n  session_timeout: %s\n", sessionTimeout))
+		func(text string) string {
+			const from = "tuning:\n  concurrency: 2\n"
+			if !strings.Contains(text, from) {
+				t.Fatalf("playback.yaml has no %q to replace", from)
+			}
+			return strings.Replace(text, from, fmt.Sprintf("tuning:\n  concurrency: 1\n  session_timeout: %s\n", sessionTimeout), 1)
+		})
 	writerDir := t.TempDir()
 	writer := c.startWriter(t, "writer", writerDir)
 	var procs []*proc

@@ -18,8 +18,8 @@
 //	         the group has committed the source topic's end offsets (which
 //	         it does only once everything derived from the records is
 //	         published and acknowledged).
-//	ceiling  a franz-go consumer group client with the job's own client
-//	         settings (fetch size, max poll records, producer buffer and
+//	ceiling  franz-go consumer group clients, as many as the job had
+//	         consumers, with the job's own client settings (fetch size, max poll records, producer buffer and
 //	         linger, 1s commit interval) that reads the same records and,
 //	         per record, produces its share of exactly as many records as
 //	         the job published — copies of records sampled from the job's
@@ -87,7 +87,7 @@ func main() {
 	flag.Int64Var(&c.Work.Seed, "seed", 1, "seed of the simulated world")
 	parts := flag.Int("partitions", 6, "partitions of the source topic")
 	flag.IntVar(&c.Runs, "runs", 1, "job and ceiling runs, alternating")
-	flag.IntVar(&c.Conc, "concurrency", 0, "consumers of the job in its process (0: the job file's tuning, 1); the ceiling always has one")
+	flag.IntVar(&c.Conc, "concurrency", 0, "consumers of the job in its process (0: the job file's tuning); the ceiling runs as many")
 	flag.IntVar(&c.Sample, "sample", 2000, "job output records sampled per graph topic for the ceiling's records")
 	flag.StringVar(&c.Dir, "dir", "", "broker data directory (default: a temporary one, removed at the end)")
 	flag.StringVar(&c.JSON, "json", "bench/out/throughput.json", "write the results here as JSON (empty: don't)")
@@ -450,26 +450,39 @@ func runCeiling(ctx context.Context, in ceilingIn) (ceilingOut, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
-	var cl *kgo.Client
-	rig.Labelled(runCtx, "ceiling", func(context.Context) {
-		cl, err = kgo.NewClient(
-			kgo.SeedBrokers(in.Seeds...),
-			kgo.ConsumerGroup(in.Group),
-			kgo.ConsumeTopics(in.Topic),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-			kgo.FetchMaxBytes(t.FetchMaxBytes),
-			kgo.MaxBufferedRecords(t.MaxBufferedRecords),
-			kgo.ProducerLinger(t.Linger),
-			kgo.SessionTimeout(t.SessionTimeout),
-			kgo.DisableAutoCommit(),
-			kgo.BlockRebalanceOnPoll(),
-		)
-	})
-	if err != nil {
-		return res, err
+	// As many group members as the job had consumers, each with its own
+	// client and loop, as job.Run runs them: the ceiling gets the same
+	// parallelism as the job it bounds.
+	members := max(t.Concurrency, 1)
+	clients := make([]*kgo.Client, 0, members)
+	defer func() {
+		for _, cl := range clients {
+			cl.Close()
+		}
+	}()
+	for range members {
+		var cl *kgo.Client
+		rig.Labelled(runCtx, "ceiling", func(context.Context) {
+			cl, err = kgo.NewClient(
+				kgo.SeedBrokers(in.Seeds...),
+				kgo.ConsumerGroup(in.Group),
+				kgo.ConsumeTopics(in.Topic),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+				kgo.FetchMaxBytes(t.FetchMaxBytes),
+				kgo.MaxBufferedRecords(t.MaxBufferedRecords),
+				kgo.ProducerLinger(t.Linger),
+				kgo.SessionTimeout(t.SessionTimeout),
+				kgo.DisableAutoCommit(),
+				kgo.BlockRebalanceOnPoll(),
+			)
+		})
+		if err != nil {
+			return res, err
+		}
+		clients = append(clients, cl)
 	}
-	defer cl.Close()
-	var consumed atomic.Int64
+	var consumed, emittedAll atomic.Int64
+	var commits atomic.Int64
 	count := func() float64 { return float64(consumed.Load()) }
 	prog := rig.Track(10*time.Millisecond, count)
 
@@ -484,52 +497,52 @@ func runCeiling(ctx context.Context, in ceilingIn) (ceilingOut, error) {
 			mu.Unlock()
 		}
 	}
-	var emitted int64
-	commits := 0
-	loop := make(chan error, 1)
-	// The label is inherited by the goroutine: the profile then tells the
+	loop := make(chan error, members)
+	member := func(cl *kgo.Client) error {
+		var mine, emitted int64
+		nextCommit := time.Now().Add(t.CommitInterval)
+		for {
+			pctx, pcancel := context.WithTimeout(runCtx, max(time.Until(nextCommit), time.Millisecond))
+			fs := cl.PollRecords(pctx, t.MaxPollRecords)
+			pcancel()
+			if runCtx.Err() != nil {
+				cl.AllowRebalance()
+				return nil
+			}
+			fs.EachRecord(func(*kgo.Record) {
+				consumed.Add(1)
+				mine++
+				for target := mine * outTotal / inTotal; emitted < target; emitted++ {
+					r := &recs[emitted%int64(len(recs))]
+					cl.Produce(runCtx, &kgo.Record{Topic: r.topic, Key: r.key, Value: r.value}, promise)
+					emittedAll.Add(1)
+				}
+			})
+			if now := time.Now(); !now.Before(nextCommit) {
+				if err := cl.Flush(runCtx); err != nil {
+					return err
+				}
+				mu.Lock()
+				err := produceErr
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+				if err := cl.CommitUncommittedOffsets(runCtx); err != nil {
+					return err
+				}
+				commits.Add(1)
+				nextCommit = now.Add(t.CommitInterval)
+			}
+			cl.AllowRebalance()
+		}
+	}
+	// The label is inherited by the goroutines: the profile then tells the
 	// ceiling's own CPU from the runtime's.
 	rig.Labelled(runCtx, "ceiling", func(context.Context) {
-		go func() {
-			nextCommit := time.Now().Add(t.CommitInterval)
-			for {
-				pctx, pcancel := context.WithTimeout(runCtx, max(time.Until(nextCommit), time.Millisecond))
-				fs := cl.PollRecords(pctx, t.MaxPollRecords)
-				pcancel()
-				if runCtx.Err() != nil {
-					cl.AllowRebalance()
-					loop <- nil
-					return
-				}
-				fs.EachRecord(func(*kgo.Record) {
-					n := consumed.Add(1)
-					for target := n * outTotal / inTotal; emitted < target; emitted++ {
-						r := &recs[emitted%int64(len(recs))]
-						cl.Produce(runCtx, &kgo.Record{Topic: r.topic, Key: r.key, Value: r.value}, promise)
-					}
-				})
-				if now := time.Now(); !now.Before(nextCommit) {
-					if err := cl.Flush(runCtx); err != nil {
-						loop <- err
-						return
-					}
-					mu.Lock()
-					err := produceErr
-					mu.Unlock()
-					if err != nil {
-						loop <- err
-						return
-					}
-					if err := cl.CommitUncommittedOffsets(runCtx); err != nil {
-						loop <- err
-						return
-					}
-					commits++
-					nextCommit = now.Add(t.CommitInterval)
-				}
-				cl.AllowRebalance()
-			}
-		}()
+		for _, cl := range clients {
+			go func() { loop <- member(cl) }()
+		}
 	})
 	waited := make(chan error, 1)
 	go func() { waited <- rig.WaitCommitted(runCtx, adm, in.Group, in.Topic, in.Ends, 10*time.Millisecond) }()
@@ -547,12 +560,14 @@ func runCeiling(ctx context.Context, in ceilingIn) (ceilingOut, error) {
 		return res, err
 	}
 	cancel()
-	if err := <-loop; err != nil && !errors.Is(err, context.Canceled) {
-		return res, err
+	for range members {
+		if err := <-loop; err != nil && !errors.Is(err, context.Canceled) {
+			return res, err
+		}
 	}
 	res.FirstRecord, _ = prog.Reached(1)
 	res.Steady, _ = prog.Rate(0.1*float64(inTotal), 0.9*float64(inTotal))
-	res.Consumed, res.Produced, res.Commits = consumed.Load(), emitted, commits
+	res.Consumed, res.Produced, res.Commits = consumed.Load(), emittedAll.Load(), int(commits.Load())
 	return res, nil
 }
 

@@ -104,8 +104,11 @@ type Buffer struct {
 	// props recycles Props maps the caller hands back with Recycle; a
 	// chain shares it with its processor.
 	props *propsPool
-	// types numbers type names (typeTag).
-	types []string
+	// types numbers type names (typeTag); typeHashes holds their hashes.
+	types      []string
+	typeHashes []uint64
+	// touched keeps prefetch's loads alive.
+	touched uint64
 }
 
 // slab is the buffer's entries in chunks of fixed size, addressed by
@@ -166,6 +169,10 @@ type entry struct {
 	due  time.Time
 	src1 partMin
 	more []partMin
+	// Pad to 256 bytes: slab chunks are page aligned, so every entry's
+	// first 64 bytes are then one cache line (at 240 bytes, three in four
+	// entries straddled two).
+	_ [16]byte
 }
 
 type partMin struct {
@@ -224,15 +231,32 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 		return
 	}
 	q := b.queue(src.Partition)
+	// A record's elements are identified (hash, type tags) first and their
+	// index slots and entries touched in one loop of independent loads
+	// (prefetch), so that the cache misses of a large buffer overlap rather
+	// than follow one another; the merges below then find the lines loaded.
+	var idents [prefetchMax]ident
+	nn, all := len(batch.Nodes), batch.Len()
+	if all <= prefetchMax {
+		for i := range batch.Nodes {
+			idents[i] = b.nodeIdent(&batch.Nodes[i].NodeRef)
+		}
+		for i := range batch.Edges {
+			idents[nn+i] = b.edgeIdent(&batch.Edges[i].EdgeRef)
+		}
+		b.prefetch(idents[:all])
+	}
 	var key [inlineKey]byte
 	for i := range batch.Nodes {
 		n := &batch.Nodes[i]
-		h := b.hashNode(&n.NodeRef) & b.hashMask
+		id := idents[min(i, prefetchMax-1)]
+		if all > prefetchMax {
+			id = b.nodeIdent(&n.NodeRef)
+		}
 		klen := nodeKey(&key, n.ID)
-		tags := [3]uint8{0, b.typeTag(n.Type), 0}
-		idx := b.lookupNode(h, n, tags, &key, klen)
+		idx := b.lookupNode(id.h, n, id.tags, &key, klen)
 		if idx < 0 {
-			idx = b.newEntry(now, h, false, tags, &key, klen)
+			idx = b.newEntry(now, id.h, false, id.tags, &key, klen)
 			e := b.entries.at(idx)
 			e.el = graph.Edge{EdgeRef: graph.EdgeRef{From: n.NodeRef}, Props: take(&n.Props),
 				FirstSeen: n.FirstSeen, LastSeen: n.LastSeen, UpdatedAt: n.UpdatedAt}
@@ -249,12 +273,14 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 	}
 	for i := range batch.Edges {
 		ed := &batch.Edges[i]
-		h := b.hashEdge(&ed.EdgeRef) & b.hashMask
+		id := idents[min(nn+i, prefetchMax-1)]
+		if all > prefetchMax {
+			id = b.edgeIdent(&ed.EdgeRef)
+		}
 		klen := edgeKey(&key, &ed.EdgeRef)
-		tags := [3]uint8{b.typeTag(ed.Type), b.typeTag(ed.From.Type), b.typeTag(ed.To.Type)}
-		idx := b.lookupEdge(h, &ed.EdgeRef, tags, &key, klen)
+		idx := b.lookupEdge(id.h, &ed.EdgeRef, id.tags, &key, klen)
 		if idx < 0 {
-			idx = b.newEntry(now, h, true, tags, &key, klen)
+			idx = b.newEntry(now, id.h, true, id.tags, &key, klen)
 			e := b.entries.at(idx)
 			e.el = *ed
 			e.el.Props = take(&ed.Props)
@@ -267,6 +293,44 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 		}
 		b.track(idx, q, src)
 	}
+}
+
+// ident is an element's identity hash (masked) and type tags.
+type ident struct {
+	h    uint64
+	tags [3]uint8
+}
+
+func (b *Buffer) nodeIdent(r *graph.NodeRef) ident {
+	t := b.typeTag(r.Type)
+	return ident{b.hashNode(t, r) & b.hashMask, [3]uint8{0, t, 0}}
+}
+
+func (b *Buffer) edgeIdent(r *graph.EdgeRef) ident {
+	tags := [3]uint8{b.typeTag(r.Type), b.typeTag(r.From.Type), b.typeTag(r.To.Type)}
+	h := mix(b.typeHash(tags[0], r.Type), b.hashNode(tags[1], &r.From))
+	return ident{mix(h, b.hashNode(tags[2], &r.To)) & b.hashMask, tags}
+}
+
+// prefetchMax is the most elements of one Add that are prefetched; a
+// record maps to a handful.
+const prefetchMax = 32
+
+// prefetch reads, for each identity, its home index slot and, if the slot is
+// used, that entry's identity line, times line and Props map header: what
+// an Add of an already buffered element reads. Each element's loads depend
+// on one another, but different elements' do not, so the CPU keeps several
+// misses in flight at once. The sum is stored only so that the loads are
+// not optimised away.
+func (b *Buffer) prefetch(ids []ident) {
+	var acc uint64
+	for i := range ids {
+		if s := b.index[b.home(ids[i].h)]; s != 0 {
+			e := b.entries.at(int32(uint32(s) - 1))
+			acc += e.hash + uint64(e.el.LastSeen) + uint64(len(e.el.Props))
+		}
+	}
+	b.touched = acc
 }
 
 // nodeKey writes a node id's inline identity to key and returns its
@@ -353,6 +417,7 @@ func (b *Buffer) typeTag(s string) uint8 {
 		return 0
 	}
 	b.types = append(b.types, s)
+	b.typeHashes = append(b.typeHashes, maphash.String(b.seed, s))
 	return uint8(len(b.types))
 }
 
@@ -375,16 +440,21 @@ func take(p *graph.Props) graph.Props {
 // nothing refers to those maps any more (the elements are encoded).
 func (b *Buffer) Recycle(out *graph.Batch) { b.props.recycle(out) }
 
-// hashNode and hashEdge hash an identity. Strings are hashed one by one
-// and mixed (rather than written to a maphash.Hash) because that is
-// cheaper for short ids; a collision costs a comparison, not correctness.
-func (b *Buffer) hashNode(r *graph.NodeRef) uint64 {
-	return mix(maphash.String(b.seed, r.Type), maphash.String(b.seed, r.ID))
+// hashNode hashes a node identity whose type has tag t, and edgeIdent an
+// edge's. Strings are hashed one by one and mixed (rather than written to
+// a maphash.Hash) because that is cheaper for short ids, and a type's
+// hash is kept with its tag, so only ids are hashed per element; a
+// collision costs a comparison, not correctness.
+func (b *Buffer) hashNode(t uint8, r *graph.NodeRef) uint64 {
+	return mix(b.typeHash(t, r.Type), maphash.String(b.seed, r.ID))
 }
 
-func (b *Buffer) hashEdge(r *graph.EdgeRef) uint64 {
-	h := mix(maphash.String(b.seed, r.Type), b.hashNode(&r.From))
-	return mix(h, b.hashNode(&r.To))
+// typeHash is type name s's hash, t its tag.
+func (b *Buffer) typeHash(t uint8, s string) uint64 {
+	if t != 0 {
+		return b.typeHashes[t-1]
+	}
+	return maphash.String(b.seed, s)
 }
 
 // mix combines two hashes, order-sensitively so that an edge and its
