@@ -91,6 +91,7 @@ type config struct {
 	Profile   string          `json:"-"`
 	Trace     time.Duration   `json:"trace_ns,omitempty"`
 	MemTable  int             `json:"memtable_mib,omitempty"`
+	Conc      int             `json:"job_concurrency,omitempty"`
 }
 
 // runIn is one run, handed to its child process.
@@ -160,6 +161,7 @@ func main() {
 	flag.StringVar(&rates, "rates", "10000,50000", "comma-separated offered rates, events/s")
 	flag.StringVar(&windows, "windows", "0,1s", "comma-separated dedupe windows")
 	flag.DurationVar(&c.Duration, "duration", 20*time.Second, "measured production time per run")
+	flag.IntVar(&c.Conc, "concurrency", 0, "consumers of the playback job (0: the job file's tuning)")
 	flag.DurationVar(&c.Warmup, "warmup", 5*time.Second, "production before the measured period (its probes are not counted)")
 	flag.DurationVar(&c.Drain, "drain", 20*time.Second, "after production, how long to wait for outstanding probes")
 	flag.Float64Var(&c.ProbeRate, "probe-rate", 20, "probe events per second (taken out of the offered rate)")
@@ -238,7 +240,7 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 		return out, err
 	}
 	defer os.RemoveAll(dir)
-	j, err := rig.PlaybackJob(filepath.Join(dir, "example"), "playback", in.Window, 0)
+	j, err := rig.PlaybackJob(filepath.Join(dir, "example"), "playback", in.Window, in.Cfg.Conc)
 	if err != nil {
 		return out, err
 	}
