@@ -37,10 +37,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-
 	"github.com/rdgraph/rdg/bench/internal/report"
 	"github.com/rdgraph/rdg/bench/internal/rig"
 	"github.com/rdgraph/rdg/internal/codec"
@@ -107,35 +103,14 @@ func main() {
 func runAll(c config, lg *slog.Logger) error {
 	ctx := context.Background()
 	res := result{Env: report.Environment(), Config: c}
-	dir := c.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "rdg-bench-dedupe")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	k, err := rig.StartKafka(ctx, dir, lg)
+	k, err := rig.Load(ctx, c.Dir, c.Work, lg)
 	if err != nil {
 		return err
 	}
 	defer k.Close()
-	reg, err := sr.NewClient(sr.URLs(k.RegistryURL()))
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Seeds()...), kgo.MetadataMinAge(50*time.Millisecond))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	fmt.Fprintf(os.Stderr, "producing the catalogue and %d playback events (%d members)\n", c.Work.Events, c.Work.Members)
-	if res.Produced, err = rig.Produce(ctx, k.Seeds(), reg, c.Work, lg); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "produced %d events in %s\n", res.Produced.Events, res.Produced.Elapsed.Round(time.Millisecond))
+	adm := k.Admin
+	res.Produced = k.Produced
+
 	outputs := func(t string) bool {
 		return strings.HasPrefix(t, codec.NodeTopicPrefix) || strings.HasPrefix(t, codec.EdgeTopicPrefix) || strings.HasPrefix(t, "rdg.dlq.")
 	}

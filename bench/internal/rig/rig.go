@@ -128,6 +128,69 @@ func Produce(ctx context.Context, seeds []string, reg *sr.Client, w Workload, lo
 	return p, nil
 }
 
+// Loaded is the embedded broker and registry holding a produced workload,
+// where the stack benchmarks that replay one backlog start: the broker, an
+// admin client of it, and what was produced.
+type Loaded struct {
+	*Kafka
+	Admin    *kadm.Client
+	Produced Produced
+
+	cl  *kgo.Client
+	tmp string // removed by Close
+}
+
+// Load starts the broker and the registry with their data under dir (a new
+// temporary directory if empty, removed by Close) and produces w into
+// them, saying so on stderr.
+func Load(ctx context.Context, dir string, w Workload, log *slog.Logger) (_ *Loaded, err error) {
+	l := &Loaded{}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	if dir == "" {
+		if l.tmp, err = os.MkdirTemp("", "rdg-bench"); err != nil {
+			return nil, err
+		}
+		dir = l.tmp
+	}
+	if l.Kafka, err = StartKafka(ctx, dir, log); err != nil {
+		return nil, err
+	}
+	reg, err := sr.NewClient(sr.URLs(l.RegistryURL()))
+	if err != nil {
+		return nil, err
+	}
+	// kadm answers topic listings from the client's metadata cache: a
+	// short minimum age lets it see the topics each run creates.
+	if l.cl, err = kgo.NewClient(kgo.SeedBrokers(l.Seeds()...), kgo.MetadataMinAge(50*time.Millisecond)); err != nil {
+		return nil, err
+	}
+	l.Admin = kadm.NewClient(l.cl)
+	fmt.Fprintf(os.Stderr, "producing the catalogue and %d playback events (%d members)\n", w.Events, w.Members)
+	if l.Produced, err = Produce(ctx, l.Seeds(), reg, w, log); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "produced %d events in %s\n", l.Produced.Events, l.Produced.Elapsed.Round(time.Millisecond))
+	return l, nil
+}
+
+// Close stops the broker and the registry and removes a temporary data
+// directory.
+func (l *Loaded) Close() {
+	if l.cl != nil {
+		l.cl.Close()
+	}
+	if l.Kafka != nil {
+		l.Kafka.Close()
+	}
+	if l.tmp != "" {
+		os.RemoveAll(l.tmp)
+	}
+}
+
 // EndOffsets are topic's end offsets per partition.
 func EndOffsets(ctx context.Context, adm *kadm.Client, topic string) (map[int32]int64, error) {
 	lo, err := adm.ListEndOffsets(ctx, topic)
