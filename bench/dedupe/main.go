@@ -39,7 +39,6 @@ import (
 
 	"github.com/rdgraph/rdg/bench/internal/report"
 	"github.com/rdgraph/rdg/bench/internal/rig"
-	"github.com/rdgraph/rdg/internal/codec"
 )
 
 type config struct {
@@ -111,11 +110,8 @@ func runAll(c config, lg *slog.Logger) error {
 	adm := k.Admin
 	res.Produced = k.Produced
 
-	outputs := func(t string) bool {
-		return strings.HasPrefix(t, codec.NodeTopicPrefix) || strings.HasPrefix(t, codec.EdgeTopicPrefix) || strings.HasPrefix(t, "rdg.dlq.")
-	}
 	for i, w := range c.Windows {
-		if err := rig.DeleteTopics(ctx, adm, outputs); err != nil {
+		if err := rig.DeleteTopics(ctx, adm, rig.JobOutput); err != nil {
 			return err
 		}
 		in := rig.JobRun{Seeds: k.Seeds(), RegistryURL: k.RegistryURL(), Name: fmt.Sprintf("playback-%d", i+1), Window: w, Ends: res.Produced.Ends}
@@ -136,7 +132,7 @@ func runAll(c config, lg *slog.Logger) error {
 		r.OutPerE = float64(r.Job.Counts.Published()) / float64(res.Produced.Events)
 		res.Runs = append(res.Runs, r)
 	}
-	if err := rig.DeleteTopics(ctx, adm, outputs); err != nil {
+	if err := rig.DeleteTopics(ctx, adm, rig.JobOutput); err != nil {
 		return err
 	}
 	printTable(res)

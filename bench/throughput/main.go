@@ -155,10 +155,7 @@ func run(c config, lg *slog.Logger) error {
 	adm := k.Admin
 	res.Produced = k.Produced
 
-	outputs := func(t string) bool {
-		return strings.HasPrefix(t, codec.NodeTopicPrefix) || strings.HasPrefix(t, codec.EdgeTopicPrefix) ||
-			strings.HasPrefix(t, "rdg.dlq.") || strings.HasPrefix(t, ceilingPrefix)
-	}
+	outputs := func(t string) bool { return rig.JobOutput(t) || strings.HasPrefix(t, ceilingPrefix) }
 	for r := 1; r <= c.Runs; r++ {
 		if err := rig.DeleteTopics(ctx, adm, outputs); err != nil {
 			return err

@@ -249,8 +249,10 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 	var key [inlineKey]byte
 	for i := range batch.Nodes {
 		n := &batch.Nodes[i]
-		id := idents[min(i, prefetchMax-1)]
-		if all > prefetchMax {
+		var id ident
+		if all <= prefetchMax {
+			id = idents[i]
+		} else {
 			id = b.nodeIdent(&n.NodeRef)
 		}
 		klen := nodeKey(&key, n.ID)
@@ -273,8 +275,10 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 	}
 	for i := range batch.Edges {
 		ed := &batch.Edges[i]
-		id := idents[min(nn+i, prefetchMax-1)]
-		if all > prefetchMax {
+		var id ident
+		if all <= prefetchMax {
+			id = idents[nn+i]
+		} else {
 			id = b.edgeIdent(&ed.EdgeRef)
 		}
 		klen := edgeKey(&key, &ed.EdgeRef)

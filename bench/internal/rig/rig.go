@@ -14,12 +14,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -27,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/examples"
+	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/stack"
@@ -270,6 +273,13 @@ func PlaybackJob(dir, name string, window time.Duration, concurrency int) (*job.
 	return job.Compile(spec)
 }
 
+// JobOutput reports whether topic is one a job writes: a graph topic or a
+// dead-letter topic. Runs delete them between them.
+func JobOutput(topic string) bool {
+	return strings.HasPrefix(topic, codec.NodeTopicPrefix) || strings.HasPrefix(topic, codec.EdgeTopicPrefix) ||
+		strings.HasPrefix(topic, "rdg.dlq.")
+}
+
 // DeleteTopics deletes every topic for which match is true, so that one
 // run's output does not weigh on the next run's broker.
 func DeleteTopics(ctx context.Context, adm *kadm.Client, match func(string) bool) error {
@@ -302,6 +312,13 @@ func DeleteTopics(ctx context.Context, adm *kadm.Client, match func(string) bool
 // CPUProfile starts a CPU profile written to path; an empty path profiles
 // nothing. The returned function stops it.
 func CPUProfile(path string) (stop func() error, err error) {
+	return recordTo(path, pprof.StartCPUProfile, pprof.StopCPUProfile)
+}
+
+// recordTo creates path (and its directory) and runs start on it; the
+// returned function runs stop and closes the file. An empty path records
+// nothing.
+func recordTo(path string, start func(io.Writer) error, stop func()) (func() error, error) {
 	if path == "" {
 		return func() error { return nil }, nil
 	}
@@ -312,12 +329,12 @@ func CPUProfile(path string) (stop func() error, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return func() error {
-		pprof.StopCPUProfile()
+		stop()
 		return f.Close()
 	}, nil
 }
@@ -353,24 +370,7 @@ func BlockProfile(path string) (stop func() error, err error) {
 // it into profiles of where goroutines waited, which tells a starved
 // process from a blocked one.
 func Trace(path string) (stop func() error, err error) {
-	if path == "" {
-		return func() error { return nil }, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := trace.Start(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() error {
-		trace.Stop()
-		return f.Close()
-	}, nil
+	return recordTo(path, trace.Start, trace.Stop)
 }
 
 // LoadAvg is the machine's one-minute load average (0 if unknown): on a

@@ -3,6 +3,7 @@ package rig
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -119,5 +120,40 @@ func TestRunJob(t *testing.T) {
 		if window == 0 && c.Published() != c.Mapped() || window > 0 && c.Published() >= c.Mapped() {
 			t.Fatalf("window %s: published %d of %d mapped", window, c.Published(), c.Mapped())
 		}
+	}
+}
+
+// TestRecordTo checks that the CPU profile and the execution trace end up
+// in files that their readers accept, and that an empty path records
+// nothing.
+func TestRecordTo(t *testing.T) {
+	dir := t.TempDir()
+	cpu, tr := filepath.Join(dir, "sub", "cpu.pprof"), filepath.Join(dir, "trace.out")
+	stopCPU, err := CPUProfile(cpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopTrace, err := Trace(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CPUProfile(filepath.Join(dir, "cpu2.pprof")); err == nil {
+		t.Error("a second CPU profile started while one runs")
+	}
+	if err := stopTrace(); err != nil {
+		t.Fatal(err)
+	}
+	if err := stopCPU(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CPUByPart(cpu); err != nil {
+		t.Errorf("CPU profile: %v", err)
+	}
+	if fi, err := os.Stat(tr); err != nil || fi.Size() == 0 {
+		t.Errorf("trace: %v, %v", fi, err)
+	}
+	stop, err := CPUProfile("")
+	if err != nil || stop() != nil {
+		t.Errorf("empty path: %v", err)
 	}
 }
