@@ -194,7 +194,7 @@ func main() {
 	flag.StringVar(&c.CPUProf, "cpuprofile", "", "write a CPU profile of the timed queries here")
 	flag.StringVar(&c.MemProf, "memprofile", "", "write a profile of the queries' allocations here")
 	flag.StringVar(&c.Kinds, "kinds", "neighbors,2-hop,3-hop,path", "query kinds to run")
-	flag.IntVar(&c.GOGC, "gogc", 0, "garbage collection target of this process, which serves the API (0: Go's default, or $GOGC)")
+	flag.IntVar(&c.GOGC, "gogc", 0, "garbage collection target of this process, which serves the API (0: as rdg, Go's default with rdg's heap floor, or $GOGC)")
 	flag.StringVar(&c.Sides, "sides", "engine,api,postgresql", "sides to time (rdg's engine and API, PostgreSQL)")
 	flag.Parse()
 	c.Timeout = timeout.String()
@@ -222,6 +222,8 @@ func run(c config, timeout time.Duration) error {
 	start := time.Now()
 	if c.GOGC > 0 {
 		debug.SetGCPercent(c.GOGC)
+	} else {
+		report.GCAsRDG()
 	}
 	ctx := context.Background()
 	out := &output{Env: report.Environment(), Config: c, EdgesByTyp: map[string]int64{}}

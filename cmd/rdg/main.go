@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rdgraph/rdg/internal/gcfloor"
 )
 
 func main() {
@@ -24,8 +26,9 @@ func main() {
 }
 
 type globalFlags struct {
-	logLevel  string
-	logFormat string
+	logLevel   string
+	logFormat  string
+	gcFloorMiB int
 }
 
 func newRoot() *cobra.Command {
@@ -49,11 +52,15 @@ Start everything on one machine, with a demo event generator:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return setupLogging(g)
+			if err := setupLogging(g); err != nil {
+				return err
+			}
+			return setupGC(g)
 		},
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().IntVar(&g.gcFloorMiB, "gc-floor-mib", gcfloor.DefaultFloor>>20, "let the Go heap grow to this many MiB before collecting garbage, however little of it is live (0: Go's default; ignored if $GOGC is set)")
 	root.AddCommand(newUpCmd(), newGenerateCmd(), newJobCmd(), newWriterCmd(), newDLQCmd())
 	root.AddCommand(newQueryCmd())
 	return root
@@ -73,6 +80,19 @@ func setupLogging(g *globalFlags) error {
 	default:
 		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
 	}
+	return nil
+}
+
+// setupGC starts the GC floor for the life of the process, unless the
+// operator chose a GOGC of their own.
+func setupGC(g *globalFlags) error {
+	if g.gcFloorMiB < 0 {
+		return fmt.Errorf("--gc-floor-mib %d: want 0 or more", g.gcFloorMiB)
+	}
+	if _, set := os.LookupEnv("GOGC"); set || g.gcFloorMiB == 0 {
+		return nil
+	}
+	gcfloor.Start(int64(g.gcFloorMiB) << 20)
 	return nil
 }
 

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rdgraph/rdg/internal/gcfloor"
 )
 
 // Env describes where and on what a result was measured.
@@ -110,6 +112,15 @@ func SelfUsage() Usage {
 	return Usage{PeakRSS: ru.Maxrss << 10, User: time.Duration(ru.Utime.Nano()), Sys: time.Duration(ru.Stime.Nano())}
 }
 
+// GCAsRDG sets up the garbage collector as the rdg command does by default
+// (gcfloor.DefaultFloor), unless $GOGC is set, so that a benchmark's
+// process collects as often as rdg's would. Every child run calls it.
+func GCAsRDG() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		gcfloor.Start(gcfloor.DefaultFloor)
+	}
+}
+
 // childEnv names the run a re-executed benchmark binary is to perform.
 const childEnv = "RDG_BENCH_RUN"
 
@@ -124,6 +135,7 @@ func ChildRun() (name string, ok bool) {
 // stdin into in, calls fn, and writes fn's result as JSON to stdout, which
 // is reserved for it (progress goes to stderr). It exits the process.
 func ServeChild(in any, fn func() (any, error)) {
+	GCAsRDG()
 	if err := json.NewDecoder(os.Stdin).Decode(in); err != nil {
 		fmt.Fprintln(os.Stderr, "benchmark run: reading input:", err)
 		os.Exit(2)
