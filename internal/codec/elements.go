@@ -213,7 +213,7 @@ func fromWireProps(m map[string]wireProp) (graph.Props, error) {
 // written sorted by name, so equal nodes always encode to equal bytes. On
 // error dst is returned unchanged.
 func (e *Elements) AppendNode(dst []byte, n *graph.Node) ([]byte, error) {
-	out, err := appendNodeBody(AppendHeader(dst, e.nodeID), n)
+	out, err := appendNodeBody(AppendHeader(dst, e.nodeID), n, nil)
 	if err != nil {
 		return dst[:len(dst):len(dst)], fmt.Errorf("encode node %s: %w", n.NodeRef, err)
 	}
@@ -222,7 +222,7 @@ func (e *Elements) AppendNode(dst []byte, n *graph.Node) ([]byte, error) {
 
 // AppendEdge appends ed's Confluent-framed value to dst, as AppendNode.
 func (e *Elements) AppendEdge(dst []byte, ed *graph.Edge) ([]byte, error) {
-	out, err := appendEdgeBody(AppendHeader(dst, e.edgeID), ed)
+	out, err := appendEdgeBody(AppendHeader(dst, e.edgeID), ed, nil)
 	if err != nil {
 		return dst[:len(dst):len(dst)], fmt.Errorf("encode edge %s: %w", ed.EdgeRef, err)
 	}
@@ -281,33 +281,62 @@ type readerKey struct {
 // NodeRecord is n as a record for its graph topic. Its key and value
 // share one allocation.
 func (e *Elements) NodeRecord(n *graph.Node) (*kgo.Record, error) {
+	return e.nodeRecord(n, nil, len(n.Props))
+}
+
+// NodeRecordSorted is NodeRecord with n's properties given as props,
+// sorted by name with unique names, instead of n.Props (not read): the
+// form a job's hot path keeps them in.
+func (e *Elements) NodeRecordSorted(n *graph.Node, props []graph.NamedProp) (*kgo.Record, error) {
+	if props == nil {
+		props = []graph.NamedProp{}
+	}
+	return e.nodeRecord(n, props, len(props))
+}
+
+func (e *Elements) nodeRecord(n *graph.Node, sorted []graph.NamedProp, nprops int) (*kgo.Record, error) {
 	k := len(n.ID)
-	b, err := e.AppendNode(append(make([]byte, 0, k+HeaderSize+bodySizeHint(n.Props, len(n.Type)+len(n.ID))), n.ID...), n)
+	dst := append(make([]byte, 0, k+HeaderSize+bodySizeHint(nprops, len(n.Type)+len(n.ID))), n.ID...)
+	b, err := appendNodeBody(AppendHeader(dst, e.nodeID), n, sorted)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode node %s: %w", n.NodeRef, err)
 	}
 	return &kgo.Record{Topic: e.topic(NodeTopicPrefix, n.Type), Key: b[:k:k], Value: b[k:]}, nil
 }
 
 // EdgeRecord is ed as a record for its graph topic, as NodeRecord.
 func (e *Elements) EdgeRecord(ed *graph.Edge) (*kgo.Record, error) {
+	return e.edgeRecord(ed, nil, len(ed.Props))
+}
+
+// EdgeRecordSorted is EdgeRecord with ed's properties given as props, as
+// NodeRecordSorted.
+func (e *Elements) EdgeRecordSorted(ed *graph.Edge, props []graph.NamedProp) (*kgo.Record, error) {
+	if props == nil {
+		props = []graph.NamedProp{}
+	}
+	return e.edgeRecord(ed, props, len(props))
+}
+
+func (e *Elements) edgeRecord(ed *graph.Edge, sorted []graph.NamedProp, nprops int) (*kgo.Record, error) {
 	k := edgeKeySize(&ed.EdgeRef)
 	r := &ed.EdgeRef
-	b, err := e.AppendEdge(appendEdgeKey(make([]byte, 0, k+HeaderSize+
-		bodySizeHint(ed.Props, len(r.Type)+len(r.From.Type)+len(r.From.ID)+len(r.To.Type)+len(r.To.ID))), r), ed)
+	dst := appendEdgeKey(make([]byte, 0, k+HeaderSize+
+		bodySizeHint(nprops, len(r.Type)+len(r.From.Type)+len(r.From.ID)+len(r.To.Type)+len(r.To.ID))), r)
+	b, err := appendEdgeBody(AppendHeader(dst, e.edgeID), ed, sorted)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode edge %s: %w", ed.EdgeRef, err)
 	}
 	return &kgo.Record{Topic: e.topic(EdgeTopicPrefix, ed.Type), Key: b[:k:k], Value: b[k:]}, nil
 }
 
-// bodySizeHint is about the encoded size of a body whose strings outside
-// props total strs bytes: enough that encoding it rarely reallocates,
-// without iterating the properties (a map) one more time. A property is
-// its name, an 8-byte-or-less timestamp, a union tag and a value; 48 bytes
-// covers the names and values of the demo's.
-func bodySizeHint(p graph.Props, strs int) int {
-	return strs + 8 + 3*10 + 2 + 48*len(p)
+// bodySizeHint is about the encoded size of a body with nprops properties
+// whose strings outside them total strs bytes: enough that encoding it
+// rarely reallocates. A property is its name, an 8-byte-or-less
+// timestamp, a union tag and a value; 48 bytes covers the names and values
+// of the demo's.
+func bodySizeHint(nprops, strs int) int {
+	return strs + 8 + 3*10 + 2 + 48*nprops
 }
 
 // topics caches topic names by prefix and type: building "rdg.node." +

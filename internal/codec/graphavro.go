@@ -116,27 +116,29 @@ func appendPropValue(dst []byte, v any) []byte {
 	panic("codec: appendPropValue of a value propValueSize rejects")
 }
 
-// appendProps appends p as an Avro map, entries sorted by name, in blocks
-// of mapBlockLength with their byte sizes, as hamba frames them.
-type namedProp struct {
-	name string
-	graph.Prop
-}
-
+// appendProps appends p as an Avro map with its entries sorted by name:
+// Go's map order is random, and one element's encoding should not depend
+// on it (decoders accept any order).
 func appendProps(dst []byte, p graph.Props) ([]byte, error) {
 	if len(p) == 0 {
 		return append(dst, 0), nil
 	}
 	// One pass over the map, then none: the entries, sorted by name.
-	var buf [16]namedProp
+	var buf [16]graph.NamedProp
 	props := buf[:0]
 	if len(p) > len(buf) {
-		props = make([]namedProp, 0, len(p))
+		props = make([]graph.NamedProp, 0, len(p))
 	}
 	for k, v := range p {
-		props = append(props, namedProp{k, v})
+		props = append(props, graph.NamedProp{Name: k, Prop: v})
 	}
-	slices.SortFunc(props, func(a, b namedProp) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(props, func(a, b graph.NamedProp) int { return strings.Compare(a.Name, b.Name) })
+	return appendNamedProps(dst, props)
+}
+
+// appendNamedProps appends props, sorted by name, as an Avro map: in blocks
+// of mapBlockLength with their byte sizes, as hamba frames them.
+func appendNamedProps(dst []byte, props []graph.NamedProp) ([]byte, error) {
 	for len(props) > 0 {
 		block := props[:min(len(props), mapBlockLength)]
 		props = props[len(block):]
@@ -144,14 +146,14 @@ func appendProps(dst []byte, p graph.Props) ([]byte, error) {
 		for i := range block {
 			n, err := propValueSize(block[i].Value)
 			if err != nil {
-				return dst, fmt.Errorf("prop %s: %w", block[i].name, err)
+				return dst, fmt.Errorf("prop %s: %w", block[i].Name, err)
 			}
-			size += stringSize(block[i].name) + longSize(block[i].TS) + n
+			size += stringSize(block[i].Name) + longSize(block[i].TS) + n
 		}
 		dst = appendLong(dst, -int64(len(block)))
 		dst = appendLong(dst, int64(size))
 		for i := range block {
-			dst = appendString(dst, block[i].name)
+			dst = appendString(dst, block[i].Name)
 			dst = appendLong(dst, block[i].TS)
 			dst = appendPropValue(dst, block[i].Value)
 		}
@@ -159,11 +161,17 @@ func appendProps(dst []byte, p graph.Props) ([]byte, error) {
 	return append(dst, 0), nil
 }
 
-// appendNodeBody appends the Avro body of n (no Confluent header).
-func appendNodeBody(dst []byte, n *graph.Node) ([]byte, error) {
+// appendNodeBody appends the Avro body of n (no Confluent header), with
+// the properties n.Props or, if sorted is not nil, sorted (n.Props unread).
+func appendNodeBody(dst []byte, n *graph.Node, sorted []graph.NamedProp) ([]byte, error) {
 	dst = appendString(dst, n.Type)
 	dst = appendString(dst, n.ID)
-	dst, err := appendProps(dst, n.Props)
+	var err error
+	if sorted != nil {
+		dst, err = appendNamedProps(dst, sorted)
+	} else {
+		dst, err = appendProps(dst, n.Props)
+	}
 	if err != nil {
 		return dst, err
 	}
@@ -172,14 +180,20 @@ func appendNodeBody(dst []byte, n *graph.Node) ([]byte, error) {
 	return appendLong(dst, n.UpdatedAt), nil
 }
 
-// appendEdgeBody appends the Avro body of e (no Confluent header).
-func appendEdgeBody(dst []byte, e *graph.Edge) ([]byte, error) {
+// appendEdgeBody appends the Avro body of e (no Confluent header), with
+// its properties as appendNodeBody.
+func appendEdgeBody(dst []byte, e *graph.Edge, sorted []graph.NamedProp) ([]byte, error) {
 	dst = appendString(dst, e.Type)
 	dst = appendString(dst, e.From.Type)
 	dst = appendString(dst, e.From.ID)
 	dst = appendString(dst, e.To.Type)
 	dst = appendString(dst, e.To.ID)
-	dst, err := appendProps(dst, e.Props)
+	var err error
+	if sorted != nil {
+		dst, err = appendNamedProps(dst, sorted)
+	} else {
+		dst, err = appendProps(dst, e.Props)
+	}
 	if err != nil {
 		return dst, err
 	}

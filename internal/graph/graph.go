@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -109,6 +110,77 @@ type Prop struct {
 
 // Props maps property names to values.
 type Props map[string]Prop
+
+// NamedProp is a property with its name. A slice of them sorted by name,
+// names unique, is the form of Props that hot paths keep: a mapped
+// element's handful of properties, merged by walking two sorted lists
+// instead of probing a map per name.
+type NamedProp struct {
+	Name string
+	Prop
+}
+
+// MergeNamedProps folds src into dst with the rules of MergeProps; both are
+// sorted by name with unique names, and so is the result, which reuses
+// dst's memory when it can.
+func MergeNamedProps(dst, src []NamedProp) []NamedProp {
+	if len(src) == 0 {
+		return dst
+	}
+	if len(dst) == len(src) {
+		same := true
+		for i := range src {
+			if dst[i].Name != src[i].Name {
+				same = false
+				break
+			}
+		}
+		if same {
+			// The common case: updates of one element carry the same names.
+			for i := range src {
+				if PropWins(src[i].Prop, dst[i].Prop) {
+					dst[i].Prop = src[i].Prop
+				}
+			}
+			return dst
+		}
+	}
+	// Merge backwards into dst grown to the size of the union, so that no
+	// element is overwritten before it is read.
+	n := len(dst)
+	for i, j := 0, 0; j < len(src); {
+		switch {
+		case i == len(dst) || src[j].Name < dst[i].Name:
+			n++
+			j++
+		case src[j].Name == dst[i].Name:
+			i++
+			j++
+		default:
+			i++
+		}
+	}
+	i, j := len(dst)-1, len(src)-1
+	dst = slices.Grow(dst, n-len(dst))[:n]
+	for k := n - 1; j >= 0; k-- {
+		switch {
+		case i < 0 || src[j].Name > dst[i].Name:
+			dst[k] = src[j]
+			j--
+		case src[j].Name == dst[i].Name:
+			dst[k] = dst[i]
+			if PropWins(src[j].Prop, dst[i].Prop) {
+				dst[k].Prop = src[j].Prop
+			}
+			i--
+			j--
+		default:
+			dst[k] = dst[i]
+			i--
+		}
+	}
+	return dst
+}
 
 // Node is a vertex of the graph. Times are unix milliseconds: FirstSeen and
 // LastSeen are event times, UpdatedAt is the processing time of the last

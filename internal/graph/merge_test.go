@@ -401,3 +401,49 @@ func TestNormalizeValue(t *testing.T) {
 		t.Errorf("-0 lost its sign")
 	}
 }
+
+// named is p as a NamedProp slice sorted by name.
+func named(p Props) []NamedProp {
+	out := make([]NamedProp, 0, len(p))
+	for k, v := range p {
+		out = append(out, NamedProp{Name: k, Prop: v})
+	}
+	slices.SortFunc(out, func(a, b NamedProp) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// MergeNamedProps is MergeProps on sorted slices: same result on random
+// property sets (disjoint, overlapping, equal names, empty), sorted and
+// unique, and dst's memory reused when the names are the same.
+func TestMergeNamedPropsMatchesMergeProps(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 9))
+	for i := range propertyIterations {
+		a, b := randProps(r), randProps(r)
+		if i%3 == 0 {
+			// Same names, other values: the in-place path.
+			b = Props{}
+			for k := range a {
+				b[k] = Prop{Value: randValue(r), TS: int64(r.IntN(3))}
+			}
+		}
+		want := MergeProps(cloneProps(a), b)
+		da := named(a)
+		got := MergeNamedProps(da, named(b))
+		if !slices.IsSortedFunc(got, func(x, y NamedProp) int { return strings.Compare(x.Name, y.Name) }) {
+			t.Fatalf("merge of %v and %v not sorted: %v", a, b, got)
+		}
+		gp := Props{}
+		for _, p := range got {
+			if _, dup := gp[p.Name]; dup {
+				t.Fatalf("merge of %v and %v repeats %s: %v", a, b, p.Name, got)
+			}
+			gp[p.Name] = p.Prop
+		}
+		if d := propsDiff(gp, want); d != "" {
+			t.Fatalf("merge of %v and %v: %s", a, b, d)
+		}
+		if i%3 == 0 && len(da) > 0 && &got[0] != &da[0] {
+			t.Fatalf("same names: result does not reuse dst")
+		}
+	}
+}

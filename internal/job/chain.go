@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rdgraph/rdg/internal/codec"
-	"github.com/rdgraph/rdg/internal/graph"
 )
 
 // Producer is where a job's output records go. *kgo.Client is one; the
@@ -53,7 +52,7 @@ type Chain struct {
 	m    *Metrics
 	// out holds one record's elements, due what the buffer emits; both are
 	// reused for every record.
-	out, due graph.Batch
+	out, due elements
 	// now is the processing time of the record being ingested: the
 	// processor stamps it as updated_at (one clock read per poll, not per
 	// record).
@@ -80,7 +79,6 @@ func NewChain(j *Job, cfg ChainConfig) *Chain {
 	proc.MaxRecordBytes = cfg.MaxRecordBytes
 	proc.OnMiss = func(input string) { m.EnrichMisses.WithLabelValues(name, input).Inc() }
 	buf := NewBuffer(j.Spec.Dedupe.Window, j.Spec.Dedupe.MaxKeys)
-	buf.props = proc.props // maps go processor → buffer → published → processor
 	c := &Chain{
 		job: j, proc: proc, log: cfg.Logger, m: m, buf: buf,
 		pub: publisher{prod: cfg.Producer, elems: cfg.Elements, dlq: DeadLetterTopic(name),
@@ -101,7 +99,7 @@ func NewChain(j *Job, cfg ChainConfig) *Chain {
 // errStopped if ctx ends meanwhile; the record is then not ingested.
 func (c *Chain) Ingest(ctx context.Context, rec *kgo.Record, now time.Time) error {
 	c.now = now
-	c.out.Reset()
+	c.out.reset()
 	filtered, err := c.process(ctx, rec)
 	switch {
 	case errors.Is(err, errStopped):
@@ -114,15 +112,14 @@ func (c *Chain) Ingest(ctx context.Context, rec *kgo.Record, now time.Time) erro
 	case filtered:
 		c.counts.filtered++
 	default:
-		c.counts.nodes += len(c.out.Nodes)
-		c.counts.edges += len(c.out.Edges)
+		c.counts.nodes += len(c.out.nodes)
+		c.counts.edges += len(c.out.edges)
 		if c.job.Spec.Dedupe.Window == 0 {
 			// No window: every update is published as it is mapped.
 			c.pub.add(ctx, &c.out)
 		} else {
 			c.buf.Add(&c.out, SourcePos{Partition: rec.Partition, Offset: rec.Offset}, now)
 		}
-		c.proc.Recycle(&c.out) // published or copied into the buffer
 	}
 	c.counts.in++
 	return nil
@@ -131,7 +128,7 @@ func (c *Chain) Ingest(ctx context.Context, rec *kgo.Record, now time.Time) erro
 func (c *Chain) process(ctx context.Context, rec *kgo.Record) (bool, error) {
 	backoff := 100 * time.Millisecond
 	for {
-		filtered, err := c.proc.Process(ctx, rec.Value, rec.Timestamp, &c.out)
+		filtered, err := c.proc.process(ctx, rec.Value, rec.Timestamp, &c.out)
 		if !errors.Is(err, codec.ErrRegistryUnavailable) {
 			return filtered, err
 		}
@@ -149,15 +146,15 @@ func (c *Chain) process(ctx context.Context, rec *kgo.Record) (bool, error) {
 // brings the chain's counters up to date.
 func (c *Chain) Emit(ctx context.Context, now time.Time, all bool) {
 	c.FlushCounts()
-	c.due.Reset()
+	c.due.reset()
 	if all {
 		c.buf.DrainAll(&c.due)
 	} else {
 		c.buf.Due(now, &c.due)
 	}
-	if c.due.Len() > 0 {
-		c.pub.add(ctx, &c.due)
-		c.buf.Recycle(&c.due) // add has encoded them; their Props maps can be reused
+	if c.due.len() > 0 {
+		c.pub.add(ctx, &c.due) // encodes them now: they are valid until the next Add
+		c.due.clearProps()
 	}
 }
 
@@ -236,12 +233,12 @@ func (p *publisher) takeErr() error {
 // add publishes b's elements. Each record's timestamp is the element's
 // last_seen, its event time, so that freshness needs nothing per record
 // beyond the record itself.
-func (p *publisher) add(ctx context.Context, b *graph.Batch) {
-	p.nodes.Add(float64(len(b.Nodes)))
-	p.edges.Add(float64(len(b.Edges)))
-	for i := range b.Nodes {
-		n := &b.Nodes[i]
-		r, err := p.elems.NodeRecord(n)
+func (p *publisher) add(ctx context.Context, b *elements) {
+	p.nodes.Add(float64(len(b.nodes)))
+	p.edges.Add(float64(len(b.edges)))
+	for i := range b.nodes {
+		n := &b.nodes[i]
+		r, err := p.elems.NodeRecordSorted(&n.Node, n.props)
 		if err != nil {
 			p.promise(nil, err)
 			continue
@@ -249,9 +246,9 @@ func (p *publisher) add(ctx context.Context, b *graph.Batch) {
 		r.Timestamp = time.UnixMilli(n.LastSeen)
 		p.prod.Produce(ctx, r, p.elementPromise)
 	}
-	for i := range b.Edges {
-		e := &b.Edges[i]
-		r, err := p.elems.EdgeRecord(e)
+	for i := range b.edges {
+		e := &b.edges[i]
+		r, err := p.elems.EdgeRecordSorted(&e.Edge, e.props)
 		if err != nil {
 			p.promise(nil, err)
 			continue

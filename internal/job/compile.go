@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,7 +136,7 @@ func Compile(spec *Spec) (*Job, error) {
 	}
 	for i, n := range spec.Nodes {
 		what := fmt.Sprintf("nodes[%d]", i)
-		cn := compiledNode{typ: n.Type, id: c.eval(n.ID, what+".id", false), props: c.fields(n.Props, what+".props")}
+		cn := compiledNode{typ: n.Type, id: c.eval(n.ID, what+".id", false), props: byName(c.fields(n.Props, what+".props"))}
 		if n.When != nil {
 			cn.when = c.eval(*n.When, what+".when", true)
 		}
@@ -146,7 +147,7 @@ func Compile(spec *Spec) (*Job, error) {
 		ce := compiledEdge{typ: e.Type,
 			fromType: e.From.Type, fromID: c.eval(e.From.ID, what+".from", false),
 			toType: e.To.Type, toID: c.eval(e.To.ID, what+".to", false),
-			props: c.fields(e.Props, what+".props")}
+			props: byName(c.fields(e.Props, what+".props"))}
 		if e.When != nil {
 			ce.when = c.eval(*e.When, what+".when", true)
 		}
@@ -255,6 +256,14 @@ func (c *compiler) fields(fs []Field, what string) []compiledField {
 		out = append(out, compiledField{name: f.Name, ev: c.eval(f.Expr, what+"."+f.Name, false), slot: -1})
 	}
 	return out
+}
+
+// byName sorts a node's or edge's property fields by name: evaluated in
+// that order, they give the mapped element's properties already sorted
+// (see elements.go). Names are unique; the parser rejects duplicates.
+func byName(fs []compiledField) []compiledField {
+	slices.SortFunc(fs, func(a, b compiledField) int { return strings.Compare(a.name, b.name) })
+	return fs
 }
 
 // eval compiles an expression into an evaluator that runs on the VM until

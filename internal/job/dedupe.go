@@ -101,9 +101,6 @@ type Buffer struct {
 	lastPart  int32
 	lastQueue *partQueue
 
-	// props recycles Props maps the caller hands back with Recycle; a
-	// chain shares it with its processor.
-	props *propsPool
 	// types numbers type names (typeTag); typeHashes holds their hashes.
 	types      []string
 	typeHashes []uint64
@@ -137,9 +134,9 @@ func (s *slab) add() int32 {
 // id, or an edge's two ids with a length byte each.
 const inlineKey = 24
 
-// entry is one buffered element in its current life. A node is kept in
-// el as el.From (el.Type empty), with its properties and times, so that
-// nodes and edges share one slab and one merge.
+// entry is one buffered element in its current life. A node is kept as
+// ref.From (ref.Type empty), so that nodes and edges share one slab and
+// one merge.
 //
 // The first 64 bytes are what an Add of an already buffered element reads
 // besides the element's times and properties: its identity (hash, type
@@ -165,14 +162,18 @@ type entry struct {
 	klen int8
 	key  [inlineKey]byte
 
-	el   graph.Edge
+	// The element: identity, times, and properties sorted by name. props
+	// keeps its memory from one life of the slot to the next. These and
+	// the rest make the entry 256 bytes: slab chunks are page aligned, so
+	// every entry's first 64 bytes are one cache line, and ref's end,
+	// the times and props share the third (what a merge reads).
+	ref                  graph.EdgeRef
+	first, last, updated int64
+	props                []graph.NamedProp
+
 	due  time.Time
 	src1 partMin
 	more []partMin
-	// Pad to 256 bytes: slab chunks are page aligned, so every entry's
-	// first 64 bytes are then one cache line (at 240 bytes, three in four
-	// entries straddled two).
-	_ [16]byte
 }
 
 type partMin struct {
@@ -212,22 +213,18 @@ func NewBuffer(window time.Duration, maxKeys int) *Buffer {
 		hashMask: ^uint64(0),
 		index:    make([]uint64, 64),
 		parts:    make(map[int32]*partQueue),
-		props:    &propsPool{},
 	}
 }
 
 // Add merges batch's nodes and edges into the buffered state, keyed by
-// element identity, with graph's Merge. An element that starts a new life
-// keeps its Props map: Add takes it, setting it to nil in batch; merges
-// into a buffered element copy what they keep (strings and property values
-// are immutable), so the caller may reuse batch and the maps left in it.
-// src is the record they came from and now the processing time. An
-// element's timer starts at its first Add since it was last emitted and
-// fires at that time plus the window; later Adds merge into it without
-// moving the deadline, so a hot element is still published once per
-// window.
-func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
-	if batch.Len() == 0 {
+// element identity, with graph's merge rules. The buffer copies what it
+// keeps, so the caller may reuse batch. src is the record they came from
+// and now the processing time. An element's timer starts at its first Add
+// since it was last emitted and fires at that time plus the window; later
+// Adds merge into it without moving the deadline, so a hot element is
+// still published once per window.
+func (b *Buffer) Add(batch *elements, src SourcePos, now time.Time) {
+	if batch.len() == 0 {
 		return
 	}
 	q := b.queue(src.Partition)
@@ -236,19 +233,19 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 	// (prefetch), so that the cache misses of a large buffer overlap rather
 	// than follow one another; the merges below then find the lines loaded.
 	var idents [prefetchMax]ident
-	nn, all := len(batch.Nodes), batch.Len()
+	nn, all := len(batch.nodes), batch.len()
 	if all <= prefetchMax {
-		for i := range batch.Nodes {
-			idents[i] = b.nodeIdent(&batch.Nodes[i].NodeRef)
+		for i := range batch.nodes {
+			idents[i] = b.nodeIdent(&batch.nodes[i].NodeRef)
 		}
-		for i := range batch.Edges {
-			idents[nn+i] = b.edgeIdent(&batch.Edges[i].EdgeRef)
+		for i := range batch.edges {
+			idents[nn+i] = b.edgeIdent(&batch.edges[i].EdgeRef)
 		}
 		b.prefetch(idents[:all])
 	}
 	var key [inlineKey]byte
-	for i := range batch.Nodes {
-		n := &batch.Nodes[i]
+	for i := range batch.nodes {
+		n := &batch.nodes[i]
 		var id ident
 		if all <= prefetchMax {
 			id = idents[i]
@@ -256,25 +253,19 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 			id = b.nodeIdent(&n.NodeRef)
 		}
 		klen := nodeKey(&key, n.ID)
-		idx := b.lookupNode(id.h, n, id.tags, &key, klen)
+		idx := b.lookupNode(id.h, &n.NodeRef, id.tags, &key, klen)
 		if idx < 0 {
 			idx = b.newEntry(now, id.h, false, id.tags, &key, klen)
 			e := b.entries.at(idx)
-			e.el = graph.Edge{EdgeRef: graph.EdgeRef{From: n.NodeRef}, Props: take(&n.Props),
-				FirstSeen: n.FirstSeen, LastSeen: n.LastSeen, UpdatedAt: n.UpdatedAt}
+			e.ref = graph.EdgeRef{From: n.NodeRef}
+			e.start(n.FirstSeen, n.LastSeen, n.UpdatedAt, n.props)
 		} else {
-			e := b.entries.at(idx)
-			if e.el.Props == nil && len(n.Props) > 0 {
-				e.el.Props = take(&n.Props)
-			}
-			// Edge.Merge applies Node.Merge's rules: times and properties.
-			o := graph.Edge{Props: n.Props, FirstSeen: n.FirstSeen, LastSeen: n.LastSeen, UpdatedAt: n.UpdatedAt}
-			e.el.Merge(&o)
+			b.entries.at(idx).merge(n.FirstSeen, n.LastSeen, n.UpdatedAt, n.props)
 		}
 		b.track(idx, q, src)
 	}
-	for i := range batch.Edges {
-		ed := &batch.Edges[i]
+	for i := range batch.edges {
+		ed := &batch.edges[i]
 		var id ident
 		if all <= prefetchMax {
 			id = idents[nn+i]
@@ -286,17 +277,27 @@ func (b *Buffer) Add(batch *graph.Batch, src SourcePos, now time.Time) {
 		if idx < 0 {
 			idx = b.newEntry(now, id.h, true, id.tags, &key, klen)
 			e := b.entries.at(idx)
-			e.el = *ed
-			e.el.Props = take(&ed.Props)
+			e.ref = ed.EdgeRef
+			e.start(ed.FirstSeen, ed.LastSeen, ed.UpdatedAt, ed.props)
 		} else {
-			e := b.entries.at(idx)
-			if e.el.Props == nil && len(ed.Props) > 0 {
-				e.el.Props = take(&ed.Props)
-			}
-			e.el.Merge(ed)
+			b.entries.at(idx).merge(ed.FirstSeen, ed.LastSeen, ed.UpdatedAt, ed.props)
 		}
 		b.track(idx, q, src)
 	}
+}
+
+// start fills a new life's times and properties, copied into the slot's
+// own memory.
+func (e *entry) start(first, last, updated int64, props []graph.NamedProp) {
+	e.first, e.last, e.updated = first, last, updated
+	e.props = append(e.props[:0], props...)
+}
+
+// merge folds an update into e with graph's rules (Node.Merge): times by
+// min and max, properties last writer wins.
+func (e *entry) merge(first, last, updated int64, props []graph.NamedProp) {
+	e.first, e.last, e.updated = min(e.first, first), max(e.last, last), max(e.updated, updated)
+	e.props = graph.MergeNamedProps(e.props, props)
 }
 
 // ident is an element's identity hash (masked) and type tags.
@@ -331,7 +332,7 @@ func (b *Buffer) prefetch(ids []ident) {
 	for i := range ids {
 		if s := b.index[b.home(ids[i].h)]; s != 0 {
 			e := b.entries.at(int32(uint32(s) - 1))
-			acc += e.hash + uint64(e.el.LastSeen) + uint64(len(e.el.Props))
+			acc += e.hash + uint64(e.last) + uint64(len(e.props))
 		}
 	}
 	b.touched = acc
@@ -368,7 +369,7 @@ func (e *entry) sameKey(key *[inlineKey]byte, klen int8) bool {
 	return e.klen == klen && (klen < 0 || string(e.key[:klen]) == string(key[:klen]))
 }
 
-func (b *Buffer) lookupNode(h uint64, n *graph.Node, tags [3]uint8, key *[inlineKey]byte, klen int8) int32 {
+func (b *Buffer) lookupNode(h uint64, n *graph.NodeRef, tags [3]uint8, key *[inlineKey]byte, klen int8) int32 {
 	mask := uint64(len(b.index) - 1)
 	for pos := b.home(h); ; pos = (pos + 1) & mask {
 		s := b.index[pos]
@@ -381,7 +382,7 @@ func (b *Buffer) lookupNode(h uint64, n *graph.Node, tags [3]uint8, key *[inline
 		idx := int32(uint32(s) - 1)
 		e := b.entries.at(idx)
 		if e.hash == h && !e.isEdge && e.tags == tags && e.sameKey(key, klen) &&
-			(tags[1] != 0 || e.el.From.Type == n.Type) && (klen >= 0 || e.el.From.ID == n.ID) {
+			(tags[1] != 0 || e.ref.From.Type == n.Type) && (klen >= 0 || e.ref.From.ID == n.ID) {
 			return idx
 		}
 	}
@@ -400,8 +401,8 @@ func (b *Buffer) lookupEdge(h uint64, r *graph.EdgeRef, tags [3]uint8, key *[inl
 		idx := int32(uint32(s) - 1)
 		e := b.entries.at(idx)
 		if e.hash == h && e.isEdge && e.tags == tags && e.sameKey(key, klen) &&
-			(tags[0] != 0 && tags[1] != 0 && tags[2] != 0 || e.el.Type == r.Type && e.el.From.Type == r.From.Type && e.el.To.Type == r.To.Type) &&
-			(klen >= 0 || e.el.From.ID == r.From.ID && e.el.To.ID == r.To.ID) {
+			(tags[0] != 0 && tags[1] != 0 && tags[2] != 0 || e.ref.Type == r.Type && e.ref.From.Type == r.From.Type && e.ref.To.Type == r.To.Type) &&
+			(klen >= 0 || e.ref.From.ID == r.From.ID && e.ref.To.ID == r.To.ID) {
 			return idx
 		}
 	}
@@ -427,22 +428,6 @@ func (b *Buffer) typeTag(s string) uint8 {
 
 // home is the index slot where the probe for hash h starts.
 func (b *Buffer) home(h uint64) uint64 { return (h >> 32) & uint64(len(b.index)-1) }
-
-// take moves a Props map out of a batch element. An empty map stays (and
-// nil is returned, as MergeProps(nil, empty) would leave it).
-func take(p *graph.Props) graph.Props {
-	m := *p
-	if len(m) == 0 {
-		return nil
-	}
-	*p = nil
-	return m
-}
-
-// Recycle resets out, a batch that Due or DrainAll filled, handing its
-// Props maps back for reuse. Calling it is optional and only allowed once
-// nothing refers to those maps any more (the elements are encoded).
-func (b *Buffer) Recycle(out *graph.Batch) { b.props.recycle(out) }
 
 // hashNode hashes a node identity whose type has tag t, and edgeIdent an
 // edge's. Strings are hashed one by one and mixed (rather than written to
@@ -607,8 +592,9 @@ func (e *entry) srcFor(p int32) *partMin {
 // Due appends to out every element whose timer has fired (deadline <= now)
 // and then, while more than maxKeys elements are buffered, the oldest ones:
 // an early flush instead of unbounded growth. It returns how many it moved.
-// The Props maps of what it appends belong to the caller.
-func (b *Buffer) Due(now time.Time, out *graph.Batch) int {
+// What it appends shares memory with the buffer (properties) and is valid
+// until the next Add.
+func (b *Buffer) Due(now time.Time, out *elements) int {
 	n := 0
 	for b.timers.len() > 0 {
 		idx := *b.timers.front()
@@ -624,8 +610,9 @@ func (b *Buffer) Due(now time.Time, out *graph.Batch) int {
 
 // DrainAll appends every buffered element to out, oldest first, and
 // returns how many: for a rebalance, a shutdown or the end of a
-// transaction, when nothing may stay buffered.
-func (b *Buffer) DrainAll(out *graph.Batch) int {
+// transaction, when nothing may stay buffered. As with Due, what it
+// appends is valid until the next Add.
+func (b *Buffer) DrainAll(out *elements) int {
 	n := 0
 	for b.timers.len() > 0 {
 		idx := *b.timers.front()
@@ -643,18 +630,20 @@ func (b *Buffer) DrainAll(out *graph.Batch) int {
 
 // emit ends entry idx's life: its element goes to out and the slot to the
 // free list.
-func (b *Buffer) emit(idx int32, out *graph.Batch) {
+func (b *Buffer) emit(idx int32, out *elements) {
 	e := b.entries.at(idx)
 	b.unindex(e.hash, idx)
 	if e.isEdge {
-		out.Edges = append(out.Edges, e.el)
+		out.edges = append(out.edges, edge{Edge: graph.Edge{EdgeRef: e.ref, FirstSeen: e.first, LastSeen: e.last, UpdatedAt: e.updated}, props: e.props})
 	} else {
-		out.Nodes = append(out.Nodes, graph.Node{NodeRef: e.el.From, Props: e.el.Props,
-			FirstSeen: e.el.FirstSeen, LastSeen: e.el.LastSeen, UpdatedAt: e.el.UpdatedAt})
+		out.nodes = append(out.nodes, node{Node: graph.Node{NodeRef: e.ref.From, FirstSeen: e.first, LastSeen: e.last, UpdatedAt: e.updated}, props: e.props})
 	}
-	// The Props map went to out with the element; the next life takes its
-	// own. Bumping gen kills this life's pending items in O(1).
-	e.el = graph.Edge{}
+	// out shares the properties' memory, which the slot keeps for its next
+	// life (hence Due's "valid until the next Add"); the identity strings
+	// are dropped for the GC. Bumping gen kills this life's pending items
+	// in O(1).
+	e.ref = graph.EdgeRef{}
+	e.props = e.props[:0]
 	e.gen++
 	e.nsrcs, e.more = 0, e.more[:0]
 	b.free = append(b.free, idx)

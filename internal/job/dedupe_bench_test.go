@@ -52,7 +52,7 @@ type ddBenchRecord struct {
 	job   int
 	src   SourcePos
 	now   time.Time
-	batch graph.Batch
+	batch elements
 }
 
 var ddBenchInput = sync.OnceValues(ddBenchLoad)
@@ -104,7 +104,7 @@ func ddBenchLoad() ([]ddBenchRecord, error) {
 	offsets := make([][ddBenchPartitions]int64, len(procs))
 	recs := make([]ddBenchRecord, 0, ddBenchEvents)
 	a := &ddArena{strings: map[string]string{}}
-	var out graph.Batch
+	var out elements
 	for i := range ddBenchEvents {
 		ev := g.Next()
 		job, ok := jobs[ev.Topic]
@@ -122,12 +122,12 @@ func ddBenchLoad() ([]ddBenchRecord, error) {
 		off := offsets[job][part]
 		offsets[job][part]++
 		now = start.Add(time.Duration(i) * ddBenchStep)
-		out.Reset()
-		filtered, err := procs[job].Process(context.Background(), value, ev.Time, &out)
+		out.reset()
+		filtered, err := procs[job].process(context.Background(), value, ev.Time, &out)
 		if err != nil {
 			return nil, fmt.Errorf("event %d (%s): %w", i, ev.Topic, err)
 		}
-		if filtered || out.Len() == 0 {
+		if filtered || out.len() == 0 {
 			continue
 		}
 		recs = append(recs, ddBenchRecord{job: job, src: SourcePos{Partition: part, Offset: off}, now: now,
@@ -141,8 +141,9 @@ func ddBenchLoad() ([]ddBenchRecord, error) {
 // the mapper, hot in cache; replaying 400,000 scattered batches would
 // instead measure cache misses on the benchmark's own input.
 type ddArena struct {
-	nodes   []graph.Node
-	edges   []graph.Edge
+	nodes   []node
+	edges   []edge
+	props   []graph.NamedProp
 	strings map[string]string
 }
 
@@ -163,31 +164,44 @@ func (a *ddArena) internRef(r graph.NodeRef) graph.NodeRef {
 const ddArenaChunk = 1 << 14
 
 // add copies b into the arena and returns a batch of views into it.
-func (a *ddArena) add(b *graph.Batch) graph.Batch {
-	if len(a.nodes)+len(b.Nodes) > cap(a.nodes) {
-		a.nodes = make([]graph.Node, 0, max(ddArenaChunk, len(b.Nodes)))
+func (a *ddArena) add(b *elements) elements {
+	if len(a.nodes)+len(b.nodes) > cap(a.nodes) {
+		a.nodes = make([]node, 0, max(ddArenaChunk, len(b.nodes)))
 	}
-	if len(a.edges)+len(b.Edges) > cap(a.edges) {
-		a.edges = make([]graph.Edge, 0, max(ddArenaChunk, len(b.Edges)))
+	if len(a.edges)+len(b.edges) > cap(a.edges) {
+		a.edges = make([]edge, 0, max(ddArenaChunk, len(b.edges)))
+	}
+	if len(a.props)+len(b.arena) > cap(a.props) {
+		a.props = make([]graph.NamedProp, 0, max(4*ddArenaChunk, len(b.arena)))
+	}
+	props := func(p []graph.NamedProp) []graph.NamedProp {
+		if len(p) == 0 {
+			return nil
+		}
+		p0 := len(a.props)
+		for _, np := range p {
+			np.Name = a.intern(np.Name)
+			a.props = append(a.props, np)
+		}
+		return a.props[p0:len(a.props):len(a.props)]
 	}
 	n0, e0 := len(a.nodes), len(a.edges)
-	for _, n := range b.Nodes {
+	for _, n := range b.nodes {
 		n.NodeRef = a.internRef(n.NodeRef)
-		n.Props = ddCloneProps(n.Props)
+		n.props = props(n.props)
 		a.nodes = append(a.nodes, n)
 	}
-	for _, e := range b.Edges {
+	for _, e := range b.edges {
 		e.Type, e.From, e.To = a.intern(e.Type), a.internRef(e.From), a.internRef(e.To)
-		e.Props = ddCloneProps(e.Props)
+		e.props = props(e.props)
 		a.edges = append(a.edges, e)
 	}
-	return graph.Batch{Nodes: a.nodes[n0:len(a.nodes):len(a.nodes)], Edges: a.edges[e0:len(a.edges):len(a.edges)]}
+	return elements{nodes: a.nodes[n0:len(a.nodes):len(a.nodes)], edges: a.edges[e0:len(a.edges):len(a.edges)]}
 }
 
 // BenchmarkDedupeDemo measures the dedupe buffer on the demo workload, one
 // buffer per job as the runner has it, with Due called after every record
-// at its virtual processing time and what it returns handed back with
-// Recycle, as the publisher would once it has encoded it. One op is one
+// at its virtual processing time. One op is one
 // pass over 20 s of events followed by a DrainAll. Decoding and mapping
 // happen once, outside the measurement (BenchmarkPlaybackJob covers them). Metrics: out/in is
 // elements published over elements added; ns/element and allocs/element
@@ -201,7 +215,7 @@ func BenchmarkDedupeDemo(b *testing.B) {
 	for _, window := range []time.Duration{0, 100 * time.Millisecond, time.Second, 5 * time.Second} {
 		b.Run("window="+window.String(), func(b *testing.B) {
 			bufs := []*Buffer{NewBuffer(window, 0), NewBuffer(window, 0), NewBuffer(window, 0)}
-			var out graph.Batch
+			var out elements
 			var in, emitted int64
 			peak := 0
 			var ms0, ms1 runtime.MemStats
@@ -214,15 +228,15 @@ func BenchmarkDedupeDemo(b *testing.B) {
 					r := &recs[i]
 					bufs[r.job].Add(&r.batch, r.src, r.now)
 					peak = max(peak, bufs[r.job].Len())
-					in += int64(r.batch.Len())
+					in += int64(r.batch.len())
 					for _, buf := range bufs {
+						out.reset() // published
 						emitted += int64(buf.Due(r.now, &out))
-						buf.Recycle(&out) // published: the maps can be reused
 					}
 				}
 				for _, buf := range bufs {
+					out.reset()
 					emitted += int64(buf.DrainAll(&out))
-					buf.Recycle(&out)
 				}
 			}
 			elapsed := time.Since(start)

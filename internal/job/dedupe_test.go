@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/rdgraph/rdg/internal/graph"
 )
@@ -184,9 +185,7 @@ func ddRandProps(r *rand.Rand, dst graph.Props) graph.Props {
 }
 
 // ddRandBatch refills b with 1-3 updates to random elements among k nodes
-// and k edges, reusing b's slices the way the job does. Props maps are
-// new: the buffer may take them (the job's maps come back through
-// Recycle).
+// and k edges, reusing b's slices the way the job does.
 func ddRandBatch(r *rand.Rand, b *graph.Batch, k int) {
 	b.Reset()
 	for range 1 + r.IntN(3) {
@@ -227,7 +226,7 @@ func TestDedupeMergeMatchesFold(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	for iter := range 60 {
 		window := []time.Duration{0, 5 * time.Millisecond, time.Second}[iter%3]
-		buf := NewBuffer(window, []int{4, 1000}[iter%2])
+		buf := newTestBuffer(window, []int{4, 1000}[iter%2])
 		buf.hashMask = ddHashMasks[iter%len(ddHashMasks)]
 		life := newDDFold() // updates since each element's last emission
 		all := newDDFold()  // every update
@@ -255,12 +254,8 @@ func TestDedupeMergeMatchesFold(t *testing.T) {
 				}
 				delete(life.edges, e.EdgeRef)
 			}
-			emitted.add(&out) // copies, so the maps may be recycled
-			if iter%2 == 0 {
-				buf.Recycle(&out)
-			} else {
-				out.Reset()
-			}
+			emitted.add(&out) // copies
+			out.Reset()
 		}
 		for i := range 400 {
 			ddRandBatch(r, &in, 6)
@@ -308,7 +303,7 @@ func TestDedupeShuffledInputSameOutput(t *testing.T) {
 	}
 	for round := range 10 {
 		r.Shuffle(len(updates), func(i, j int) { updates[i], updates[j] = updates[j], updates[i] })
-		buf := NewBuffer(time.Minute, 0)
+		buf := newTestBuffer(time.Minute, 0)
 		buf.hashMask = ddHashMasks[round%len(ddHashMasks)]
 		for i := range updates {
 			in := ddCloneBatch(&updates[i]) // Add may take its maps
@@ -331,7 +326,7 @@ func TestDedupeShuffledInputSameOutput(t *testing.T) {
 func TestDedupeOneWindow(t *testing.T) {
 	const window = time.Second
 	const step = 50 * time.Microsecond
-	buf := NewBuffer(window, 0)
+	buf := newTestBuffer(window, 0)
 	want := newDDFold()
 	var in, out graph.Batch
 	for i := range 10_000 {
@@ -389,7 +384,7 @@ func ddOutIDs(b *graph.Batch) []string {
 
 // Beyond maxKeys the oldest elements (by first update) are published early.
 func TestDedupeKeyBound(t *testing.T) {
-	buf := NewBuffer(time.Hour, 3)
+	buf := newTestBuffer(time.Hour, 3)
 	var out graph.Batch
 	for i := range 5 {
 		buf.Add(ddNodes(ddNode(fmt.Sprint(i), nil, int64(i))), ddPos(0, int64(i)), ddAt(time.Duration(i)*time.Millisecond))
@@ -430,7 +425,7 @@ func TestDedupeKeyBound(t *testing.T) {
 // last published; later updates do not move it.
 func TestDedupeTimersPerElement(t *testing.T) {
 	const w = time.Second
-	buf := NewBuffer(w, 0)
+	buf := newTestBuffer(w, 0)
 	var out graph.Batch
 	add := func(id string, at time.Duration, off int64) {
 		buf.Add(ddNodes(ddNode(id, nil, int64(at/time.Millisecond))), ddPos(0, off), ddAt(at))
@@ -473,7 +468,7 @@ func TestDedupeTimersPerElement(t *testing.T) {
 
 // Window 0 publishes at the next Due, still merging what was added before it.
 func TestDedupeWindowZero(t *testing.T) {
-	buf := NewBuffer(0, 0)
+	buf := newTestBuffer(0, 0)
 	var out graph.Batch
 	now := ddAt(0)
 	buf.Add(ddNodes(ddNode("a", graph.Props{"x": {Value: int64(1), TS: 1}}, 1)), ddPos(0, 0), now)
@@ -496,7 +491,7 @@ func TestDedupeWindowZero(t *testing.T) {
 // A clock that steps back must not break the deadline order: the element
 // is published no earlier than those before it.
 func TestDedupeClockStepsBack(t *testing.T) {
-	buf := NewBuffer(time.Second, 0)
+	buf := newTestBuffer(time.Second, 0)
 	var out graph.Batch
 	buf.Add(ddNodes(ddNode("a", nil, 1)), ddPos(0, 0), ddAt(time.Second))
 	buf.Add(ddNodes(ddNode("b", nil, 1)), ddPos(0, 1), ddAt(0))
@@ -509,7 +504,7 @@ func TestDedupeClockStepsBack(t *testing.T) {
 }
 
 func TestDedupeDrainAll(t *testing.T) {
-	buf := NewBuffer(time.Hour, 0)
+	buf := newTestBuffer(time.Hour, 0)
 	r := rand.New(rand.NewPCG(3, 3))
 	var in graph.Batch
 	want := newDDFold()
@@ -554,7 +549,7 @@ func TestDedupeDrainAll(t *testing.T) {
 // A partition re-read from an earlier offset while later records are still
 // buffered: Pending follows the lowest buffered offset down and back up.
 func TestDedupeOffsetsBackwards(t *testing.T) {
-	buf := NewBuffer(10*time.Millisecond, 0)
+	buf := newTestBuffer(10*time.Millisecond, 0)
 	var out graph.Batch
 	add := func(id string, off int64, at time.Duration) {
 		buf.Add(ddNodes(ddNode(id, nil, off)), ddPos(0, off), ddAt(at))
@@ -597,7 +592,7 @@ func TestDedupeOffsetsBackwards(t *testing.T) {
 
 // Offsets of different partitions are independent.
 func TestDedupePendingPerPartition(t *testing.T) {
-	buf := NewBuffer(time.Second, 0)
+	buf := newTestBuffer(time.Second, 0)
 	var out graph.Batch
 	buf.Add(ddNodes(ddNode("a", nil, 1)), ddPos(1, 100), ddAt(0))
 	buf.Add(ddNodes(ddNode("b", nil, 1)), ddPos(2, 7), ddAt(time.Millisecond))
@@ -640,7 +635,7 @@ func TestDedupeCommitSafety(t *testing.T) {
 	for seq := range 300 {
 		window := []time.Duration{0, 3 * time.Millisecond, 20 * time.Millisecond}[r.IntN(3)]
 		maxKeys := []int{2, 6, 1000}[r.IntN(3)]
-		buf := NewBuffer(window, maxKeys)
+		buf := newTestBuffer(window, maxKeys)
 		buf.hashMask = ddHashMasks[seq%len(ddHashMasks)]
 		var next [parts]int64
 		var open []record             // records with an element not yet published since their Add
@@ -653,7 +648,7 @@ func TestDedupeCommitSafety(t *testing.T) {
 				published[k] = step
 				delete(firstAdd, k)
 			}
-			buf.Recycle(&out)
+			out.Reset()
 		}
 		for step := 1; step <= 300; step++ {
 			now = now.Add(time.Duration(r.IntN(4)) * time.Millisecond)
@@ -735,113 +730,67 @@ func TestDedupeCommitSafety(t *testing.T) {
 	}
 }
 
-// The buffer never shares a Props map with what its caller still holds: a
-// map it takes (an element's first properties in its life) is removed from
-// the batch, a map it merges from is copied, so the caller may reuse what
-// stays in the batch.
+// The buffer copies the properties it keeps: the caller may reuse the
+// batch it added (the chain does, for every record), and a new life of a
+// slot starts from the new element's properties only. What Due emits is
+// the buffer's own memory, valid until the next Add.
 func TestDedupePropsNotAliased(t *testing.T) {
 	buf := NewBuffer(time.Hour, 0)
-	var out graph.Batch
-	b := ddNodes(ddNode("a", graph.Props{"x": {Value: "one", TS: 1}}, 1))
-	buf.Add(b, ddPos(0, 0), ddAt(0))
-	if b.Nodes[0].Props != nil {
-		t.Fatal("a map the buffer keeps is still in the batch")
+	var in, out elements
+	add := func(b *graph.Batch, off int64) {
+		toElements(b, &in)
+		buf.Add(&in, ddPos(0, off), ddAt(0))
+		// Scribble over what was added, as the next record's mapping does.
+		for i := range in.arena {
+			in.arena[i] = graph.NamedProp{Name: in.arena[i].Name, Prop: graph.Prop{Value: "scribbled", TS: 1000}}
+		}
 	}
-	// A merge into an element with properties copies.
-	in := graph.Props{"x": {Value: "older", TS: 0}, "y": {Value: "two", TS: 2}}
-	b2 := ddNodes(ddNode("a", in, 2))
-	buf.Add(b2, ddPos(0, 1), ddAt(0))
-	if b2.Nodes[0].Props == nil {
-		t.Fatal("a merged map was taken from the batch")
-	}
-	in["x"] = graph.Prop{Value: "mutated", TS: 100}
-	in["z"] = graph.Prop{Value: "new", TS: 100}
+	add(ddNodes(ddNode("a", graph.Props{"x": {Value: "one", TS: 1}}, 1)), 0)
+	// A merge with another name set: y is new, x's older value loses.
+	add(ddNodes(ddNode("a", graph.Props{"x": {Value: "older", TS: 0}, "y": {Value: "two", TS: 2}}, 2)), 1)
+	// Properties reaching an element buffered without any.
+	add(&graph.Batch{Edges: []graph.Edge{ddEdge("a", "t", nil, 1)}}, 2)
+	add(&graph.Batch{Edges: []graph.Edge{ddEdge("a", "t", graph.Props{"z": {Value: int64(1), TS: 1}}, 2)}}, 3)
 
-	// Merging into an element buffered without props takes the map.
-	bare := ddEdge("a", "t", nil, 1)
-	buf.Add(&graph.Batch{Edges: []graph.Edge{bare}}, ddPos(0, 2), ddAt(0))
-	withProps := &graph.Batch{Edges: []graph.Edge{ddEdge("a", "t", graph.Props{"z": {Value: int64(1), TS: 1}}, 2)}}
-	buf.Add(withProps, ddPos(0, 3), ddAt(0))
-	if withProps.Edges[0].Props != nil {
-		t.Fatal("a map the buffer keeps is still in the batch")
-	}
-
+	var got graph.Batch
 	buf.DrainAll(&out)
-	if d := ddPropsDiff(out.Nodes[0].Props, graph.Props{"x": {Value: "one", TS: 1}, "y": {Value: "two", TS: 2}}); d != "" {
-		t.Fatalf("node props changed with the input map: %s", d)
+	out.appendTo(&got)
+	if d := ddPropsDiff(got.Nodes[0].Props, graph.Props{"x": {Value: "one", TS: 1}, "y": {Value: "two", TS: 2}}); d != "" {
+		t.Fatalf("node props changed with the caller's memory: %s", d)
 	}
-	if d := ddPropsDiff(out.Edges[0].Props, graph.Props{"z": {Value: int64(1), TS: 1}}); d != "" {
+	if d := ddPropsDiff(got.Edges[0].Props, graph.Props{"z": {Value: int64(1), TS: 1}}); d != "" {
 		t.Fatalf("edge props: %s", d)
 	}
 
-	// A new life must not reuse the map that was handed out.
-	published := out.Nodes[0].Props
-	buf.Add(ddNodes(ddNode("a", graph.Props{"x": {Value: "two", TS: 2}}, 2)), ddPos(0, 3), ddAt(0))
-	published["x"] = graph.Prop{Value: "caller's", TS: 1000}
-	out.Reset()
+	// The slot's next life reuses its memory but none of its properties.
+	out.reset()
+	add(ddNodes(ddNode("b", graph.Props{"w": {Value: "b", TS: 3}}, 3)), 4)
 	buf.DrainAll(&out)
-	if d := ddPropsDiff(out.Nodes[0].Props, graph.Props{"x": {Value: "two", TS: 2}}); d != "" {
-		t.Fatalf("new life shares the published map: %s", d)
+	got = graph.Batch{}
+	out.appendTo(&got)
+	if len(got.Nodes) != 1 {
+		t.Fatalf("drained %d nodes, want 1", len(got.Nodes))
+	}
+	if d := ddPropsDiff(got.Nodes[0].Props, graph.Props{"w": {Value: "b", TS: 3}}); d != "" {
+		t.Fatalf("a new life carries an earlier one's properties: %s", d)
 	}
 }
 
-// Recycled maps come back empty: nothing of a previous element leaks into
-// the next one that gets its map. A new life takes its batch element's map
-// instead of copying it; merges copy.
-func TestDedupeRecycle(t *testing.T) {
-	buf := NewBuffer(0, 0)
-	var out graph.Batch
-	big := graph.Props{}
-	for i := range maxPooledPropLen + 1 {
-		big[fmt.Sprint("k", i)] = graph.Prop{Value: int64(i), TS: 1}
-	}
-	in := &graph.Batch{
-		Nodes: []graph.Node{ddNode("a", graph.Props{"x": {Value: "a", TS: 1}, "y": {Value: "a", TS: 1}}, 1), ddNode("big", big, 1)},
-		Edges: []graph.Edge{ddEdge("a", "t", graph.Props{"z": {Value: "e", TS: 1}}, 1)},
-	}
-	buf.Add(in, ddPos(0, 0), ddAt(0))
-	for _, n := range in.Nodes {
-		if n.Props != nil {
-			t.Fatalf("node %s kept its map after starting a life in the buffer", n.ID)
-		}
-	}
-	buf.Due(ddAt(0), &out)
-	buf.Recycle(&out)
-	if out.Len() != 0 || cap(out.Nodes) == 0 {
-		t.Fatalf("Recycle left %d elements, cap %d", out.Len(), cap(out.Nodes))
-	}
-	if len(buf.props.maps) != 2 {
-		t.Fatalf("%d maps pooled, want 2 (not the one of %d properties)", len(buf.props.maps), len(big))
-	}
-	for range 2 {
-		if m := buf.props.get(1); len(m) != 0 {
-			t.Fatalf("a pooled map holds %v", m)
-		}
-	}
-	// A merge copies: the batch keeps its map, the buffer keeps its own.
-	buf.Add(ddNodes(ddNode("c", graph.Props{"v": {Value: "c", TS: 2}}, 2)), ddPos(0, 1), ddAt(0))
-	merged := ddNodes(ddNode("c", graph.Props{"v": {Value: "b", TS: 2}}, 2))
-	buf.Add(merged, ddPos(0, 2), ddAt(0))
-	merged.Nodes[0].Props["v"] = graph.Prop{Value: "caller's", TS: 9}
-	buf.Due(ddAt(0), &out)
-	if d := ddPropsDiff(out.Nodes[0].Props, graph.Props{"v": {Value: "c", TS: 2}}); d != "" {
-		t.Fatalf("node c: %s", d)
-	}
-}
-
-// The hot path allocates nothing beyond the copies of Props maps: merging
-// into a buffered element, and whole lives of pooled entries.
+// The hot path allocates nothing once the slots' property memory has
+// grown: merging into a buffered element, and whole lives of pooled
+// entries, with and without properties.
 func TestDedupeAllocs(t *testing.T) {
 	buf := NewBuffer(0, 0)
-	var out graph.Batch
-	in := ddNodes(ddNode("a", nil, 1), ddNode("b", nil, 1))
-	in.Edges = append(in.Edges, ddEdge("a", "t", nil, 1))
+	var in, out elements
+	b := ddNodes(ddNode("a", nil, 1), ddNode("b", nil, 1))
+	b.Edges = append(b.Edges, ddEdge("a", "t", nil, 1))
+	toElements(b, &in)
 	off := int64(0)
 	cycle := func() {
 		off++
-		buf.Add(in, ddPos(int32(off%2), off), ddAt(0))
-		buf.Add(in, ddPos(int32(off%2), off), ddAt(0))
-		out.Reset()
+		buf.Add(&in, ddPos(int32(off%2), off), ddAt(0))
+		buf.Add(&in, ddPos(int32(off%2), off), ddAt(0))
+		out.reset()
 		buf.Due(ddAt(0), &out)
 		buf.Pending(0)
 	}
@@ -852,21 +801,14 @@ func TestDedupeAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per Add/Due cycle, want 0", a)
 	}
 
-	// With properties, the copies are the only allocation, and Recycle
-	// removes it.
-	props := graph.Props{"x": {Value: "v", TS: 1}}
-	in.Nodes[0].Props, in.Edges[0].Props = props, props
-	withProps := func() {
-		off++
-		buf.Add(in, ddPos(0, off), ddAt(0))
-		buf.Due(ddAt(0), &out)
-		buf.Recycle(&out)
-	}
+	props := graph.Props{"x": {Value: "v", TS: 1}, "y": {Value: int64(2), TS: 1}}
+	b.Nodes[0].Props, b.Edges[0].Props = props, props
+	toElements(b, &in)
 	for range 100 {
-		withProps()
+		cycle()
 	}
-	if a := testing.AllocsPerRun(1000, withProps); a != 0 {
-		t.Fatalf("%v allocations per cycle with properties and Recycle, want 0", a)
+	if a := testing.AllocsPerRun(1000, cycle); a != 0 {
+		t.Fatalf("%v allocations per Add/Due cycle with properties, want 0", a)
 	}
 }
 
@@ -876,7 +818,7 @@ func TestDedupeAllocs(t *testing.T) {
 func TestDedupeIndex(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	for _, hashBits := range []uint{3, 6, 40} {
-		b := NewBuffer(0, 0)
+		b := newTestBuffer(0, 0)
 		live := map[int32]uint64{}
 		next := int32(0)
 		find := func(h uint64, idx int32) bool {
@@ -933,7 +875,7 @@ func TestDedupeIndex(t *testing.T) {
 // elements of different types with the same ids stay apart, updates of the
 // same element still merge.
 func TestDedupeManyTypes(t *testing.T) {
-	buf := NewBuffer(time.Hour, 0)
+	buf := newTestBuffer(time.Hour, 0)
 	buf.hashMask = 0 // every element in one probe run
 	for round := range 2 {
 		for i := range 300 {
@@ -954,5 +896,21 @@ func TestDedupeManyTypes(t *testing.T) {
 			t.Fatalf("node %v: first %d last %d (duplicate: %v)", n.NodeRef, n.FirstSeen, n.LastSeen, seen[n.Type])
 		}
 		seen[n.Type] = true
+	}
+}
+
+// The entry layout the buffer's cache behaviour relies on: 256 bytes, so
+// that in page-aligned slab chunks each entry's identity is one cache
+// line, and the times and properties header share another.
+func TestDedupeEntryLayout(t *testing.T) {
+	var e entry
+	if s := unsafe.Sizeof(e); s != 256 {
+		t.Errorf("entry is %d bytes, want 256", s)
+	}
+	if o := unsafe.Offsetof(e.ref); o != 64 {
+		t.Errorf("the element starts at byte %d, want 64 (after the identity line)", o)
+	}
+	if lo, hi := unsafe.Offsetof(e.first), unsafe.Offsetof(e.props)+unsafe.Sizeof(e.props); lo/64 != (hi-1)/64 {
+		t.Errorf("times and props header span bytes %d-%d, more than one cache line", lo, hi)
 	}
 }

@@ -82,14 +82,13 @@ type Processor struct {
 	envFresh bool
 	boxes    *boxes
 
-	// props recycles Props maps handed back with Recycle (a chain shares
-	// it with its dedupe buffer).
-	props *propsPool
+	// scratch is what Process maps into before converting to graph.Batch.
+	scratch elements
 }
 
 // NewProcessor returns a Processor for j resolving schemas through s.
 func NewProcessor(j *Job, s SchemaSource) *Processor {
-	p := &Processor{job: j, schemas: s, Now: time.Now, readers: make(map[int]*recordDecoder), props: &propsPool{}, boxes: newBoxes()}
+	p := &Processor{job: j, schemas: s, Now: time.Now, readers: make(map[int]*recordDecoder), boxes: newBoxes()}
 	if j.layout != nil {
 		p.slots = make([]any, len(j.layout.names))
 		p.env = make(map[string]any, len(j.layout.names))
@@ -101,6 +100,17 @@ func NewProcessor(j *Job, s SchemaSource) *Processor {
 // reports filtered=true for a record the job's filter dropped. On error
 // nothing is appended and the error is a *StageError.
 func (p *Processor) Process(ctx context.Context, value []byte, recordTime time.Time, out *graph.Batch) (filtered bool, err error) {
+	p.scratch.reset()
+	filtered, err = p.process(ctx, value, recordTime, &p.scratch)
+	if err == nil {
+		p.scratch.appendTo(out)
+	}
+	return filtered, err
+}
+
+// process is Process for the chain: the elements, with their properties
+// sorted, are appended to out (on error, nothing is).
+func (p *Processor) process(ctx context.Context, value []byte, recordTime time.Time, out *elements) (filtered bool, err error) {
 	if p.MaxRecordBytes > 0 && len(value) > p.MaxRecordBytes {
 		// Not decoded, but its header still says which schema wrote it
 		// (0 if the value is not Confluent-framed), as dead letters report.
@@ -152,9 +162,9 @@ func (p *Processor) Process(ctx context.Context, value []byte, recordTime time.T
 		}
 	}
 	now := p.Now().UnixMilli()
-	n0, e0 := len(out.Nodes), len(out.Edges)
+	n0, e0, a0 := len(out.nodes), len(out.edges), len(out.arena)
 	if err := p.mapElements(ts, now, out); err != nil {
-		out.Nodes, out.Edges = out.Nodes[:n0], out.Edges[:e0]
+		out.nodes, out.edges, out.arena = out.nodes[:n0], out.edges[:e0], out.arena[:a0]
 		return fail(StageMap, err)
 	}
 	return false, nil
@@ -318,7 +328,7 @@ func (p *Processor) evalBool(e *evaluator) (bool, error) {
 	return b, nil
 }
 
-func (p *Processor) mapElements(ts, now int64, out *graph.Batch) error {
+func (p *Processor) mapElements(ts, now int64, out *elements) error {
 	j := p.job
 	for i := range j.nodes {
 		n := &j.nodes[i]
@@ -335,12 +345,12 @@ func (p *Processor) mapElements(ts, now int64, out *graph.Batch) error {
 		if err != nil {
 			return fmt.Errorf("nodes[%d] (%s) id: %w", i, n.typ, err)
 		}
-		props, err := p.evalProps(n.props, ts)
+		props, err := p.evalProps(n.props, ts, out)
 		if err != nil {
 			return fmt.Errorf("nodes[%d] (%s) %w", i, n.typ, err)
 		}
-		out.Nodes = append(out.Nodes, graph.Node{NodeRef: graph.NodeRef{Type: n.typ, ID: id},
-			Props: props, FirstSeen: ts, LastSeen: ts, UpdatedAt: now})
+		out.nodes = append(out.nodes, node{Node: graph.Node{NodeRef: graph.NodeRef{Type: n.typ, ID: id},
+			FirstSeen: ts, LastSeen: ts, UpdatedAt: now}, props: props})
 	}
 	for i := range j.edges {
 		e := &j.edges[i]
@@ -361,15 +371,15 @@ func (p *Processor) mapElements(ts, now int64, out *graph.Batch) error {
 		if err != nil {
 			return fmt.Errorf("edges[%d] (%s) to: %w", i, e.typ, err)
 		}
-		props, err := p.evalProps(e.props, ts)
+		props, err := p.evalProps(e.props, ts, out)
 		if err != nil {
 			return fmt.Errorf("edges[%d] (%s) %w", i, e.typ, err)
 		}
-		out.Edges = append(out.Edges, graph.Edge{
+		out.edges = append(out.edges, edge{Edge: graph.Edge{
 			EdgeRef: graph.EdgeRef{Type: e.typ,
 				From: graph.NodeRef{Type: e.fromType, ID: from},
 				To:   graph.NodeRef{Type: e.toType, ID: to}},
-			Props: props, FirstSeen: ts, LastSeen: ts, UpdatedAt: now})
+			FirstSeen: ts, LastSeen: ts, UpdatedAt: now}, props: props})
 	}
 	return nil
 }
@@ -419,16 +429,18 @@ func idString(v any) (string, error) {
 	return id, nil
 }
 
-func (p *Processor) evalProps(fs []compiledField, ts int64) (graph.Props, error) {
+// evalProps evaluates fs (sorted by name) into out's arena and returns
+// the window of it that holds them: the element's properties, sorted.
+func (p *Processor) evalProps(fs []compiledField, ts int64, out *elements) ([]graph.NamedProp, error) {
 	if len(fs) == 0 {
 		return nil, nil
 	}
-	props := p.props.get(len(fs))
+	a0 := len(out.arena)
 	for i := range fs {
 		f := &fs[i]
 		v, err := p.eval(&f.ev)
 		if err != nil {
-			p.props.put(props)
+			out.arena = out.arena[:a0]
 			return nil, fmt.Errorf("props.%s: %w", f.name, err)
 		}
 		if t, ok := v.(time.Time); ok {
@@ -436,12 +448,13 @@ func (p *Processor) evalProps(fs []compiledField, ts int64) (graph.Props, error)
 		}
 		nv, err := graph.NormalizeValue(v)
 		if err != nil {
-			p.props.put(props)
+			out.arena = out.arena[:a0]
 			return nil, fmt.Errorf("props.%s: %w", f.name, err)
 		}
-		props[f.name] = graph.Prop{Value: nv, TS: ts}
+		out.arena = append(out.arena, graph.NamedProp{Name: f.name, Prop: graph.Prop{Value: nv, TS: ts}})
 	}
-	return props, nil
+	n := len(out.arena)
+	return out.arena[a0:n:n], nil
 }
 
 // toMillis converts an event-time value to unix milliseconds: a timestamp,
@@ -463,10 +476,3 @@ func toMillis(v any) (int64, error) {
 	}
 	return 0, fmt.Errorf("event time of type %T: want a timestamp or unix milliseconds", v)
 }
-
-// Recycle resets out, a batch Process filled, and keeps its Props maps for
-// the next records: without it each mapped element with properties
-// allocates a map. Calling it is optional and only allowed once nothing
-// refers to those maps any more (the elements were encoded, or merged into
-// the dedupe buffer, which takes or copies what it keeps).
-func (p *Processor) Recycle(out *graph.Batch) { p.props.recycle(out) }
