@@ -213,7 +213,8 @@ func fromWireProps(m map[string]wireProp) (graph.Props, error) {
 // written sorted by name, so equal nodes always encode to equal bytes. On
 // error dst is returned unchanged.
 func (e *Elements) AppendNode(dst []byte, n *graph.Node) ([]byte, error) {
-	out, err := appendNodeBody(AppendHeader(dst, e.nodeID), n, nil)
+	var buf [16]graph.NamedProp
+	out, err := appendNodeBody(AppendHeader(dst, e.nodeID), n, sortedProps(&buf, n.Props))
 	if err != nil {
 		return dst[:len(dst):len(dst)], fmt.Errorf("encode node %s: %w", n.NodeRef, err)
 	}
@@ -222,7 +223,8 @@ func (e *Elements) AppendNode(dst []byte, n *graph.Node) ([]byte, error) {
 
 // AppendEdge appends ed's Confluent-framed value to dst, as AppendNode.
 func (e *Elements) AppendEdge(dst []byte, ed *graph.Edge) ([]byte, error) {
-	out, err := appendEdgeBody(AppendHeader(dst, e.edgeID), ed, nil)
+	var buf [16]graph.NamedProp
+	out, err := appendEdgeBody(AppendHeader(dst, e.edgeID), ed, sortedProps(&buf, ed.Props))
 	if err != nil {
 		return dst[:len(dst):len(dst)], fmt.Errorf("encode edge %s: %w", ed.EdgeRef, err)
 	}
@@ -281,23 +283,17 @@ type readerKey struct {
 // NodeRecord is n as a record for its graph topic. Its key and value
 // share one allocation.
 func (e *Elements) NodeRecord(n *graph.Node) (*kgo.Record, error) {
-	return e.nodeRecord(n, nil, len(n.Props))
+	var buf [16]graph.NamedProp
+	return e.NodeRecordSorted(n, sortedProps(&buf, n.Props))
 }
 
 // NodeRecordSorted is NodeRecord with n's properties given as props,
 // sorted by name with unique names, instead of n.Props (not read): the
 // form a job's hot path keeps them in.
 func (e *Elements) NodeRecordSorted(n *graph.Node, props []graph.NamedProp) (*kgo.Record, error) {
-	if props == nil {
-		props = []graph.NamedProp{}
-	}
-	return e.nodeRecord(n, props, len(props))
-}
-
-func (e *Elements) nodeRecord(n *graph.Node, sorted []graph.NamedProp, nprops int) (*kgo.Record, error) {
 	k := len(n.ID)
-	dst := append(make([]byte, 0, k+HeaderSize+bodySizeHint(nprops, len(n.Type)+len(n.ID))), n.ID...)
-	b, err := appendNodeBody(AppendHeader(dst, e.nodeID), n, sorted)
+	dst := append(make([]byte, 0, k+HeaderSize+bodySizeHint(len(props), len(n.Type)+len(n.ID))), n.ID...)
+	b, err := appendNodeBody(AppendHeader(dst, e.nodeID), n, props)
 	if err != nil {
 		return nil, fmt.Errorf("encode node %s: %w", n.NodeRef, err)
 	}
@@ -306,24 +302,18 @@ func (e *Elements) nodeRecord(n *graph.Node, sorted []graph.NamedProp, nprops in
 
 // EdgeRecord is ed as a record for its graph topic, as NodeRecord.
 func (e *Elements) EdgeRecord(ed *graph.Edge) (*kgo.Record, error) {
-	return e.edgeRecord(ed, nil, len(ed.Props))
+	var buf [16]graph.NamedProp
+	return e.EdgeRecordSorted(ed, sortedProps(&buf, ed.Props))
 }
 
 // EdgeRecordSorted is EdgeRecord with ed's properties given as props, as
 // NodeRecordSorted.
 func (e *Elements) EdgeRecordSorted(ed *graph.Edge, props []graph.NamedProp) (*kgo.Record, error) {
-	if props == nil {
-		props = []graph.NamedProp{}
-	}
-	return e.edgeRecord(ed, props, len(props))
-}
-
-func (e *Elements) edgeRecord(ed *graph.Edge, sorted []graph.NamedProp, nprops int) (*kgo.Record, error) {
 	k := edgeKeySize(&ed.EdgeRef)
 	r := &ed.EdgeRef
 	dst := appendEdgeKey(make([]byte, 0, k+HeaderSize+
-		bodySizeHint(nprops, len(r.Type)+len(r.From.Type)+len(r.From.ID)+len(r.To.Type)+len(r.To.ID))), r)
-	b, err := appendEdgeBody(AppendHeader(dst, e.edgeID), ed, sorted)
+		bodySizeHint(len(props), len(r.Type)+len(r.From.Type)+len(r.From.ID)+len(r.To.Type)+len(r.To.ID))), r)
+	b, err := appendEdgeBody(AppendHeader(dst, e.edgeID), ed, props)
 	if err != nil {
 		return nil, fmt.Errorf("encode edge %s: %w", ed.EdgeRef, err)
 	}

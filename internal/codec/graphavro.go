@@ -116,15 +116,10 @@ func appendPropValue(dst []byte, v any) []byte {
 	panic("codec: appendPropValue of a value propValueSize rejects")
 }
 
-// appendProps appends p as an Avro map with its entries sorted by name:
-// Go's map order is random, and one element's encoding should not depend
-// on it (decoders accept any order).
-func appendProps(dst []byte, p graph.Props) ([]byte, error) {
-	if len(p) == 0 {
-		return append(dst, 0), nil
-	}
-	// One pass over the map, then none: the entries, sorted by name.
-	var buf [16]graph.NamedProp
+// sortedProps returns p's entries sorted by name, in buf if they fit: Go's
+// map order is random, and one element's encoding should not depend on it
+// (decoders accept any order).
+func sortedProps(buf *[16]graph.NamedProp, p graph.Props) []graph.NamedProp {
 	props := buf[:0]
 	if len(p) > len(buf) {
 		props = make([]graph.NamedProp, 0, len(p))
@@ -133,7 +128,7 @@ func appendProps(dst []byte, p graph.Props) ([]byte, error) {
 		props = append(props, graph.NamedProp{Name: k, Prop: v})
 	}
 	slices.SortFunc(props, func(a, b graph.NamedProp) int { return strings.Compare(a.Name, b.Name) })
-	return appendNamedProps(dst, props)
+	return props
 }
 
 // appendNamedProps appends props, sorted by name, as an Avro map: in blocks
@@ -161,17 +156,12 @@ func appendNamedProps(dst []byte, props []graph.NamedProp) ([]byte, error) {
 	return append(dst, 0), nil
 }
 
-// appendNodeBody appends the Avro body of n (no Confluent header), with
-// the properties n.Props or, if sorted is not nil, sorted (n.Props unread).
-func appendNodeBody(dst []byte, n *graph.Node, sorted []graph.NamedProp) ([]byte, error) {
+// appendNodeBody appends the Avro body of n (no Confluent header) with the
+// properties props, sorted by name (n.Props is not read).
+func appendNodeBody(dst []byte, n *graph.Node, props []graph.NamedProp) ([]byte, error) {
 	dst = appendString(dst, n.Type)
 	dst = appendString(dst, n.ID)
-	var err error
-	if sorted != nil {
-		dst, err = appendNamedProps(dst, sorted)
-	} else {
-		dst, err = appendProps(dst, n.Props)
-	}
+	dst, err := appendNamedProps(dst, props)
 	if err != nil {
 		return dst, err
 	}
@@ -180,20 +170,15 @@ func appendNodeBody(dst []byte, n *graph.Node, sorted []graph.NamedProp) ([]byte
 	return appendLong(dst, n.UpdatedAt), nil
 }
 
-// appendEdgeBody appends the Avro body of e (no Confluent header), with
-// its properties as appendNodeBody.
-func appendEdgeBody(dst []byte, e *graph.Edge, sorted []graph.NamedProp) ([]byte, error) {
+// appendEdgeBody appends the Avro body of e (no Confluent header) with the
+// properties props, as appendNodeBody.
+func appendEdgeBody(dst []byte, e *graph.Edge, props []graph.NamedProp) ([]byte, error) {
 	dst = appendString(dst, e.Type)
 	dst = appendString(dst, e.From.Type)
 	dst = appendString(dst, e.From.ID)
 	dst = appendString(dst, e.To.Type)
 	dst = appendString(dst, e.To.ID)
-	var err error
-	if sorted != nil {
-		dst, err = appendNamedProps(dst, sorted)
-	} else {
-		dst, err = appendProps(dst, e.Props)
-	}
+	dst, err := appendNamedProps(dst, props)
 	if err != nil {
 		return dst, err
 	}

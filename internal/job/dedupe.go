@@ -593,7 +593,9 @@ func (e *entry) srcFor(p int32) *partMin {
 // and then, while more than maxKeys elements are buffered, the oldest ones:
 // an early flush instead of unbounded growth. It returns how many it moved.
 // What it appends shares memory with the buffer (properties) and is valid
-// until the next Add.
+// until the next Add; a caller done with it should clear those properties
+// (elements.clearProps, as Chain.Emit does), or free slots keep their
+// values reachable until reused.
 func (b *Buffer) Due(now time.Time, out *elements) int {
 	n := 0
 	for b.timers.len() > 0 {
