@@ -148,11 +148,13 @@ func (s *scratch) encode(b *graph.Batch) error {
 		}
 		e.end = len(s.buf)
 		s.ents[entsOut] = append(s.ents[entsOut], e)
-		// The reverse entry is all key; Set keeps it idempotent without
-		// involving the merger.
+		// The reverse entry carries the same value, merged the same way, so
+		// that a listing of in-edges reads values where it reads keys.
 		in := entry{k: len(s.buf)}
 		s.buf = inKey(s.buf, &ed.EdgeRef)
-		in.v, in.end = len(s.buf), len(s.buf)
+		in.v = len(s.buf)
+		s.buf = append(s.buf, s.buf[e.v:e.end]...)
+		in.end = len(s.buf)
 		s.ents[entsIn] = append(s.ents[entsIn], in)
 	}
 	return nil
@@ -160,23 +162,14 @@ func (s *scratch) encode(b *graph.Batch) error {
 
 // write adds s's keys to wb in key order, one per distinct key: merge
 // operands of one key are joined first (the join is what Pebble would do
-// with them), repeated Sets of an in-edge key written once.
+// with them).
 func (s *scratch) write(wb *pebble.Batch) error {
-	for kind, ents := range s.ents {
+	for _, ents := range s.ents {
 		buf := s.buf
 		sortKeys(buf, ents, &s.keys, &s.tmp)
 		key := func(e *entry) []byte { return buf[e.k:e.v] }
 		for i := 0; i < len(ents); i++ {
 			e := &ents[i]
-			if kind == entsIn {
-				for i+1 < len(ents) && bytes.Equal(key(&ents[i+1]), key(e)) {
-					i++
-				}
-				if err := wb.Set(key(e), nil, nil); err != nil {
-					return err
-				}
-				continue
-			}
 			val := buf[e.v:e.end]
 			for i+1 < len(ents) && bytes.Equal(key(&ents[i+1]), key(e)) {
 				i++

@@ -13,11 +13,12 @@
 // or serving. Its only rdg dependency is package graph.
 //
 // Layout in brief: a node is one key ('n'), an edge two — the out-edge ('o',
-// keyed from its source node, holding the value) and the in-edge ('i',
-// keyed from its target node, holding nothing but the key). So a node read
-// is one point lookup, the out-edges of a node (of one type, optionally) are
-// one range read, and the in-edges one range read plus a point lookup per
-// edge of the 'o' entry it names; edge properties are stored once.
+// keyed from its source node) and the in-edge ('i', keyed from its target
+// node), both holding the edge's value. So a node read is one point lookup
+// and the out-edges or in-edges of a node (of one type, optionally) one
+// range read each. Edge values are stored twice: the price of traversals
+// that follow in-edges without a point lookup per edge, which is what
+// made them cost twice an out-edge listing.
 //
 // Writes are blind: Apply writes every element as a Pebble merge operand
 // and the Merger named MergerName joins operands when reads or compactions

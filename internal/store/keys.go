@@ -33,15 +33,17 @@ import (
 //
 //	'n' type id                                       node → element value
 //	'o' fromType fromID edgeType toType toID          out-edge → element value
-//	'i' toType toID edgeType fromType fromID          in-edge → empty
+//	'i' toType toID edgeType fromType fromID          in-edge → element value
 //	'm' name (raw bytes, not a component)             store metadata
 //
 // So the nodes of one type are the range 'n' enc(type); the out-edges of a
 // node the range 'o' enc(type) enc(id), narrowed to one edge type by
-// appending enc(edgeType); the in-edges likewise under 'i'. Edge properties
-// live only in the 'o' entry; an 'i' key holds the same five components in a
-// different order, so a reverse read rebuilds the 'o' key from it and does a
-// point lookup. Element values are described in value.go.
+// appending enc(edgeType); the in-edges likewise under 'i'. An 'i' key holds
+// the same five components as its 'o' key in a different order, and the
+// same value: both are written in one batch with the same merge operands,
+// so a reverse listing reads values as it reads keys (layout version 1 kept
+// 'i' values empty and paid a point lookup of the 'o' entry per in-edge;
+// see migrateLayout). Element values are described in value.go.
 const (
 	kindNode byte = 'n'
 	kindOut  byte = 'o'

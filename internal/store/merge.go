@@ -23,10 +23,10 @@ const MergerName = "rdg.merge.v1"
 var merger = &pebble.Merger{
 	Name: MergerName,
 	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
-		if len(key) == 0 || (key[0] != kindNode && key[0] != kindOut) {
-			// 'i' entries are written with Set and carry no value; a merge
-			// operand on one (or on an unknown kind) is a bug or corruption,
-			// and failing here keeps it from being folded into data.
+		if len(key) == 0 || (key[0] != kindNode && key[0] != kindOut && key[0] != kindIn) {
+			// A merge operand on a metadata (or unknown) key is a bug or
+			// corruption, and failing here keeps it from being folded into
+			// data.
 			return nil, fmt.Errorf("store: merge operand on %s", prettyKey(key))
 		}
 		// The caller keeps ownership of value, so keep a copy.

@@ -306,7 +306,6 @@ func (s *Session) edges(ctx context.Context, ref graph.NodeRef, dir graph.Direct
 	var (
 		e            graph.Edge
 		types, fars  interner
-		okey         []byte
 		n            int
 		typeFromKey  = edgeType == ""
 		withValues   = fn != nil
@@ -354,36 +353,17 @@ func (s *Session) edges(ctx context.Context, ref graph.NodeRef, dir graph.Direct
 			}
 			continue
 		}
-		// The value: in this entry for an out-edge; for an in-edge, in the
-		// 'o' entry its key names.
-		var v []byte
-		vkey := k
-		if dir == graph.Out {
-			if v, errIteration = it.ValueAndErr(); errIteration != nil {
-				break
-			}
-		} else {
-			if okey, errIteration = outKeyFromIn(okey[:0], k); errIteration != nil {
-				break
-			}
-			vkey = okey
-			var ok bool
-			if v, ok, errIteration = s.outValue(ctx, okey); errIteration != nil {
-				break
-			}
-			if !ok {
-				// Both entries are written, and deleted, in one batch: this
-				// edge was deleted (by the TTL sweep) after the listing
-				// began, which only a session without a snapshot can see.
-				continue
-			}
+		v, verr := it.ValueAndErr()
+		if verr != nil {
+			errIteration = verr
+			break
 		}
 		if !withValues {
 			// Only the expiry matters.
 			r := valueReader{v}
 			_, last, _, herr := r.header()
 			if herr != nil {
-				errIteration = fmt.Errorf("%s: %w", prettyKey(vkey), herr)
+				errIteration = fmt.Errorf("%s: %w", prettyKey(k), herr)
 				break
 			}
 			if last < cutoff {
@@ -396,7 +376,7 @@ func (s *Session) edges(ctx context.Context, ref graph.NodeRef, dir graph.Direct
 		}
 		el, derr := decodeValueNames(v, &s.names)
 		if derr != nil {
-			errIteration = fmt.Errorf("%s: %w", prettyKey(vkey), derr)
+			errIteration = fmt.Errorf("%s: %w", prettyKey(k), derr)
 			break
 		}
 		if el.lastSeen < cutoff {

@@ -134,7 +134,6 @@ type runIter struct {
 	p     *Pebble
 	kind  byte
 	it    *pebble.Iterator
-	fwd   *pebble.Iterator // 'o' lookups for in-edges with a TTL
 	cut   graph.Cutoffs
 	valid bool
 	err   error
@@ -148,7 +147,6 @@ type runIter struct {
 
 	types, edgeTypes, farTypes interner
 	edges                      map[string]int64 // edge counts, for 'o'
-	okey                       []byte
 }
 
 func (p *Pebble) newRunIter(ctx context.Context, kind byte, cut graph.Cutoffs, edges map[string]int64) (*runIter, error) {
@@ -163,9 +161,6 @@ func (p *Pebble) newRunIter(ctx context.Context, kind byte, cut graph.Cutoffs, e
 
 func (r *runIter) close() {
 	_ = r.it.Close()
-	if r.fwd != nil {
-		_ = r.fwd.Close()
-	}
 }
 
 // next moves to the next node with at least one live edge.
@@ -238,26 +233,9 @@ func (r *runIter) live(rest []byte) (bool, error) {
 		}
 		return true, nil
 	}
-	var v []byte
-	if r.kind == kindOut {
-		if v, err = r.it.ValueAndErr(); err != nil {
-			return false, err
-		}
-	} else {
-		if r.okey, err = outKeyFromIn(r.okey[:0], r.it.Key()); err != nil {
-			return false, err
-		}
-		if r.fwd == nil {
-			if r.fwd, err = r.p.db.NewIterWithContext(r.ctx, &pebble.IterOptions{LowerBound: []byte{kindOut}, UpperBound: []byte{kindOut + 1}}); err != nil {
-				return false, err
-			}
-		}
-		if !r.fwd.SeekPrefixGE(r.okey) || !bytes.Equal(r.fwd.Key(), r.okey) {
-			return false, r.fwd.Error()
-		}
-		if v, err = r.fwd.ValueAndErr(); err != nil {
-			return false, err
-		}
+	v, err := r.it.ValueAndErr()
+	if err != nil {
+		return false, err
 	}
 	vr := valueReader{v}
 	_, last, _, err := vr.header()

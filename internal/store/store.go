@@ -29,7 +29,7 @@ var (
 // Pebble knows nothing about.
 var layoutKey = []byte{kindMeta, 'l', 'a', 'y', 'o', 'u', 't'}
 
-const layoutVersion = "1"
+const layoutVersion = "2"
 
 // ErrClosed is returned by Close on a store that is already closed.
 var ErrClosed = errors.New("store: closed")
@@ -112,7 +112,7 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	if err := checkLayout(db); err != nil {
+	if err := checkLayout(db, c.logger); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
@@ -129,7 +129,9 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 	return p, nil
 }
 
-func checkLayout(db *pebble.DB) error {
+// checkLayout records the layout of a new store, migrates a store of an
+// older layout, and refuses one of a layout this build does not know.
+func checkLayout(db *pebble.DB, log *slog.Logger) error {
 	v, closer, err := db.Get(layoutKey)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return db.Set(layoutKey, []byte(layoutVersion), pebble.Sync)
@@ -137,10 +139,73 @@ func checkLayout(db *pebble.DB) error {
 	if err != nil {
 		return err
 	}
-	defer closer.Close()
-	if string(v) != layoutVersion {
-		return fmt.Errorf("key layout version %q, this build reads %q", v, layoutVersion)
+	version := string(v)
+	closer.Close()
+	switch version {
+	case layoutVersion:
+		return nil
+	case "1":
+		return migrateLayout1(db, log)
 	}
+	return fmt.Errorf("key layout version %q, this build reads %q", version, layoutVersion)
+}
+
+// migrateLayout1 brings a layout 1 store, whose 'i' entries were empty, to
+// layout 2 by giving every 'i' entry its 'o' entry's value. It writes in
+// batches without syncing and records the new version in the last, synced
+// one: a crash part way leaves version 1, and the next open starts over
+// (the writes are Sets of what the 'o' entries hold, so repeating them is
+// harmless). It runs before the store is handed out, so no write races it.
+func migrateLayout1(db *pebble.DB, log *slog.Logger) error {
+	const batchBytes = 16 << 20
+	start := time.Now()
+	log.Info("store: migrating key layout 1 to 2 (in-edge entries get their values); this reads and rewrites every edge once")
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindOut}, UpperBound: []byte{kindOut + 1}})
+	if err != nil {
+		return fmt.Errorf("migrate layout: %w", err)
+	}
+	defer it.Close()
+	b := db.NewBatch()
+	defer func() { b.Close() }()
+	var (
+		ik       []byte
+		n        int
+		reported = start
+	)
+	for valid := it.First(); valid; valid = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("migrate layout: %s: %w", prettyKey(it.Key()), err)
+		}
+		if ik, err = inKeyFromOut(ik[:0], it.Key()); err != nil {
+			return fmt.Errorf("migrate layout: %s: %w", prettyKey(it.Key()), err)
+		}
+		if err := b.Set(ik, v, nil); err != nil {
+			return fmt.Errorf("migrate layout: %w", err)
+		}
+		n++
+		if b.Len() >= batchBytes {
+			if err := b.Commit(pebble.NoSync); err != nil {
+				return fmt.Errorf("migrate layout: %w", err)
+			}
+			b.Close()
+			b = db.NewBatch()
+			if time.Since(reported) >= 10*time.Second {
+				reported = time.Now()
+				log.Info("store: migrating key layout", "edges", n, "elapsed", time.Since(start).Round(time.Second))
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("migrate layout: %w", err)
+	}
+	if err := b.Set(layoutKey, []byte(layoutVersion), nil); err != nil {
+		return fmt.Errorf("migrate layout: %w", err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("migrate layout: %w", err)
+	}
+	log.Info("store: migrated key layout 1 to 2", "edges", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -384,7 +386,7 @@ func TestOpenRejectsOtherLayouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.db.Set(layoutKey, []byte("2"), pebble.Sync); err != nil {
+	if err := p.db.Set(layoutKey, []byte("3"), pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	p.Close()
@@ -641,15 +643,77 @@ func TestScanHonoursContext(t *testing.T) {
 	}
 }
 
-// TestInEdgeWithoutOutEntry covers a reverse entry whose out-edge entry is
-// gone (as a future TTL deletion racing a read could leave it): skipped.
-func TestInEdgeWithoutOutEntry(t *testing.T) {
-	p := knownGraph(t)
-	er := graph.EdgeRef{Type: "used", From: ref("account:a1"), To: ref("device:d1")}
-	if err := p.db.Delete(outKey(nil, &er), pebble.NoSync); err != nil {
+// TestMigrateLayout1 opens a store in layout 1 (in-edge entries empty; made
+// here by emptying them and writing the old version) and checks that every
+// in-edge listing then carries the values the out-edges hold, under a TTL
+// too, and that the store records layout 2.
+func TestMigrateLayout1(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	p := openT(t, dir)
+	rng := rand.New(rand.NewPCG(5, 5))
+	var b graph.Batch
+	for i := range 3000 {
+		from, to := ref(fmt.Sprintf("account:a%d", rng.IntN(200))), ref(fmt.Sprintf("title:t%d", rng.IntN(100)))
+		b.Edges = append(b.Edges, graph.Edge{EdgeRef: graph.EdgeRef{Type: "watched", From: from, To: to},
+			Props: graph.Props{"n": {Value: int64(i), TS: int64(i)}}, FirstSeen: int64(i), LastSeen: int64(i)})
+	}
+	apply(t, p, &b)
+	want := map[string]string{}
+	for i := range 100 {
+		r := ref(fmt.Sprintf("title:t%d", i))
+		want[r.String()] = edgeLines(t, p, r, graph.In, "")
+	}
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindIn}, UpperBound: []byte{kindIn + 1}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := edgeLines(t, p, ref("device:d1"), graph.In, ""), `"account:a2" -used-> "device:d1" map[]`; got != want {
-		t.Errorf("got %s, want %s", got, want)
+	emptied := 0
+	for valid := it.First(); valid; valid = it.Next() {
+		if err := p.db.Set(it.Key(), nil, pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+		emptied++
 	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.db.Set(layoutKey, []byte("1"), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if emptied < 1000 {
+		t.Fatalf("only %d in-edge entries", emptied)
+	}
+
+	// A listing of the layout 1 store by this build fails: it must not
+	// be read unmigrated.
+	db, err := pebble.Open(dir, &pebble.Options{Merger: merger, Logger: pebbleLogger{slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1 := &Pebble{db: db}
+	if err := p1.Edges(ctx, ref("title:t1"), graph.In, "", func(*graph.Edge) bool { return true }); err == nil {
+		t.Error("listed the empty in-edge entries of layout 1 without an error")
+	}
+	db.Close()
+
+	p, err = Open(dir, Sync(false), TTL(map[string]time.Duration{"watched": time.Hour}), Clock(func() time.Time { return time.Unix(0, 0) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for r, w := range want {
+		if got := edgeLines(t, p, ref(r), graph.In, ""); got != w {
+			t.Errorf("in-edges of %s after migrating:\n%s\nwant\n%s", r, got, w)
+		}
+	}
+	v, closer, err := p.db.Get(layoutKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(v) != layoutVersion {
+		t.Errorf("layout after migrating = %q, want %q", v, layoutVersion)
+	}
+	closer.Close()
 }

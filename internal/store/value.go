@@ -11,7 +11,7 @@ import (
 	"github.com/rdgraph/rdg/internal/graph"
 )
 
-// Element value encoding (the value of 'n' and 'o' keys)
+// Element value encoding (the value of 'n', 'o' and 'i' keys)
 //
 //	value := version times prop*
 //	version := 0x01

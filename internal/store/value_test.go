@@ -204,8 +204,8 @@ func TestMergeRejectsMalformed(t *testing.T) {
 			t.Errorf("decoded malformed %q", bad)
 		}
 	}
-	if _, err := merger.Merge([]byte("i\x00\x01"), nil); err == nil {
-		t.Error("merger accepted an in-edge key")
+	if _, err := merger.Merge(layoutKey, nil); err == nil {
+		t.Error("merger accepted a metadata key")
 	}
 	if _, err := merger.Merge(nil, nil); err == nil {
 		t.Error("merger accepted an empty key")
