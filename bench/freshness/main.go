@@ -72,6 +72,7 @@ import (
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/serve"
 	"github.com/rdgraph/rdg/internal/stack"
 	"github.com/rdgraph/rdg/internal/store"
 )
@@ -288,7 +289,7 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 	defer acl.Close()
 	adm := kadm.NewClient(acl)
 
-	p := &prober{api: rdgv1connect.NewGraphServiceClient(&http.Client{}, st.APIURL()), out: map[string]probe{}, seen: make(chan struct{}, 1),
+	p := &prober{api: rdgv1connect.NewGraphServiceClient(&http.Client{}, st.APIURL(), connect.WithCodec(serve.WireCodec())), out: map[string]probe{}, seen: make(chan struct{}, 1),
 		young: max(in.Window-50*time.Millisecond, 0)}
 	pctx, stopProber := context.WithCancel(ctx)
 	defer stopProber()

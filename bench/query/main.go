@@ -80,6 +80,7 @@ import (
 	"strings"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rdgraph/rdg/bench/internal/report"
@@ -370,9 +371,12 @@ func run(c config, timeout time.Duration) error {
 		stop()
 		<-served
 	}()
+	// The client decodes with rdg's codec, as `rdg query` does.
+	api := rdgv1connect.NewGraphServiceClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}, "http://"+ln.Addr().String(),
+		connect.WithCodec(serve.WireCodec()))
 	sd := &sides{
 		st:      st,
-		api:     rdgv1connect.NewGraphServiceClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}, "http://"+ln.Addr().String()),
+		api:     api,
 		pg:      pg,
 		s:       c.Spec,
 		lim:     serve.DefaultLimits(),

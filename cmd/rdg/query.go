@@ -22,6 +22,7 @@ import (
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/serve"
 )
 
 // rdg query: the command-line client of the query API. Every subcommand is
@@ -103,7 +104,7 @@ func (q *queryFlags) client() (rdgv1connect.GraphServiceClient, error) {
 	if token == "" {
 		token = os.Getenv("RDG_TOKEN")
 	}
-	var opts []connect.ClientOption
+	opts := []connect.ClientOption{connect.WithCodec(serve.WireCodec())}
 	if token != "" {
 		opts = append(opts, connect.WithInterceptors(bearer(token)))
 	}
