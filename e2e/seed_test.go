@@ -68,6 +68,14 @@ func TestSeedScenario(t *testing.T) {
 				return false, "traversal from account " + m + " reached " + refsString(got) + ", missing " + w
 			}
 		}
+		// Each job's updates land on their own schedule: a device node can
+		// be reached (from the playback job's edge) before the logins job's
+		// properties for it are merged.
+		for _, n := range r.Msg.Nodes {
+			if n.Type == "device" && n.Id == "d-tv" && n.Props["device_type"].GetStringValue() != "tv" {
+				return false, "device d-tv has no device_type tv yet"
+			}
+		}
 		return true, ""
 	})
 	t.Logf("graph complete %s after the last event was produced", time.Since(produced).Round(time.Millisecond))
