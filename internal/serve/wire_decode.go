@@ -153,41 +153,21 @@ func (d *decoder) str(b []byte, intern bool) (string, error) {
 	return s, nil
 }
 
-func (d *decoder) newNode() *rdgv1.Node {
-	if len(d.nodes) == 0 {
-		d.nodes = make([]rdgv1.Node, decodeBlock)
+// take hands out the next element of a block, allocating a new block of
+// decodeBlock elements when it is used up.
+func take[T any](block *[]T) *T {
+	if len(*block) == 0 {
+		*block = make([]T, decodeBlock)
 	}
-	n := &d.nodes[0]
-	d.nodes = d.nodes[1:]
-	return n
+	x := &(*block)[0]
+	*block = (*block)[1:]
+	return x
 }
 
-func (d *decoder) newEdge() *rdgv1.Edge {
-	if len(d.edges) == 0 {
-		d.edges = make([]rdgv1.Edge, decodeBlock)
-	}
-	e := &d.edges[0]
-	d.edges = d.edges[1:]
-	return e
-}
-
-func (d *decoder) newRef() *rdgv1.NodeRef {
-	if len(d.refs) == 0 {
-		d.refs = make([]rdgv1.NodeRef, decodeBlock)
-	}
-	r := &d.refs[0]
-	d.refs = d.refs[1:]
-	return r
-}
-
-func (d *decoder) newValue() *rdgv1.Value {
-	if len(d.values) == 0 {
-		d.values = make([]rdgv1.Value, decodeBlock)
-	}
-	v := &d.values[0]
-	d.values = d.values[1:]
-	return v
-}
+func (d *decoder) newNode() *rdgv1.Node   { return take(&d.nodes) }
+func (d *decoder) newEdge() *rdgv1.Edge   { return take(&d.edges) }
+func (d *decoder) newRef() *rdgv1.NodeRef { return take(&d.refs) }
+func (d *decoder) newValue() *rdgv1.Value { return take(&d.values) }
 
 // field reads one field of a message the fast path knows: its number, and
 // for a length-delimited field its payload, for a varint its value, for a
@@ -426,19 +406,11 @@ func (d *decoder) value(b []byte) (*rdgv1.Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			if len(d.sv) == 0 {
-				d.sv = make([]rdgv1.Value_StringValue, decodeBlock)
-			}
-			w := &d.sv[0]
-			d.sv = d.sv[1:]
+			w := take(&d.sv)
 			w.StringValue = s
 			v.Kind = w
 		case 2:
-			if len(d.iv) == 0 {
-				d.iv = make([]rdgv1.Value_IntValue, decodeBlock)
-			}
-			w := &d.iv[0]
-			d.iv = d.iv[1:]
+			w := take(&d.iv)
 			w.IntValue = int64(x)
 			v.Kind = w
 		case 3:
