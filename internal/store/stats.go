@@ -131,7 +131,6 @@ func (p *Pebble) Stats(ctx context.Context, topK int) (*graph.Stats, error) {
 // node's live edges.
 type runIter struct {
 	ctx   context.Context
-	p     *Pebble
 	kind  byte
 	it    *pebble.Iterator
 	cut   graph.Cutoffs
@@ -154,7 +153,7 @@ func (p *Pebble) newRunIter(ctx context.Context, kind byte, cut graph.Cutoffs, e
 	if err != nil {
 		return nil, fmt.Errorf("store: stats: %w", err)
 	}
-	r := &runIter{ctx: ctx, p: p, kind: kind, it: it, cut: cut, edges: edges}
+	r := &runIter{ctx: ctx, kind: kind, it: it, cut: cut, edges: edges}
 	r.valid = it.First()
 	return r, nil
 }
