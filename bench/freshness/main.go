@@ -114,6 +114,13 @@ type runOut struct {
 	Latency report.Latency `json:"latency"`
 	Probes  int            `json:"probes_counted"`
 	Missed  int            `json:"probes_missed"`
+	// ToJob and AfterJob split the latency of the visible counted probes
+	// at the job's ingest time, which the edge carries as updated_at
+	// (millisecond resolution): producer, broker and the job's consumer
+	// before it; the window, publishing, the writer, the store and the
+	// poll after it.
+	ToJob    report.Latency `json:"to_job"`
+	AfterJob report.Latency `json:"after_job"`
 	// Achieved is events acknowledged per second over the measured period;
 	// MinSecond the lowest one-second rate within it.
 	Achieved  float64 `json:"achieved_rate"`
@@ -375,6 +382,7 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 		fmt.Fprintf(os.Stderr, "  %d probes not visible %s after production ended\n", out.Missed, c.Drain)
 	}
 	out.PollRTT, out.PollCycle = report.Summarize(p.rtts), report.Summarize(p.cycles)
+	out.ToJob, out.AfterJob = report.Summarize(p.toJob), report.Summarize(p.afterJob)
 
 	out.Produced = stats.Total()
 	// Achieved: acknowledged events over the measured period, from the
@@ -488,6 +496,8 @@ type prober struct {
 	seen   chan struct{} // signalled when a poll found probes
 	rtts   []time.Duration
 	cycles []time.Duration
+	// toJob and afterJob split lat at the edge's updated_at.
+	toJob, afterJob []time.Duration
 }
 
 // make turns ev into a probe: a member and a device never seen before,
@@ -571,6 +581,9 @@ func (p *prober) run(ctx context.Context, every time.Duration) error {
 			}
 			if pr.counted {
 				p.lat = append(p.lat, now.Sub(pr.sent))
+				ingest := time.UnixMilli(e.GetUpdatedAtMs())
+				p.toJob = append(p.toJob, ingest.Sub(pr.sent))
+				p.afterJob = append(p.afterJob, now.Sub(ingest))
 			}
 			delete(p.out, id)
 			found++
@@ -682,6 +695,7 @@ func printTable(res result) {
 		Title: fmt.Sprintf("event produced -> edge visible through the API: %s measured after %s warm-up, %.0f probes/s, poll every %s",
 			res.Config.Duration, res.Config.Warmup, res.Config.ProbeRate, res.Config.Poll),
 		Cols: []string{"offered ev/s", "window", "achieved ev/s", "min 1s ev/s", "probes", "missed", "p50 ms", "p99 ms", "max ms", "target ms", "holds",
+			"to job p50/p99 ms", "after job p50/p99 ms",
 			"job backlog max", "writer backlog max", "write stalls", "poll cycle p50/max ms", "CPU s", "cores", "peak RSS", "load"},
 	}
 	for _, r := range res.Runs {
@@ -696,6 +710,7 @@ func printTable(res result) {
 		}
 		t.Add(r.Rate, time.Duration(r.Window).String(), r.Achieved, r.MinSecond, r.Probes, r.Missed,
 			r.Latency.P50ms, p99, r.Latency.MaxMs, target, holds,
+			fmt.Sprintf("%.0f/%.0f", r.ToJob.P50ms, r.ToJob.P99ms), fmt.Sprintf("%.0f/%.0f", r.AfterJob.P50ms, r.AfterJob.P99ms),
 			float64(r.JobBacklogMax), float64(r.WriterBacklogMax), stallSum(r.WriteStalls),
 			fmt.Sprintf("%.1f/%.0f", r.PollCycle.P50ms, r.PollCycle.MaxMs),
 			r.Usage.CPU().Seconds(), fmt.Sprintf("%.2f", r.Usage.Cores()), report.Bytes(r.Usage.PeakRSS), r.Load)
@@ -703,6 +718,7 @@ func printTable(res result) {
 	t.Notes = []string{
 		"latency: probe event handed to the producer -> first API poll whose response holds its edge; resolution = poll cycle.",
 		"missed: probes not visible by the end of the drain, counted with the time they waited (p99 then a lower bound, marked >).",
+		"to job / after job: the visible probes' latency split at the job's ingest time (the edge's updated_at): producer, broker, job consumer / window, publish, writer, store, poll.",
 		"achieved: events acknowledged per second over the measured period; backlog: records not yet read by the job / not yet merged by the writer;",
 		"write stalls: times Pebble stopped the writer's writes until a flush or compaction caught up (reasons in the JSON).",
 		"target: p99 <= window + 250ms. CPU, cores, peak RSS: the run's process (whole stack and producer); load: 1-minute load average after it.",
