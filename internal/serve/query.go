@@ -135,13 +135,16 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 	}
 	var pa protoAlloc
 	out := &rdgv1.TraverseResponse{
-		Nodes:     pa.nodeList(sub.Nodes),
 		Depths:    make([]uint32, len(sub.Depths)),
-		Edges:     pa.edgeList(sub.Edges),
 		Truncated: sub.Partial,
 		Partial:   sub.Partial,
 		LimitHit:  limitToProto(sub.LimitHit),
 		Visited:   visitedCount(sub.Visited),
+	}
+	if binaryAnswer(req.Header(), req.HTTPMethod()) {
+		setRawGraph(out, 1, sub.Nodes, 3, sub.Edges) // fields nodes and edges
+	} else {
+		out.Nodes, out.Edges = pa.nodeList(sub.Nodes), pa.edgeList(sub.Edges)
 	}
 	for i, d := range sub.Depths {
 		out.Depths[i] = uint32(d)
@@ -225,15 +228,19 @@ func (s *service) ConnectedGroup(ctx context.Context, req *connect.Request[rdgv1
 	if err != nil {
 		return nil, s.queryError(ctx, req.Spec(), err)
 	}
-	var pa protoAlloc
-	return connect.NewResponse(&rdgv1.ConnectedGroupResponse{
-		Nodes:    pa.nodeList(res.Nodes),
-		Edges:    pa.edgeList(res.Edges),
+	out := &rdgv1.ConnectedGroupResponse{
 		Size:     uint32(len(res.Nodes)),
 		Partial:  res.Partial,
 		LimitHit: limitToProto(res.LimitHit),
 		Visited:  visitedCount(res.Visited),
-	}), nil
+	}
+	if binaryAnswer(req.Header(), req.HTTPMethod()) {
+		setRawGraph(out, 1, res.Nodes, 2, res.Edges) // fields nodes and edges
+	} else {
+		var pa protoAlloc
+		out.Nodes, out.Edges = pa.nodeList(res.Nodes), pa.edgeList(res.Edges)
+	}
+	return connect.NewResponse(out), nil
 }
 
 func (s *service) Stats(ctx context.Context, req *connect.Request[rdgv1.StatsRequest]) (*connect.Response[rdgv1.StatsResponse], error) {
