@@ -47,28 +47,41 @@ func binaryAnswer(h http.Header, method string) bool {
 // setRawGraph makes m carry ns as its repeated Node field nodeField and es
 // as its repeated Edge field edgeField.
 func setRawGraph(m protoreflect.ProtoMessage, nodeField protowire.Number, ns []graph.Node, edgeField protowire.Number, es []graph.Edge) {
-	sizes := make([]int, len(ns)+len(es))
-	n := 0
+	b := make([]byte, 0, 128*(len(ns)+len(es)))
 	for i := range ns {
-		sizes[i] = sizeGraphNode(&ns[i])
-		n += sizeBytesField(nodeField, sizes[i])
+		var at int
+		b, at = beginMessage(b, nodeField)
+		b = endMessage(appendGraphNode(b, &ns[i]), at)
 	}
 	for i := range es {
-		sizes[len(ns)+i] = sizeGraphEdge(&es[i])
-		n += sizeBytesField(edgeField, sizes[len(ns)+i])
-	}
-	b := make([]byte, 0, n)
-	for i := range ns {
-		b = protowire.AppendTag(b, nodeField, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(sizes[i]))
-		b = appendGraphNode(b, &ns[i])
-	}
-	for i := range es {
-		b = protowire.AppendTag(b, edgeField, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(sizes[len(ns)+i]))
-		b = appendGraphEdge(b, &es[i])
+		var at int
+		b, at = beginMessage(b, edgeField)
+		b = endMessage(appendGraphEdge(b, &es[i]), at)
 	}
 	m.ProtoReflect().SetUnknown(b)
+}
+
+// beginMessage appends the tag of message field num and room for a
+// two-byte length, and returns where the length goes; endMessage writes it
+// once the message is appended, moving the message if its length takes
+// another size. Computing sizes first would iterate every property map
+// twice, which costs more than moving the odd message.
+func beginMessage(b []byte, num protowire.Number) ([]byte, int) {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return append(b, 0, 0), len(b)
+}
+
+func endMessage(b []byte, at int) []byte {
+	n := len(b) - at - 2
+	if s := protowire.SizeVarint(uint64(n)); s != 2 {
+		if s > 2 {
+			b = append(b, make([]byte, s-2)...)
+		}
+		copy(b[at+s:], b[at+2:at+2+n])
+		b = b[:at+s+n]
+	}
+	protowire.AppendVarint(b[at:at], uint64(n))
+	return b
 }
 
 // The encoders below mirror appendNode, appendEdge and their helpers in
@@ -135,14 +148,6 @@ func sizeGraphEntry(k string, v any) int {
 	return sizeString(1, k) + sizeBytesField(2, sizeGraphValue(v))
 }
 
-func sizeGraphProps(num protowire.Number, ps graph.Props) int {
-	n := 0
-	for k, p := range ps {
-		n += sizeBytesField(num, sizeGraphEntry(k, p.Value))
-	}
-	return n
-}
-
 func appendGraphProps(b []byte, num protowire.Number, ps graph.Props) []byte {
 	for k, p := range ps {
 		b = protowire.AppendTag(b, num, protowire.BytesType)
@@ -155,11 +160,6 @@ func appendGraphProps(b []byte, num protowire.Number, ps graph.Props) []byte {
 	return b
 }
 
-func sizeGraphNode(n *graph.Node) int {
-	return sizeString(1, n.Type) + sizeString(2, n.ID) + sizeGraphProps(3, n.Props) +
-		sizeInt64(4, n.FirstSeen) + sizeInt64(5, n.LastSeen) + sizeInt64(6, n.UpdatedAt)
-}
-
 func appendGraphNode(b []byte, n *graph.Node) []byte {
 	b = appendString(b, 1, n.Type)
 	b = appendString(b, 2, n.ID)
@@ -167,11 +167,6 @@ func appendGraphNode(b []byte, n *graph.Node) []byte {
 	b = appendInt64(b, 4, n.FirstSeen)
 	b = appendInt64(b, 5, n.LastSeen)
 	return appendInt64(b, 6, n.UpdatedAt)
-}
-
-func sizeGraphEdge(e *graph.Edge) int {
-	return sizeString(1, e.Type) + sizeBytesField(2, sizeGraphRef(e.From)) + sizeBytesField(3, sizeGraphRef(e.To)) +
-		sizeGraphProps(4, e.Props) + sizeInt64(5, e.FirstSeen) + sizeInt64(6, e.LastSeen) + sizeInt64(7, e.UpdatedAt)
 }
 
 func appendGraphEdge(b []byte, e *graph.Edge) []byte {

@@ -17,8 +17,8 @@ type odd struct{ A int }
 
 // graphWireCases are nodes and edges with every kind of property value the
 // server may meet (kinds the store should not hold included), empty and
-// missing props, zero and negative times, and strings long enough for
-// multi-byte lengths.
+// missing props, zero and negative times, and messages whose lengths take
+// one, two and three bytes.
 func graphWireCases() ([]graph.Node, []graph.Edge) {
 	p := func(v any) graph.Prop { return graph.Prop{Value: v, TS: 1} }
 	long := strings.Repeat("ü", 200)
@@ -33,6 +33,8 @@ func graphWireCases() ([]graph.Node, []graph.Edge) {
 		{NodeRef: ref("account", "a1"), Props: props, FirstSeen: 1, LastSeen: 2, UpdatedAt: 3},
 		{NodeRef: ref("device", long)},
 		{NodeRef: ref("title", "t"), Props: graph.Props{}, FirstSeen: -1, LastSeen: 1 << 40},
+		// Over 16 KiB: a three-byte length.
+		{NodeRef: ref("title", "huge"), Props: graph.Props{"text": p(strings.Repeat("x", 20_000))}},
 	}
 	edges := []graph.Edge{
 		{EdgeRef: graph.EdgeRef{Type: "uses", From: ref("account", "a1"), To: ref("device", long)}, Props: props, FirstSeen: 4, LastSeen: 5, UpdatedAt: 6},
@@ -62,8 +64,8 @@ func TestGraphWire(t *testing.T) {
 
 	nodes, edges := graphWireCases()
 	var pa protoAlloc
-	want := &rdgv1.TraverseResponse{Nodes: pa.nodeList(nodes), Edges: pa.edgeList(edges), Depths: []uint32{0, 1, 1}, Visited: 9}
-	raw := &rdgv1.TraverseResponse{Depths: []uint32{0, 1, 1}, Visited: 9}
+	want := &rdgv1.TraverseResponse{Nodes: pa.nodeList(nodes), Edges: pa.edgeList(edges), Depths: []uint32{0, 1, 1, 2}, Visited: 9}
+	raw := &rdgv1.TraverseResponse{Depths: []uint32{0, 1, 1, 2}, Visited: 9}
 	setRawGraph(raw, 1, nodes, 3, edges)
 	b, err := wireCodec{}.Marshal(raw)
 	if err != nil {
