@@ -187,7 +187,11 @@ func MergeNamedProps(dst, src []NamedProp) []NamedProp {
 // update that reached the store or topic.
 type Node struct {
 	NodeRef
-	Props     Props
+	Props Props
+	// Raw, in the answer of a traversal that asked for it
+	// (TraverseRequest.RawProps), holds the properties in the store's
+	// encoding instead of Props; Subgraph.DecodeProps reads them.
+	Raw       []byte
 	FirstSeen int64
 	LastSeen  int64
 	UpdatedAt int64
@@ -196,11 +200,18 @@ type Node struct {
 // Edge is a typed relationship from one node to another.
 type Edge struct {
 	EdgeRef
-	Props     Props
+	Props Props
+	// Raw is as Node's.
+	Raw       []byte
 	FirstSeen int64
 	LastSeen  int64
 	UpdatedAt int64
 }
+
+// PropsDecoder calls fn with each property encoded in raw (a Node's or
+// Edge's Raw), in name order, until fn returns false. The strings it
+// passes may share raw's memory.
+type PropsDecoder func(raw []byte, fn func(name string, p Prop) bool) error
 
 // Merge folds o into n. Merge is the join of a semilattice — commutative,
 // associative and idempotent — so duplicates, replays and any delivery order

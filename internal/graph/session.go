@@ -22,6 +22,17 @@ type Session interface {
 	Close() error
 }
 
+// RawPropsReader is implemented by a Session that can leave properties
+// encoded: building a map per node and edge is a large part of a big
+// traversal's cost, wasted when the answer is only re-encoded for the
+// wire.
+type RawPropsReader interface {
+	// ReadRawProps makes the session's Node, Edges and EdgesAfter fill Raw
+	// instead of Props from then on, with memory of their own (valid after
+	// the session is closed), and returns the decoder of Raw.
+	ReadRawProps() PropsDecoder
+}
+
 // EdgeRefLister is implemented by a Reader that can list edges without
 // reading what they hold (properties and times), for a query that needs
 // only where edges lead, as a shortest-path search does until it has found

@@ -43,6 +43,12 @@ type TraverseRequest struct {
 	MaxEdges int
 	Mode     TraverseMode
 	Limits   Limits
+	// RawProps asks for properties left in the store's encoding, for a
+	// caller that only passes them on: in ModeSubgraph, with no property
+	// predicates in Steps and a Reader session that offers it
+	// (RawPropsReader), the answer's nodes and edges carry Raw instead of
+	// Props and Subgraph.DecodeProps is set. Otherwise it changes nothing.
+	RawProps bool
 }
 
 // Subgraph is the result of a traversal. In ModeSubgraph: every node
@@ -53,6 +59,9 @@ type Subgraph struct {
 	Depths []int
 	Edges  []Edge
 	Paths  []Path
+	// DecodeProps reads the nodes' and edges' Raw when the request asked
+	// for RawProps and got them; nil otherwise (Props are set).
+	DecodeProps PropsDecoder
 	// Truncated is Outcome.Partial, kept for older callers.
 	Truncated bool
 	Outcome
@@ -86,6 +95,10 @@ func Traverse(ctx context.Context, r Reader, req TraverseRequest) (*Subgraph, er
 		return nil, err
 	}
 	defer done()
+	var decode PropsDecoder
+	if rr, ok := r.(RawPropsReader); ok && req.RawProps && req.Mode == ModeSubgraph && !readsProps(req.Steps) {
+		decode = rr.ReadRawProps()
+	}
 	w := &walker{
 		r:     r,
 		b:     newBudget(ctx, req.Limits),
@@ -108,7 +121,7 @@ func Traverse(ctx context.Context, r Reader, req TraverseRequest) (*Subgraph, er
 	if err != nil {
 		return nil, err
 	}
-	out := &Subgraph{Outcome: w.b.outcome()}
+	out := &Subgraph{Outcome: w.b.outcome(), DecodeProps: decode}
 	out.Truncated = out.Partial
 	if w.paths {
 		out.Paths = w.buildPaths(depth)
@@ -116,6 +129,16 @@ func Traverse(ctx context.Context, r Reader, req TraverseRequest) (*Subgraph, er
 		out.Nodes, out.Depths, out.Edges = w.nodes, w.depths, w.edges
 	}
 	return out, nil
+}
+
+// readsProps reports whether a traversal over steps looks at properties.
+func readsProps(steps []Step) bool {
+	for i := range steps {
+		if len(steps[i].EdgePredicates) > 0 || len(steps[i].NodePredicates) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // sizeHint is the initial size of a traversal's visited sets: large

@@ -121,6 +121,7 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 		maxNodes = uint32(m.GetLimits().GetMaxResults())
 	}
 
+	binary := binaryAnswer(req.Header(), req.HTTPMethod())
 	sub, err := graph.Traverse(ctx, s.r, graph.TraverseRequest{
 		Start:    start,
 		Steps:    steps,
@@ -129,6 +130,9 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 		MaxEdges: clamp(m.GetMaxEdges(), s.lim.TraverseEdgesDefault, s.lim.TraverseEdgesMax),
 		Mode:     mode,
 		Limits:   lim,
+		// The binary answer re-encodes properties from the store's
+		// encoding, without maps in between.
+		RawProps: binary,
 	})
 	if err != nil {
 		return nil, s.queryError(ctx, req.Spec(), err)
@@ -141,8 +145,11 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 		LimitHit:  limitToProto(sub.LimitHit),
 		Visited:   visitedCount(sub.Visited),
 	}
-	if binaryAnswer(req.Header(), req.HTTPMethod()) {
-		setRawGraph(out, 1, sub.Nodes, 3, sub.Edges) // fields nodes and edges
+	if binary {
+		// Fields nodes and edges.
+		if err := setRawGraph(out, 1, sub.Nodes, 3, sub.Edges, sub.DecodeProps); err != nil {
+			return nil, s.queryError(ctx, req.Spec(), err)
+		}
 	} else {
 		out.Nodes, out.Edges = pa.nodeList(sub.Nodes), pa.edgeList(sub.Edges)
 	}
@@ -235,7 +242,10 @@ func (s *service) ConnectedGroup(ctx context.Context, req *connect.Request[rdgv1
 		Visited:  visitedCount(res.Visited),
 	}
 	if binaryAnswer(req.Header(), req.HTTPMethod()) {
-		setRawGraph(out, 1, res.Nodes, 2, res.Edges) // fields nodes and edges
+		// Fields nodes and edges; the group's properties are decoded.
+		if err := setRawGraph(out, 1, res.Nodes, 2, res.Edges, nil); err != nil {
+			return nil, s.queryError(ctx, req.Spec(), err)
+		}
 	} else {
 		var pa protoAlloc
 		out.Nodes, out.Edges = pa.nodeList(res.Nodes), pa.edgeList(res.Edges)

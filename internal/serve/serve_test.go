@@ -737,3 +737,35 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestBinaryAnswersEqualJSON: binary answers carry nodes and edges written
+// from the store's encoding (raw properties); JSON answers are built from
+// messages. Both must say the same, for every kind of property value.
+func TestBinaryAnswersEqualJSON(t *testing.T) {
+	url := startServer(t, serve.NewHandler(openSeeded(t)))
+	ctx := context.Background()
+	var answers []proto.Message
+	var names []string
+	for _, pc := range clients(t, url) {
+		tr, err := pc.c.Traverse(ctx, connect.NewRequest(&rdgv1.TraverseRequest{Start: []*rdgv1.NodeRef{ref("title", "t1")}, Depth: 4}))
+		if err != nil {
+			t.Fatalf("%s: %v", pc.name, err)
+		}
+		g, err := pc.c.ConnectedGroup(ctx, connect.NewRequest(&rdgv1.ConnectedGroupRequest{Node: ref("game", "g1")}))
+		if err != nil {
+			t.Fatalf("%s: %v", pc.name, err)
+		}
+		if n := len(tr.Msg.GetNodes()); n != 8 {
+			t.Fatalf("%s: traversal reached %d nodes, want the seed's 8", pc.name, n)
+		}
+		answers = append(answers, tr.Msg, g.Msg)
+		names = append(names, pc.name)
+	}
+	for i := 2; i < len(answers); i += 2 {
+		for j := range 2 {
+			if !proto.Equal(answers[i+j], answers[j]) {
+				t.Errorf("%s answered\n%v\n%s answered\n%v", names[i/2], answers[i+j], names[0], answers[j])
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"mime"
@@ -45,20 +46,83 @@ func binaryAnswer(h http.Header, method string) bool {
 }
 
 // setRawGraph makes m carry ns as its repeated Node field nodeField and es
-// as its repeated Edge field edgeField.
-func setRawGraph(m protoreflect.ProtoMessage, nodeField protowire.Number, ns []graph.Node, edgeField protowire.Number, es []graph.Edge) {
-	b := make([]byte, 0, 128*(len(ns)+len(es)))
+// as its repeated Edge field edgeField. Elements with Raw properties are
+// decoded with decode; an error is a malformed stored value.
+func setRawGraph(m protoreflect.ProtoMessage, nodeField protowire.Number, ns []graph.Node, edgeField protowire.Number, es []graph.Edge, decode graph.PropsDecoder) error {
+	w := graphWriter{b: make([]byte, 0, 128*(len(ns)+len(es))), decode: decode}
+	w.propFn = w.prop
 	for i := range ns {
 		var at int
-		b, at = beginMessage(b, nodeField)
-		b = endMessage(appendGraphNode(b, &ns[i]), at)
+		w.b, at = beginMessage(w.b, nodeField)
+		if err := w.node(&ns[i]); err != nil {
+			return err
+		}
+		w.b = endMessage(w.b, at)
 	}
 	for i := range es {
 		var at int
-		b, at = beginMessage(b, edgeField)
-		b = endMessage(appendGraphEdge(b, &es[i]), at)
+		w.b, at = beginMessage(w.b, edgeField)
+		if err := w.edge(&es[i]); err != nil {
+			return err
+		}
+		w.b = endMessage(w.b, at)
 	}
-	m.ProtoReflect().SetUnknown(b)
+	m.ProtoReflect().SetUnknown(w.b)
+	return nil
+}
+
+// graphWriter appends nodes and edges as Node and Edge messages.
+type graphWriter struct {
+	b      []byte
+	decode graph.PropsDecoder
+	// propFn is prop as a func value made once, and num the field it
+	// writes: DecodeProps calls it for every property.
+	propFn func(string, graph.Prop) bool
+	num    protowire.Number
+}
+
+func (w *graphWriter) prop(k string, p graph.Prop) bool {
+	w.b = appendGraphEntry(w.b, w.num, k, p.Value)
+	return true
+}
+
+func (w *graphWriter) props(num protowire.Number, ps graph.Props, raw []byte) error {
+	if ps == nil && raw != nil {
+		if w.decode == nil {
+			return errors.New("serve: properties left encoded without a decoder")
+		}
+		w.num = num
+		return w.decode(raw, w.propFn)
+	}
+	for k, p := range ps {
+		w.b = appendGraphEntry(w.b, num, k, p.Value)
+	}
+	return nil
+}
+
+func (w *graphWriter) node(n *graph.Node) error {
+	w.b = appendString(w.b, 1, n.Type)
+	w.b = appendString(w.b, 2, n.ID)
+	if err := w.props(3, n.Props, n.Raw); err != nil {
+		return err
+	}
+	w.b = appendInt64(w.b, 4, n.FirstSeen)
+	w.b = appendInt64(w.b, 5, n.LastSeen)
+	w.b = appendInt64(w.b, 6, n.UpdatedAt)
+	return nil
+}
+
+func (w *graphWriter) edge(e *graph.Edge) error {
+	w.b = appendString(w.b, 1, e.Type)
+	w.b = appendGraphRef(w.b, 2, e.From)
+	w.b = appendGraphRef(w.b, 3, e.To)
+	if err := w.props(4, e.Props, e.Raw); err != nil {
+		return err
+	}
+	w.b = appendInt64(w.b, 5, e.FirstSeen)
+	w.b = appendInt64(w.b, 6, e.LastSeen)
+	w.b = appendInt64(w.b, 7, e.UpdatedAt)
+	return nil
 }
 
 // beginMessage appends the tag of message field num and room for a
@@ -148,33 +212,12 @@ func sizeGraphEntry(k string, v any) int {
 	return sizeString(1, k) + sizeBytesField(2, sizeGraphValue(v))
 }
 
-func appendGraphProps(b []byte, num protowire.Number, ps graph.Props) []byte {
-	for k, p := range ps {
-		b = protowire.AppendTag(b, num, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(sizeGraphEntry(k, p.Value)))
-		b = appendString(b, 1, k)
-		b = protowire.AppendTag(b, 2, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(sizeGraphValue(p.Value)))
-		b = appendGraphValue(b, p.Value)
-	}
-	return b
-}
-
-func appendGraphNode(b []byte, n *graph.Node) []byte {
-	b = appendString(b, 1, n.Type)
-	b = appendString(b, 2, n.ID)
-	b = appendGraphProps(b, 3, n.Props)
-	b = appendInt64(b, 4, n.FirstSeen)
-	b = appendInt64(b, 5, n.LastSeen)
-	return appendInt64(b, 6, n.UpdatedAt)
-}
-
-func appendGraphEdge(b []byte, e *graph.Edge) []byte {
-	b = appendString(b, 1, e.Type)
-	b = appendGraphRef(b, 2, e.From)
-	b = appendGraphRef(b, 3, e.To)
-	b = appendGraphProps(b, 4, e.Props)
-	b = appendInt64(b, 5, e.FirstSeen)
-	b = appendInt64(b, 6, e.LastSeen)
-	return appendInt64(b, 7, e.UpdatedAt)
+// appendGraphEntry appends one entry of a property map field num.
+func appendGraphEntry(b []byte, num protowire.Number, k string, v any) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(sizeGraphEntry(k, v)))
+	b = appendString(b, 1, k)
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(sizeGraphValue(v)))
+	return appendGraphValue(b, v)
 }

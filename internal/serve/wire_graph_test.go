@@ -66,7 +66,9 @@ func TestGraphWire(t *testing.T) {
 	var pa protoAlloc
 	want := &rdgv1.TraverseResponse{Nodes: pa.nodeList(nodes), Edges: pa.edgeList(edges), Depths: []uint32{0, 1, 1, 2}, Visited: 9}
 	raw := &rdgv1.TraverseResponse{Depths: []uint32{0, 1, 1, 2}, Visited: 9}
-	setRawGraph(raw, 1, nodes, 3, edges)
+	if err := setRawGraph(raw, 1, nodes, 3, edges, nil); err != nil {
+		t.Fatal(err)
+	}
 	b, err := wireCodec{}.Marshal(raw)
 	if err != nil {
 		t.Fatal(err)

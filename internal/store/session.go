@@ -45,6 +45,9 @@ type Session struct {
 	outs  *pebble.Iterator // 'o' keyspace, point lookups of in-edges' values
 	*readScratch
 	closed bool
+	// raw: values are returned encoded, copied into rawBuf (raw.go).
+	raw    bool
+	rawBuf []byte
 }
 
 // readScratch is what a closed session leaves to the next one.
@@ -180,14 +183,23 @@ func (s *Session) Node(ctx context.Context, ref graph.NodeRef) (graph.Node, bool
 		}
 		return graph.Node{}, false, err
 	}
-	e, err := decodeValueNames(v, &s.names)
+	var e element
+	if s.raw {
+		e, err = rawHeader(v)
+	} else {
+		e, err = decodeValueNames(v, &s.names)
+	}
 	if err != nil {
 		return graph.Node{}, false, fmt.Errorf("store: read %s: %w", prettyKey(s.key), err)
 	}
 	if !s.cut.Empty() && e.lastSeen < s.cut.Node(ref.Type) {
 		return graph.Node{}, false, nil
 	}
-	return graph.Node{NodeRef: ref, Props: e.props, FirstSeen: e.firstSeen, LastSeen: e.lastSeen, UpdatedAt: e.updatedAt}, true, nil
+	n := graph.Node{NodeRef: ref, Props: e.props, FirstSeen: e.firstSeen, LastSeen: e.lastSeen, UpdatedAt: e.updatedAt}
+	if s.raw {
+		n.Raw = s.keepRaw(v)
+	}
+	return n, true, nil
 }
 
 // Edges is Pebble.Edges within the session.
@@ -374,7 +386,15 @@ func (s *Session) edges(ctx context.Context, ref graph.NodeRef, dir graph.Direct
 			}
 			continue
 		}
-		el, derr := decodeValueNames(v, &s.names)
+		var (
+			el   element
+			derr error
+		)
+		if s.raw {
+			el, derr = rawHeader(v)
+		} else {
+			el, derr = decodeValueNames(v, &s.names)
+		}
 		if derr != nil {
 			errIteration = fmt.Errorf("%s: %w", prettyKey(k), derr)
 			break
@@ -383,6 +403,9 @@ func (s *Session) edges(ctx context.Context, ref graph.NodeRef, dir graph.Direct
 			continue
 		}
 		e.Props, e.FirstSeen, e.LastSeen, e.UpdatedAt = el.props, el.firstSeen, el.lastSeen, el.updatedAt
+		if s.raw {
+			e.Raw = s.keepRaw(v)
+		}
 		if !fn(&e) {
 			break
 		}
