@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -122,6 +123,47 @@ func TestBinaryAnswer(t *testing.T) {
 		}
 		if got := binaryAnswer(h, c.method); got != c.want {
 			t.Errorf("%s %q: binary = %v, want %v", c.method, c.ct, got, c.want)
+		}
+	}
+}
+
+// bigAnswer is a 2-hop answer's size and shape as bench/query sees it:
+// 860 nodes with three properties, 880 edges with two.
+func bigAnswer(b *testing.B) []byte {
+	b.Helper()
+	p := func(v any) graph.Prop { return graph.Prop{Value: v, TS: 1} }
+	var ns []graph.Node
+	var es []graph.Edge
+	for i := range 860 {
+		ref := graph.NodeRef{Type: []string{"account", "device", "title"}[i%3], ID: fmt.Sprintf("id-%07d", i)}
+		ns = append(ns, graph.Node{NodeRef: ref, Props: graph.Props{"country": p("US"), "plan": p("premium"), "score": p(int64(i))},
+			FirstSeen: 1_700_000_000_000, LastSeen: 1_700_000_500_000, UpdatedAt: 1_700_000_600_000})
+	}
+	for i := range 880 {
+		es = append(es, graph.Edge{EdgeRef: graph.EdgeRef{Type: "watched", From: ns[0].NodeRef, To: ns[i%860].NodeRef},
+			Props: graph.Props{"device": p("tv"), "position_ms": p(int64(i * 1000))},
+			FirstSeen: 1_700_000_000_000, LastSeen: 1_700_000_500_000, UpdatedAt: 1_700_000_600_000})
+	}
+	m := &rdgv1.TraverseResponse{}
+	if err := setRawGraph(m, 1, ns, 3, es, nil); err != nil {
+		b.Fatal(err)
+	}
+	out, err := wireCodec{}.Marshal(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// BenchmarkWireDecode: a Go client decoding a 2-hop answer.
+func BenchmarkWireDecode(b *testing.B) {
+	body := bigAnswer(b)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var m rdgv1.TraverseResponse
+		if err := (wireCodec{}).Unmarshal(body, &m); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
