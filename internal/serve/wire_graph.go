@@ -21,8 +21,10 @@ import (
 // engine's graph.Node and graph.Edge instead, and hands the bytes to the
 // response message as unknown fields, which protobuf-go's encoder (and so
 // wireCodec) writes as they are. The receiver sees the same fields as from
-// the messages: TestGraphWire compares the two encodings. A JSON answer
-// cannot carry raw fields, so it is built from messages as before.
+// the messages: TestGraphWire compares the two encodings. A traversal's
+// properties come still in the store's encoding (graph.RawPropsReader), so
+// no map is built for them on the server at all. A JSON answer cannot
+// carry raw fields, so it is built from messages as before.
 
 // binaryAnswer reports whether the answer to a request with header h and
 // HTTP method method is encoded in binary protobuf: Connect's
