@@ -141,7 +141,7 @@ func bigAnswer(b *testing.B) []byte {
 	}
 	for i := range 880 {
 		es = append(es, graph.Edge{EdgeRef: graph.EdgeRef{Type: "watched", From: ns[0].NodeRef, To: ns[i%860].NodeRef},
-			Props: graph.Props{"device": p("tv"), "position_ms": p(int64(i * 1000))},
+			Props:     graph.Props{"device": p("tv"), "position_ms": p(int64(i * 1000))},
 			FirstSeen: 1_700_000_000_000, LastSeen: 1_700_000_500_000, UpdatedAt: 1_700_000_600_000})
 	}
 	m := &rdgv1.TraverseResponse{}
