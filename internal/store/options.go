@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/rdgraph/rdg/internal/graph"
 )
 
@@ -27,6 +29,8 @@ type cfg struct {
 	now          func() time.Time
 	sweepEvery   time.Duration
 	sweepKeys    int
+	// fs replaces the disk (tests: a file system that can crash).
+	fs vfs.FS
 }
 
 func defaultCfg() cfg {
@@ -159,3 +163,6 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Log(context.Background(), slog.LevelError+4, msg, "component", "pebble")
 	panic("pebble: " + msg)
 }
+
+// withFS opens the store on fs instead of the disk.
+func withFS(fs vfs.FS) Opt { return opt(func(c *cfg) { c.fs = fs }) }

@@ -88,6 +88,7 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 		// read amplification builds up, which under a sustained ingest of
 		// uniformly spread keys is what otherwise stalls writes.
 		CompactionConcurrencyRange: func() (int, int) { return 1, min(max(runtime.GOMAXPROCS(0), 1), 4) },
+		FS:                         c.fs,
 	}
 	// Bloom filters on every level: the default comparer's prefix is the
 	// whole key, so they let a node read or a reverse edge lookup skip tables
