@@ -98,21 +98,10 @@ func (p *Pebble) Apply(ctx context.Context, b *graph.Batch) error {
 		return err
 	}
 	p.mu.RLock()
-	defer p.mu.RUnlock()
-	// Pebble publishes a synced batch only once its log record is synced,
-	// so readers would wait out the fsync (tens of milliseconds on a busy
-	// disk) for data that is already in the memtable. The batch is made
-	// visible unsynced, and the log is synced after it: Apply still
-	// returns only once the batch is durable, which is all the graph
-	// writer needs before it commits offsets. A crash in between loses
-	// only what it has not committed, and reads it again.
-	if err := p.db.Apply(wb, pebble.NoSync); err != nil {
+	err := p.db.Apply(wb, p.wo)
+	p.mu.RUnlock()
+	if err != nil {
 		return fmt.Errorf("store: apply: %w", err)
-	}
-	if p.wo.Sync {
-		if err := p.db.LogData(nil, pebble.Sync); err != nil {
-			return fmt.Errorf("store: apply: sync: %w", err)
-		}
 	}
 	return nil
 }

@@ -132,10 +132,10 @@ func BenchmarkSortKeys(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*40_000), "ns/key")
 }
 
-// TestApplyDurableOnReturn: Apply makes a batch visible before its log is
-// synced, but returns only after: a machine crash right after Apply keeps
-// the batch with Sync (the default), and loses it without, which shows the
-// crash is real.
+// TestApplyDurableOnReturn: Apply returns once the batch is durable, as the
+// graph writer requires before it commits offsets: a machine crash right
+// after Apply keeps the batch with Sync (the default), and loses it
+// without, which shows the crash is real.
 func TestApplyDurableOnReturn(t *testing.T) {
 	ctx := context.Background()
 	for _, sync := range []bool{true, false} {
