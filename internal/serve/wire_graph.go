@@ -73,7 +73,9 @@ func setRawGraph(m protoreflect.ProtoMessage, nodeField protowire.Number, ns []g
 	return nil
 }
 
-// graphWriter appends nodes and edges as Node and Edge messages.
+// graphWriter appends nodes and edges as Node and Edge messages; node and
+// edge mirror appendNode and appendEdge (wire.go) field for field, with the
+// conversions of protoAlloc (convert.go).
 type graphWriter struct {
 	b      []byte
 	decode graph.PropsDecoder
@@ -150,9 +152,6 @@ func endMessage(b []byte, at int) []byte {
 	return b
 }
 
-// The encoders below mirror appendNode, appendEdge and their helpers in
-// wire.go field for field, with the conversions of protoAlloc (convert.go).
-
 func sizeGraphRef(r graph.NodeRef) int { return sizeString(1, r.Type) + sizeString(2, r.ID) }
 
 func appendGraphRef(b []byte, num protowire.Number, r graph.NodeRef) []byte {
@@ -178,8 +177,9 @@ func wireValue(v any) any {
 	return fmt.Sprint(v)
 }
 
+// sizeGraphValue and appendGraphValue take a value wireValue returned.
 func sizeGraphValue(v any) int {
-	switch x := wireValue(v).(type) {
+	switch x := v.(type) {
 	case string:
 		return sizeBytesField(1, len(x))
 	case int64:
@@ -193,7 +193,7 @@ func sizeGraphValue(v any) int {
 }
 
 func appendGraphValue(b []byte, v any) []byte {
-	switch x := wireValue(v).(type) {
+	switch x := v.(type) {
 	case string:
 		b = protowire.AppendTag(b, 1, protowire.BytesType)
 		return protowire.AppendString(b, x)
@@ -210,16 +210,14 @@ func appendGraphValue(b []byte, v any) []byte {
 	return b
 }
 
-func sizeGraphEntry(k string, v any) int {
-	return sizeString(1, k) + sizeBytesField(2, sizeGraphValue(v))
-}
-
 // appendGraphEntry appends one entry of a property map field num.
 func appendGraphEntry(b []byte, num protowire.Number, k string, v any) []byte {
+	v = wireValue(v)
+	vs := sizeGraphValue(v)
 	b = protowire.AppendTag(b, num, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(sizeGraphEntry(k, v)))
+	b = protowire.AppendVarint(b, uint64(sizeString(1, k)+sizeBytesField(2, vs)))
 	b = appendString(b, 1, k)
 	b = protowire.AppendTag(b, 2, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(sizeGraphValue(v)))
+	b = protowire.AppendVarint(b, uint64(vs))
 	return appendGraphValue(b, v)
 }
