@@ -227,12 +227,8 @@ func decodeEdgeKey(k []byte) (graph.EdgeRef, error) {
 	return graph.EdgeRef{Type: c[2], From: a, To: b}, nil
 }
 
-// outKeyFromIn rebuilds the 'o' key of the edge an 'i' key points to by
+// inKeyFromOut builds the 'i' key of the edge an 'o' key holds by
 // reordering its raw components, without decoding them.
-func outKeyFromIn(dst, in []byte) ([]byte, error) { return flipEdgeKey(dst, in, kindIn, kindOut) }
-
-// inKeyFromOut builds the 'i' key of the edge an 'o' key holds, the
-// reverse of outKeyFromIn.
 func inKeyFromOut(dst, out []byte) ([]byte, error) { return flipEdgeKey(dst, out, kindOut, kindIn) }
 
 // flipEdgeKey turns one adjacency key into the other: both hold five
