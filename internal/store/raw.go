@@ -36,14 +36,21 @@ func (s *Session) keepRaw(v []byte) []byte {
 	return s.rawBuf[n:len(s.rawBuf):len(s.rawBuf)]
 }
 
-// rawHeader reads a raw-mode value's times; the properties are checked
-// when decoded.
-func rawHeader(v []byte) (element, error) {
+// value decodes a node's or edge's value as the session reads it: all of
+// it, or in raw mode only the times, with raw the value's bytes kept for
+// the answer (nil otherwise). A raw value's properties are checked when
+// decoded. The copy is made before the caller checks expiry, so an expired
+// element's copy is wasted: rare, and cheaper than decoding twice.
+func (s *Session) value(v []byte) (e element, raw []byte, err error) {
+	if !s.raw {
+		e, err = decodeValueNames(v, &s.names)
+		return e, nil, err
+	}
 	r := valueReader{v}
-	var e element
-	var err error
-	e.firstSeen, e.lastSeen, e.updatedAt, err = r.header()
-	return e, err
+	if e.firstSeen, e.lastSeen, e.updatedAt, err = r.header(); err != nil {
+		return e, nil, err
+	}
+	return e, s.keepRaw(v), nil
 }
 
 // DecodeProps is the graph.PropsDecoder of the values a raw-mode session

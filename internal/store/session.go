@@ -183,23 +183,14 @@ func (s *Session) Node(ctx context.Context, ref graph.NodeRef) (graph.Node, bool
 		}
 		return graph.Node{}, false, err
 	}
-	var e element
-	if s.raw {
-		e, err = rawHeader(v)
-	} else {
-		e, err = decodeValueNames(v, &s.names)
-	}
+	e, raw, err := s.value(v)
 	if err != nil {
 		return graph.Node{}, false, fmt.Errorf("store: read %s: %w", prettyKey(s.key), err)
 	}
 	if !s.cut.Empty() && e.lastSeen < s.cut.Node(ref.Type) {
 		return graph.Node{}, false, nil
 	}
-	n := graph.Node{NodeRef: ref, Props: e.props, FirstSeen: e.firstSeen, LastSeen: e.lastSeen, UpdatedAt: e.updatedAt}
-	if s.raw {
-		n.Raw = s.keepRaw(v)
-	}
-	return n, true, nil
+	return graph.Node{NodeRef: ref, Props: e.props, Raw: raw, FirstSeen: e.firstSeen, LastSeen: e.lastSeen, UpdatedAt: e.updatedAt}, true, nil
 }
 
 // Edges is Pebble.Edges within the session.
@@ -386,15 +377,7 @@ func (s *Session) edges(ctx context.Context, ref graph.NodeRef, dir graph.Direct
 			}
 			continue
 		}
-		var (
-			el   element
-			derr error
-		)
-		if s.raw {
-			el, derr = rawHeader(v)
-		} else {
-			el, derr = decodeValueNames(v, &s.names)
-		}
+		el, raw, derr := s.value(v)
 		if derr != nil {
 			errIteration = fmt.Errorf("%s: %w", prettyKey(k), derr)
 			break
@@ -402,10 +385,7 @@ func (s *Session) edges(ctx context.Context, ref graph.NodeRef, dir graph.Direct
 		if el.lastSeen < cutoff {
 			continue
 		}
-		e.Props, e.FirstSeen, e.LastSeen, e.UpdatedAt = el.props, el.firstSeen, el.lastSeen, el.updatedAt
-		if s.raw {
-			e.Raw = s.keepRaw(v)
-		}
+		e.Props, e.Raw, e.FirstSeen, e.LastSeen, e.UpdatedAt = el.props, raw, el.firstSeen, el.lastSeen, el.updatedAt
 		if !fn(&e) {
 			break
 		}
