@@ -14,10 +14,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/internal/broker"
@@ -143,7 +146,7 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 		if ctx.Err() != nil {
 			// The batch in flight is applied and committed; what was
 			// polled since is re-read after a restart.
-			err := p.drain()
+			err := p.settle()
 			cl.AllowRebalance()
 			return err
 		}
@@ -177,7 +180,7 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 		})
 		if stopped {
 			// Nothing of this batch is committed: it is re-read next time.
-			err := p.drain()
+			err := p.settle()
 			cl.AllowRebalance()
 			return err
 		}
@@ -196,9 +199,9 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 		// While a backlog lasts the next batch is decoded as this one is
 		// applied, and rebalances wait (BlockRebalanceOnPoll) until the
 		// pipeline is drained: every batch polled before a rebalance is
-		// applied and committed first. Drain when caught up (the next poll
-		// would wait for records anyway) and at least every second, so a
-		// rebalance waits no longer than that.
+		// applied and its commit issued first (see pipeline). Drain when
+		// caught up (the next poll would wait for records anyway) and at
+		// least every second, so a rebalance waits no longer than that.
 		if cl.BufferedFetchRecords() == 0 || time.Since(p.allowed) > time.Second {
 			if err := p.drain(); err != nil {
 				return err
@@ -228,6 +231,17 @@ type work struct {
 // a decoding core and a store that waits for it. At most one batch is in
 // flight and one being decoded; each is committed after it is applied,
 // with its own offsets, never a later batch's.
+//
+// Commits are asynchronous: the next batch is applied while the broker
+// answers the last one's commit (a round trip that took a third of the
+// applying goroutine's busy time, and that every batch, and so every
+// element's visibility, waited for). franz-go issues commits in order and
+// holds its join lock for each until it is answered, so a commit issued
+// before AllowRebalance lands before the group rebalances: draining the
+// applies is enough to keep "everything applied before a rebalance is
+// committed". A commit that fails stops the writer as a synchronous one
+// did; what it covered is re-read after a restart and merged again,
+// which changes nothing.
 type pipeline struct {
 	ctx     context.Context
 	w       graph.Writer
@@ -238,6 +252,12 @@ type pipeline struct {
 	free    chan *work
 	flying  bool
 	allowed time.Time
+
+	// commits counts commits issued and not yet answered; commitErr
+	// holds the first that failed.
+	commits   sync.WaitGroup
+	mu        sync.Mutex
+	commitErr error
 }
 
 func newPipeline(ctx context.Context, w graph.Writer, cl *kgo.Client, m *Metrics) *pipeline {
@@ -265,7 +285,7 @@ func (p *pipeline) next() *work {
 func (p *pipeline) release(wk *work) { p.free <- wk }
 
 // submit waits for the batch in flight and hands wk to the store. It
-// returns the error of the batch in flight, if any.
+// returns the error of the batch in flight or of a commit, if any.
 func (p *pipeline) submit(wk *work) error {
 	if err := p.drain(); err != nil {
 		p.release(wk)
@@ -276,18 +296,39 @@ func (p *pipeline) submit(wk *work) error {
 	return nil
 }
 
-// drain waits until the batch in flight, if any, is applied and committed.
+// drain waits until the batch in flight, if any, is applied and its
+// commit issued, and returns the first error of an apply or a commit.
 func (p *pipeline) drain() error {
-	if !p.flying {
-		return nil
+	if p.flying {
+		p.flying = false
+		if err := <-p.done; err != nil {
+			return err
+		}
 	}
-	p.flying = false
-	return <-p.done
+	return p.failed()
 }
 
-// close stops the applying goroutine after the batch in flight.
+// settle waits until every commit issued has been answered: the writer
+// stops with nothing applied left uncommitted.
+func (p *pipeline) settle() error {
+	err := p.drain()
+	p.commits.Wait()
+	if err != nil {
+		return err
+	}
+	return p.failed()
+}
+
+func (p *pipeline) failed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.commitErr
+}
+
+// close stops the applying goroutine after the batch in flight, and
+// waits for the commits issued.
 func (p *pipeline) close() {
-	_ = p.drain()
+	_ = p.settle()
 	close(p.jobs)
 }
 
@@ -314,14 +355,44 @@ func (p *pipeline) apply(wk *work) error {
 			p.m.Freshness.Observe(float64(now-b.Edges[i].LastSeen) / 1000)
 		}
 	}
-	last := make([]*kgo.Record, 0, len(wk.last))
-	for _, r := range wk.last {
-		last = append(last, r)
-	}
-	if err := p.cl.CommitRecords(ctx, last...); err != nil {
-		return fmt.Errorf("writer: commit offsets: %w", err)
-	}
+	p.commit(ctx, wk.last)
 	return nil
+}
+
+// commit issues an asynchronous commit of the offsets after last's
+// records (as CommitRecords would) and returns.
+func (p *pipeline) commit(ctx context.Context, last map[topicPartition]*kgo.Record) {
+	offsets := make(map[string]map[int32]kgo.EpochOffset)
+	for tp, r := range last {
+		ps := offsets[tp.topic]
+		if ps == nil {
+			ps = make(map[int32]kgo.EpochOffset)
+			offsets[tp.topic] = ps
+		}
+		ps[tp.partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+	}
+	p.commits.Add(1)
+	p.cl.CommitOffsets(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		defer p.commits.Done()
+		if err == nil && resp != nil {
+		partitions:
+			for _, t := range resp.Topics {
+				for _, pr := range t.Partitions {
+					if err = kerr.ErrorForCode(pr.ErrorCode); err != nil {
+						err = fmt.Errorf("%s/%d: %w", t.Topic, pr.Partition, err)
+						break partitions
+					}
+				}
+			}
+		}
+		if err != nil {
+			p.mu.Lock()
+			if p.commitErr == nil {
+				p.commitErr = fmt.Errorf("writer: commit offsets: %w", err)
+			}
+			p.mu.Unlock()
+		}
+	})
 }
 
 func decodeInto(ctx context.Context, elems *codec.Elements, rec *kgo.Record, b *graph.Batch) error {
