@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,6 +89,7 @@ func NewChain(j *Job, cfg ChainConfig) *Chain {
 		nodesIn: m.NodesOut.WithLabelValues(name), edgesIn: m.EdgesOut.WithLabelValues(name),
 	}
 	proc.Now = func() time.Time { return c.now }
+	c.pub.epoch = c.pub.newEpoch()
 	return c
 }
 
@@ -184,6 +186,65 @@ func (c *Chain) Buffered() int { return c.buf.Len() }
 // call: output the producer could not deliver.
 func (c *Chain) TakeErr() error { return c.pub.takeErr() }
 
+// Seal ends the chain's current epoch and starts another: the returned
+// epoch holds every record published since the last Seal, and no more.
+// A runner that commits without waiting for the producer (Flush) seals at
+// each commit point, and commits that point's offsets once the epoch and
+// every earlier one are Done.
+func (c *Chain) Seal() *Epoch {
+	ep := c.pub.epoch
+	c.pub.epoch = c.pub.newEpoch()
+	return ep
+}
+
+// Epoch counts a chain's records published between two Seals until the
+// broker has answered for them.
+type Epoch struct {
+	n       atomic.Int64 // records not yet answered for
+	mu      sync.Mutex
+	err     error // first failure
+	element func(*kgo.Record, error)
+	plain   func(*kgo.Record, error)
+}
+
+// Done reports whether the broker has answered for every record of the
+// sealed epoch.
+func (e *Epoch) Done() bool { return e.n.Load() == 0 }
+
+// Err is the first failure among the epoch's records; meaningful once
+// Done.
+func (e *Epoch) Err() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// newEpoch makes an epoch whose promises count down and keep the first
+// failure, besides what the publisher's own promises do. They are made
+// once per epoch, not per record.
+func (p *publisher) newEpoch() *Epoch {
+	e := &Epoch{}
+	done := func(err error) {
+		if err != nil {
+			e.mu.Lock()
+			if e.err == nil {
+				e.err = err
+			}
+			e.mu.Unlock()
+		}
+		e.n.Add(-1)
+	}
+	e.element = func(r *kgo.Record, err error) {
+		p.elementPromise(r, err)
+		done(err)
+	}
+	e.plain = func(r *kgo.Record, err error) {
+		p.promise(r, err)
+		done(err)
+	}
+	return e
+}
+
 // publisher is the last operator of a chain: it encodes graph elements for
 // their topics and failed records for the dead-letter topic, and hands them
 // to the producer. Failures are kept until takeErr; the runner checks after
@@ -195,6 +256,9 @@ type publisher struct {
 
 	nodes, edges prometheus.Counter
 	freshness    prometheus.Observer
+
+	// epoch counts what is published until the chain is next sealed.
+	epoch *Epoch
 
 	mu  sync.Mutex
 	err error // first failure since the last takeErr
@@ -230,6 +294,20 @@ func (p *publisher) takeErr() error {
 	return err
 }
 
+// produce hands r to the producer as part of the current epoch; promise
+// is one of the epoch's.
+func (p *publisher) produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
+	p.epoch.n.Add(1)
+	p.prod.Produce(ctx, r, promise)
+}
+
+// fail records a failure to publish that never reached the producer (an
+// element that could not be encoded), in the current epoch too.
+func (p *publisher) fail(err error) {
+	p.epoch.n.Add(1)
+	p.epoch.plain(nil, err)
+}
+
 // add publishes b's elements. Each record's timestamp is the element's
 // last_seen, its event time, so that freshness needs nothing per record
 // beyond the record itself.
@@ -240,21 +318,21 @@ func (p *publisher) add(ctx context.Context, b *elements) {
 		n := &b.nodes[i]
 		r, err := p.elems.NodeRecordSorted(&n.Node, n.props)
 		if err != nil {
-			p.promise(nil, err)
+			p.fail(err)
 			continue
 		}
 		r.Timestamp = time.UnixMilli(n.LastSeen)
-		p.prod.Produce(ctx, r, p.elementPromise)
+		p.produce(ctx, r, p.epoch.element)
 	}
 	for i := range b.edges {
 		e := &b.edges[i]
 		r, err := p.elems.EdgeRecordSorted(&e.Edge, e.props)
 		if err != nil {
-			p.promise(nil, err)
+			p.fail(err)
 			continue
 		}
 		r.Timestamp = time.UnixMilli(e.LastSeen)
-		p.prod.Produce(ctx, r, p.elementPromise)
+		p.produce(ctx, r, p.epoch.element)
 	}
 }
 
@@ -277,6 +355,6 @@ func (p *publisher) deadLetter(ctx context.Context, rec *kgo.Record, err error) 
 		kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
 		kgo.RecordHeader{Key: HeaderSchemaID, Value: []byte(strconv.Itoa(schemaID))},
 	)
-	p.prod.Produce(ctx, &kgo.Record{Topic: p.dlq, Key: rec.Key, Value: rec.Value, Headers: headers, Timestamp: rec.Timestamp}, p.promise)
+	p.produce(ctx, &kgo.Record{Topic: p.dlq, Key: rec.Key, Value: rec.Value, Headers: headers, Timestamp: rec.Timestamp}, p.epoch.plain)
 	return stage, schemaID
 }
