@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Embedded is an in-process single-broker Kafka cluster listening on real
@@ -174,6 +175,23 @@ func WaitReachable(ctx context.Context, adm *kadm.Client, timeout time.Duration)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// CommitError is the first error of an offset commit's answer: the
+// request's, or else the first partition's error code. A nil answer with
+// no error (nothing was to be committed) is no error.
+func CommitError(resp *kmsg.OffsetCommitResponse, err error) error {
+	if err != nil || resp == nil {
+		return err
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("%s/%d: %w", t.Topic, p.Partition, err)
+			}
+		}
+	}
+	return nil
 }
 
 // KgoLogger adapts l for franz-go clients: their warnings and errors go to

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -264,5 +267,31 @@ func TestWaitReachableTimeout(t *testing.T) {
 	}
 	if d := time.Since(startT); d > 5*time.Second {
 		t.Fatalf("WaitReachable took %s for a 300ms timeout", d)
+	}
+}
+
+func TestCommitError(t *testing.T) {
+	if err := CommitError(nil, nil); err != nil {
+		t.Fatalf("nothing to commit: %v", err)
+	}
+	sent := errors.New("connection reset")
+	if err := CommitError(nil, sent); !errors.Is(err, sent) {
+		t.Fatalf("request error: got %v", err)
+	}
+	resp := kmsg.NewPtrOffsetCommitResponse()
+	topic := kmsg.NewOffsetCommitResponseTopic()
+	topic.Topic = "t"
+	for i, code := range []int16{0, kerr.IllegalGeneration.Code} {
+		p := kmsg.NewOffsetCommitResponseTopicPartition()
+		p.Partition, p.ErrorCode = int32(i), code
+		topic.Partitions = append(topic.Partitions, p)
+	}
+	resp.Topics = append(resp.Topics, topic)
+	if err := CommitError(resp, nil); !errors.Is(err, kerr.IllegalGeneration) {
+		t.Fatalf("partition error: got %v, want %v", err, kerr.IllegalGeneration)
+	}
+	resp.Topics[0].Partitions[1].ErrorCode = 0
+	if err := CommitError(resp, nil); err != nil {
+		t.Fatalf("all partitions committed: %v", err)
 	}
 }

@@ -14,13 +14,12 @@ import (
 	"github.com/rdgraph/rdg/internal/codec"
 )
 
-// heldProducer keeps every record's promise until release or fail answers
-// it: a broker that has not acknowledged yet.
+// heldProducer keeps every record's promise until answer calls it: a
+// broker that has not acknowledged yet.
 type heldProducer struct {
-	mu    sync.Mutex
-	held  []func(*kgo.Record, error)
-	recs  []*kgo.Record
-	count int
+	mu   sync.Mutex
+	held []func(*kgo.Record, error)
+	recs []*kgo.Record
 }
 
 func (h *heldProducer) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
@@ -28,7 +27,6 @@ func (h *heldProducer) Produce(_ context.Context, r *kgo.Record, promise func(*k
 	defer h.mu.Unlock()
 	h.held = append(h.held, promise)
 	h.recs = append(h.recs, r)
-	h.count++
 }
 
 // answer calls the first n held promises with err.
@@ -116,6 +114,9 @@ func TestCommitPointsWaitForOutput(t *testing.T) {
 	ingest(1)
 	w.seal()
 	w.seal()
+	if n := len(w.sealed[len(w.sealed)-1].offsets); n != 0 {
+		t.Fatalf("a point with nothing new holds %d partitions", n)
+	}
 	prod.answer(6, nil)
 	if r := ready(); len(r) != 1 || r[0].Offset != 7 {
 		t.Fatalf("two points at once: ready %v, want partition 0 at 7", r)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -331,7 +330,8 @@ func (w *worker) ingest(ctx context.Context, fetches kgo.Fetches) error {
 // records arrive.
 const readyPoll = 5 * time.Millisecond
 
-// pollTimeout is how long a poll may wait: until the next timer or commit.
+// pollTimeout is how long a poll may wait: until the next timer or commit,
+// and no longer than readyPoll while a commit point waits.
 func (w *worker) pollTimeout(nextCommit time.Time) time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -478,29 +478,12 @@ func (w *worker) ready() (map[int32]kgo.EpochOffset, error) {
 // nothing (the records are read again by whoever owns the partition
 // next); the next commit point then holds every partition.
 func (w *worker) committed(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-	if err == nil {
-		err = commitRespErr(resp)
-	}
-	if err != nil {
+	if err := broker.CommitError(resp, err); err != nil {
 		w.log.Warn("offset commit failed", "err", err)
 		w.resend.Store(true)
 		return
 	}
 	w.commits.Inc()
-}
-
-func commitRespErr(resp *kmsg.OffsetCommitResponse) error {
-	if resp == nil {
-		return nil
-	}
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				return fmt.Errorf("partition %d: %w", p.Partition, err)
-			}
-		}
-	}
-	return nil
 }
 
 // commit waits until everything published so far is acknowledged, then
@@ -521,10 +504,7 @@ func (w *worker) commit(ctx context.Context) error {
 	var commitErr error
 	w.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{w.job.Spec.Source.Topic: offsets},
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-			if err == nil {
-				err = commitRespErr(resp)
-			}
-			commitErr = err
+			commitErr = broker.CommitError(resp, err)
 		})
 	if commitErr != nil {
 		// A failed commit (e.g. a rebalance in progress) loses nothing: the

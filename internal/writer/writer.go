@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -374,18 +373,7 @@ func (p *pipeline) commit(ctx context.Context, last map[topicPartition]*kgo.Reco
 	p.commits.Add(1)
 	p.cl.CommitOffsets(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		defer p.commits.Done()
-		if err == nil && resp != nil {
-		partitions:
-			for _, t := range resp.Topics {
-				for _, pr := range t.Partitions {
-					if err = kerr.ErrorForCode(pr.ErrorCode); err != nil {
-						err = fmt.Errorf("%s/%d: %w", t.Topic, pr.Partition, err)
-						break partitions
-					}
-				}
-			}
-		}
-		if err != nil {
+		if err := broker.CommitError(resp, err); err != nil {
 			p.mu.Lock()
 			if p.commitErr == nil {
 				p.commitErr = fmt.Errorf("writer: commit offsets: %w", err)
