@@ -508,8 +508,11 @@ func (w *worker) commit(ctx context.Context) error {
 		})
 	if commitErr != nil {
 		// A failed commit (e.g. a rebalance in progress) loses nothing: the
-		// records are read again by whoever owns the partition next.
+		// records are read again by whoever owns the partition next. The
+		// points it superseded had marked their offsets issued, so the
+		// next point holds every partition again.
 		w.log.Warn("offset commit failed", "err", commitErr)
+		w.resend.Store(true)
 		return nil
 	}
 	for p, o := range offsets {
