@@ -84,6 +84,16 @@ type Config struct {
 	FetchMaxBytes int32
 	// TopicRefresh is how often new graph topics are discovered.
 	TopicRefresh time.Duration
+	// CommitInterval is the most often the writer commits offsets (default
+	// 1s). Offsets of applied batches wait until it has passed since the
+	// last commit; a rebalance or a stop commits them at once. Committing
+	// after every batch, as the writer once did, wrote a commit entry per
+	// graph partition up to hundreds of times a second into the embedded
+	// broker's group log, whose compaction then held every client's
+	// requests for about 230 ms every 12 s at 10,000 events/s (BENCHMARKS.md).
+	// After a crash the writer re-reads at most this much more, which the
+	// merge makes harmless.
+	CommitInterval time.Duration
 }
 
 // Run consumes the graph topics into w until ctx is done. A record that
@@ -110,7 +120,13 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 	if cfg.FetchMaxBytes <= 0 {
 		cfg.FetchMaxBytes = 4 << 20
 	}
+	if cfg.CommitInterval <= 0 {
+		cfg.CommitInterval = time.Second
+	}
 	log := cfg.Logger.With("component", "writer", "store", cfg.Store)
+	// The pipeline needs the client and the client's revoke callback the
+	// pipeline: p is set before the client can join the group.
+	var p *pipeline
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Seeds...),
 		kgo.ConsumerGroup(Group(cfg.Store)),
@@ -120,6 +136,8 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 		kgo.DisableAutoCommit(),
 		kgo.FetchMaxBytes(cfg.FetchMaxBytes),
 		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { p.revoked() }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { p.lost(lost) }),
 		// Regex subscriptions see new topics on metadata refresh; a new
 		// job's first elements should not wait minutes for it.
 		kgo.MetadataMaxAge(cfg.TopicRefresh),
@@ -138,10 +156,17 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 	defer cl.CloseAllowingRebalance()
 	elems := codec.NewElements(cfg.Registry)
 	log.Info("graph writer started", "group", Group(cfg.Store))
-	p := newPipeline(context.WithoutCancel(ctx), w, cl, cfg.Metrics)
+	p = newPipeline(context.WithoutCancel(ctx), w, cl, cfg.Metrics, cfg.CommitInterval)
 	defer p.close()
 	for {
-		fetches := cl.PollRecords(ctx, cfg.MaxPollRecords)
+		// Offsets owed wait at most CommitInterval, even with nothing to
+		// read: the poll returns empty when they are due.
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if due, ok := p.commitDue(); ok {
+			pollCtx, cancel = context.WithDeadline(ctx, due)
+		}
+		fetches := cl.PollRecords(pollCtx, cfg.MaxPollRecords)
+		cancel()
 		if ctx.Err() != nil {
 			// The batch in flight is applied and committed; what was
 			// polled since is re-read after a restart.
@@ -150,7 +175,7 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 			return err
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
@@ -188,6 +213,7 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 			if err := p.drain(); err != nil {
 				return err
 			}
+			p.commitOwed(commitIfDue)
 			cl.AllowRebalance()
 			p.allowed = time.Now()
 			continue
@@ -228,19 +254,22 @@ type work struct {
 // order, so that the next batch is polled and decoded while the store
 // applies this one: on a backlog the writer otherwise alternates between
 // a decoding core and a store that waits for it. At most one batch is in
-// flight and one being decoded; each is committed after it is applied,
-// with its own offsets, never a later batch's.
+// flight and one being decoded.
 //
-// Commits are asynchronous: the next batch is applied while the broker
-// answers the last one's commit (a round trip that took a third of the
-// applying goroutine's busy time, and that every batch, and so every
-// element's visibility, waited for). franz-go issues commits in order and
-// holds its join lock for each until it is answered, so a commit issued
-// before AllowRebalance lands before the group rebalances: draining the
-// applies is enough to keep "everything applied before a rebalance is
-// committed". A commit that fails stops the writer as a synchronous one
-// did; what it covered is re-read after a restart and merged again,
-// which changes nothing.
+// A batch's offsets become owed once it is applied, never before, and
+// owed offsets are committed at most every commit interval (see
+// Config.CommitInterval), by the applying goroutine after an apply or by
+// the poll loop when idle. Commits are asynchronous: the next batch is
+// applied while the broker answers (a round trip that took a third of the
+// applying goroutine's busy time when every batch waited for it).
+//
+// Before a rebalance everything applied is committed: the poll loop
+// drains the applies before AllowRebalance, and with BlockRebalanceOnPoll
+// franz-go runs the revoke callback only after that, while no poll can
+// return records, so the callback finds every applied batch owed and
+// commits it synchronously. A commit that fails stops the writer; what it
+// covered is re-read after a restart and merged again, which changes
+// nothing.
 type pipeline struct {
 	ctx     context.Context
 	w       graph.Writer
@@ -257,10 +286,21 @@ type pipeline struct {
 	commits   sync.WaitGroup
 	mu        sync.Mutex
 	commitErr error
+
+	// owedMu guards owed, the offsets after applied records not yet
+	// committed, and issued, when the last commit was issued; taking
+	// owed and issuing its commit under one lock keeps commits in the
+	// order their offsets were owed. It is never held while waiting for
+	// mu's holders, so a commit's callback cannot deadlock against it.
+	owedMu sync.Mutex
+	owed   map[string]map[int32]kgo.EpochOffset
+	issued time.Time
+	every  time.Duration
 }
 
-func newPipeline(ctx context.Context, w graph.Writer, cl *kgo.Client, m *Metrics) *pipeline {
-	p := &pipeline{ctx: ctx, w: w, cl: cl, m: m, jobs: make(chan *work), done: make(chan error, 1), free: make(chan *work, 2), allowed: time.Now()}
+func newPipeline(ctx context.Context, w graph.Writer, cl *kgo.Client, m *Metrics, every time.Duration) *pipeline {
+	p := &pipeline{ctx: ctx, w: w, cl: cl, m: m, jobs: make(chan *work), done: make(chan error, 1), free: make(chan *work, 2), allowed: time.Now(),
+		owed: map[string]map[int32]kgo.EpochOffset{}, issued: time.Now(), every: every}
 	for range 2 {
 		p.free <- &work{last: map[topicPartition]*kgo.Record{}}
 	}
@@ -307,10 +347,12 @@ func (p *pipeline) drain() error {
 	return p.failed()
 }
 
-// settle waits until every commit issued has been answered: the writer
-// stops with nothing applied left uncommitted.
+// settle commits every applied batch and waits until every commit issued
+// has been answered: the writer stops with nothing applied left
+// uncommitted.
 func (p *pipeline) settle() error {
 	err := p.drain()
+	p.commitOwed(commitNow)
 	p.commits.Wait()
 	if err != nil {
 		return err
@@ -331,9 +373,10 @@ func (p *pipeline) close() {
 	close(p.jobs)
 }
 
-// apply stores one batch and commits its offsets. Its context is not
-// canceled when the writer stops: a batch begun is finished, so that
-// stopping never leaves work applied but uncommitted for no reason.
+// apply stores one batch and owes its offsets, committing them if the
+// interval has passed. Its context is not canceled when the writer stops:
+// a batch begun is finished, so that stopping never leaves work applied but
+// uncommitted for no reason.
 func (p *pipeline) apply(wk *work) error {
 	defer p.release(wk)
 	ctx := p.ctx
@@ -354,25 +397,54 @@ func (p *pipeline) apply(wk *work) error {
 			p.m.Freshness.Observe(float64(now-b.Edges[i].LastSeen) / 1000)
 		}
 	}
-	p.commit(ctx, wk.last)
+	p.owe(wk.last)
+	p.commitOwed(commitIfDue)
 	return nil
 }
 
-// commit issues an asynchronous commit of the offsets after last's
-// records (as CommitRecords would) and returns.
-func (p *pipeline) commit(ctx context.Context, last map[topicPartition]*kgo.Record) {
-	offsets := make(map[string]map[int32]kgo.EpochOffset)
+// owe records the offsets after last's records (as CommitRecords would
+// commit them) as owed.
+func (p *pipeline) owe(last map[topicPartition]*kgo.Record) {
+	p.owedMu.Lock()
+	defer p.owedMu.Unlock()
 	for tp, r := range last {
-		ps := offsets[tp.topic]
+		ps := p.owed[tp.topic]
 		if ps == nil {
 			ps = make(map[int32]kgo.EpochOffset)
-			offsets[tp.topic] = ps
+			p.owed[tp.topic] = ps
 		}
 		ps[tp.partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 	}
-	p.commits.Add(1)
-	p.cl.CommitOffsets(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		defer p.commits.Done()
+}
+
+// commitDue reports when the owed offsets are due to be committed; ok is
+// false when nothing is owed.
+func (p *pipeline) commitDue() (due time.Time, ok bool) {
+	p.owedMu.Lock()
+	defer p.owedMu.Unlock()
+	return p.issued.Add(p.every), len(p.owed) > 0
+}
+
+// commitMode says how commitOwed commits.
+type commitMode int
+
+const (
+	commitIfDue   commitMode = iota // asynchronously, if the commit interval has passed
+	commitNow                       // asynchronously, now
+	commitAndWait                   // now, waiting for the answer (a revoke)
+)
+
+// commitOwed commits the owed offsets, as mode says.
+func (p *pipeline) commitOwed(mode commitMode) {
+	p.owedMu.Lock()
+	defer p.owedMu.Unlock()
+	if len(p.owed) == 0 || mode == commitIfDue && time.Since(p.issued) < p.every {
+		return
+	}
+	offsets := p.owed
+	p.owed = make(map[string]map[int32]kgo.EpochOffset, len(offsets))
+	p.issued = time.Now()
+	onDone := func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err := broker.CommitError(resp, err); err != nil {
 			p.mu.Lock()
 			if p.commitErr == nil {
@@ -380,7 +452,40 @@ func (p *pipeline) commit(ctx context.Context, last map[topicPartition]*kgo.Reco
 			}
 			p.mu.Unlock()
 		}
+	}
+	if mode == commitAndWait {
+		// franz-go: an asynchronous commit in a revoke would let the
+		// rebalance proceed before it is sent.
+		p.cl.CommitOffsetsSync(p.ctx, offsets, onDone)
+		return
+	}
+	p.commits.Add(1)
+	p.cl.CommitOffsets(p.ctx, offsets, func(cl *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		defer p.commits.Done()
+		onDone(cl, req, resp, err)
 	})
+}
+
+// revoked commits everything owed before partitions move and waits for
+// it. franz-go calls it only after AllowRebalance, when the poll loop has
+// drained the applies and no poll can return records, so every applied
+// batch is in what it commits.
+func (p *pipeline) revoked() { p.commitOwed(commitAndWait) }
+
+// lost drops the owed offsets of partitions the writer no longer owns
+// without a revoke (its session expired): committing them could rewind a
+// new owner's commits. Their records are re-read and merged again.
+func (p *pipeline) lost(lost map[string][]int32) {
+	p.owedMu.Lock()
+	defer p.owedMu.Unlock()
+	for t, ps := range lost {
+		for _, part := range ps {
+			delete(p.owed[t], part)
+		}
+		if len(p.owed[t]) == 0 {
+			delete(p.owed, t)
+		}
+	}
 }
 
 func decodeInto(ctx context.Context, elems *codec.Elements, rec *kgo.Record, b *graph.Batch) error {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -247,5 +248,127 @@ func TestWriterStopCommitsOnlyApplied(t *testing.T) {
 	got := e.checkCommitted(t, st)
 	if got == 0 || got > f.applied.Load() {
 		t.Fatalf("%d records committed, %d applied", got, f.applied.Load())
+	}
+}
+
+// committedCount is how many of the env's records lie below the group's
+// committed offsets.
+func (e *env) committedCount(t *testing.T) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	committed, err := kadm.NewClient(cl).FetchOffsets(context.Background(), Group("test"))
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return 0 // nothing committed yet
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	committed.Each(func(o kadm.OffsetResponse) { n += o.At })
+	return n
+}
+
+// awaitCommitted waits until all the env's records are committed, failing
+// after a minute; stopped reports a writer that ended meanwhile.
+func (e *env) awaitCommitted(t *testing.T, errc <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for e.committedCount(t) != int64(e.n) {
+		select {
+		case err := <-errc:
+			t.Fatalf("writer stopped: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d records committed after a minute", e.committedCount(t), e.n)
+		}
+	}
+}
+
+// runWriter runs a writer until the test ends and returns its error channel.
+func runWriter(t *testing.T, f *faulty, cfg Config) <-chan error {
+	ctx, cancel := context.WithCancel(context.Background())
+	errc, done := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		errc <- Run(ctx, f, cfg)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return errc
+}
+
+// Offsets of applied batches wait for the commit interval, however many
+// batches are applied meanwhile, and a stop commits them.
+func TestWriterCommitsAtMostEveryInterval(t *testing.T) {
+	e := newEnv(t, 2000)
+	st := openStore(t)
+	f := &faulty{st: st, want: int64(e.n), done: make(chan struct{})}
+	cfg := e.cfg()
+	cfg.CommitInterval = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- Run(ctx, f, cfg) }()
+	select {
+	case <-f.done:
+	case err := <-errc:
+		t.Fatalf("writer stopped early: %v", err)
+	}
+	if got := e.committedCount(t); got != 0 {
+		t.Fatalf("%d records committed within the first hour", got)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if got := e.checkCommitted(t, st); got != int64(e.n) {
+		t.Fatalf("%d records committed after the stop, want all %d", got, e.n)
+	}
+}
+
+// A writer with nothing left to read commits what it owes once the interval
+// has passed, without stopping.
+func TestWriterCommitsWhenIdle(t *testing.T) {
+	e := newEnv(t, 2000)
+	st := openStore(t)
+	cfg := e.cfg()
+	cfg.CommitInterval = 50 * time.Millisecond
+	errc := runWriter(t, &faulty{st: st}, cfg)
+	e.awaitCommitted(t, errc)
+	e.checkCommitted(t, st)
+}
+
+// A rebalance commits everything applied before partitions move, however
+// long the interval: a second writer joining the group makes the first
+// commit, and takes its partitions from there.
+func TestWriterCommitsBeforeRebalance(t *testing.T) {
+	e := newEnv(t, 2000)
+	st := openStore(t)
+	cfg := e.cfg()
+	cfg.CommitInterval = time.Hour
+	first := &faulty{st: st, want: int64(e.n), done: make(chan struct{})}
+	errc := runWriter(t, first, cfg)
+	select {
+	case <-first.done:
+	case err := <-errc:
+		t.Fatalf("writer stopped early: %v", err)
+	}
+	second := &faulty{st: st}
+	errc2 := runWriter(t, second, cfg)
+	e.awaitCommitted(t, errc)
+	select {
+	case err := <-errc2:
+		t.Fatalf("second writer stopped: %v", err)
+	default:
+	}
+	e.checkCommitted(t, st)
+	if n := second.applied.Load(); n != 0 {
+		t.Fatalf("the second writer applied %d records already committed", n)
 	}
 }
