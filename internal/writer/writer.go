@@ -124,9 +124,9 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 		cfg.CommitInterval = time.Second
 	}
 	log := cfg.Logger.With("component", "writer", "store", cfg.Store)
-	// The pipeline needs the client and the client's revoke callback the
-	// pipeline: p is set before the client can join the group.
-	var p *pipeline
+	// The client's revoke callback needs the pipeline, which may exist
+	// before its client: it commits nothing until a batch is applied.
+	p := newPipeline(context.WithoutCancel(ctx), w, cfg.Metrics, cfg.CommitInterval)
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Seeds...),
 		kgo.ConsumerGroup(Group(cfg.Store)),
@@ -149,6 +149,7 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 		kgo.WithLogger(broker.KgoLogger(log)),
 	}, cfg.KafkaOpts...)...)
 	if err != nil {
+		p.close()
 		return fmt.Errorf("writer: kafka client: %w", err)
 	}
 	// Close would hang after a poll whose rebalance block was not lifted,
@@ -156,14 +157,23 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 	defer cl.CloseAllowingRebalance()
 	elems := codec.NewElements(cfg.Registry)
 	log.Info("graph writer started", "group", Group(cfg.Store))
-	p = newPipeline(context.WithoutCancel(ctx), w, cl, cfg.Metrics, cfg.CommitInterval)
+	p.cl = cl
+	// Before the client closes: stopping commits what was applied.
 	defer p.close()
 	for {
 		// Offsets owed wait at most CommitInterval, even with nothing to
-		// read: the poll returns empty when they are due.
+		// read: the poll returns empty when they are due. Once they are
+		// due, the batch in flight commits them when applied, or, with
+		// none, the loop now. (A poll given an expired deadline returns
+		// nothing, and the drain after it would stall the pipeline.)
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
 		if due, ok := p.commitDue(); ok {
-			pollCtx, cancel = context.WithDeadline(ctx, due)
+			switch {
+			case time.Until(due) > 0:
+				pollCtx, cancel = context.WithDeadline(ctx, due)
+			case !p.flying:
+				p.commitOwed(commitIfDue)
+			}
 		}
 		fetches := cl.PollRecords(pollCtx, cfg.MaxPollRecords)
 		cancel()
@@ -298,8 +308,8 @@ type pipeline struct {
 	every  time.Duration
 }
 
-func newPipeline(ctx context.Context, w graph.Writer, cl *kgo.Client, m *Metrics, every time.Duration) *pipeline {
-	p := &pipeline{ctx: ctx, w: w, cl: cl, m: m, jobs: make(chan *work), done: make(chan error, 1), free: make(chan *work, 2), allowed: time.Now(),
+func newPipeline(ctx context.Context, w graph.Writer, m *Metrics, every time.Duration) *pipeline {
+	p := &pipeline{ctx: ctx, w: w, m: m, jobs: make(chan *work), done: make(chan error, 1), free: make(chan *work, 2), allowed: time.Now(),
 		owed: map[string]map[int32]kgo.EpochOffset{}, issued: time.Now(), every: every}
 	for range 2 {
 		p.free <- &work{last: map[topicPartition]*kgo.Record{}}
