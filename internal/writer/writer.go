@@ -223,7 +223,6 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 			if err := p.drain(); err != nil {
 				return err
 			}
-			p.commitOwed(commitIfDue)
 			cl.AllowRebalance()
 			p.allowed = time.Now()
 			continue
