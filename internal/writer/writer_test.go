@@ -27,6 +27,7 @@ import (
 type env struct {
 	seeds []string
 	reg   *sr.Client
+	el    *codec.Elements
 	n     int
 }
 
@@ -63,19 +64,32 @@ func newEnv(t *testing.T, n int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := &env{seeds: seeds, reg: reg, el: el}
+	e.produce(t, n)
+	return e
+}
+
+// produce adds n node records, ids following the env's last.
+func (e *env) produce(t *testing.T, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
 	var recs []*kgo.Record
-	for i := range n {
-		r, err := el.NodeRecord(&graph.Node{NodeRef: graph.NodeRef{Type: "account", ID: fmt.Sprintf("n-%d", i)},
+	for i := e.n; i < e.n+n; i++ {
+		r, err := e.el.NodeRecord(&graph.Node{NodeRef: graph.NodeRef{Type: "account", ID: fmt.Sprintf("n-%d", i)},
 			Props: graph.Props{"i": {Value: int64(i), TS: 1}}, FirstSeen: 1, LastSeen: 1, UpdatedAt: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		recs = append(recs, r)
 	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	return &env{seeds: seeds, reg: reg, n: n}
+	e.n += n
 }
 
 // faulty applies to the store and counts batches, fails the batch number
@@ -368,7 +382,21 @@ func TestWriterCommitsBeforeRebalance(t *testing.T) {
 	default:
 	}
 	e.checkCommitted(t, st)
-	if n := second.applied.Load(); n != 0 {
-		t.Fatalf("the second writer applied %d records already committed", n)
+	// New records on every partition: once both writers have applied
+	// them, the second has read its partitions from where it began, so
+	// had it begun before the first writer's commit, it would have applied
+	// old records again (in offset order, before the new ones).
+	const more = 300
+	e.produce(t, more)
+	deadline := time.Now().Add(time.Minute)
+	for first.applied.Load()+second.applied.Load() < int64(e.n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d + %d records applied, want %d", first.applied.Load(), second.applied.Load(), e.n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := first.applied.Load() + second.applied.Load(); got != int64(e.n) || second.applied.Load() == 0 {
+		t.Fatalf("the writers applied %d + %d records of %d: the second re-read what the first had applied, or read nothing",
+			first.applied.Load(), second.applied.Load(), e.n)
 	}
 }
