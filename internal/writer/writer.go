@@ -299,8 +299,10 @@ type pipeline struct {
 	// owedMu guards owed, the offsets after applied records not yet
 	// committed, and issued, when the last commit was issued; taking
 	// owed and issuing its commit under one lock keeps commits in the
-	// order their offsets were owed. It is never held while waiting for
-	// mu's holders, so a commit's callback cannot deadlock against it.
+	// order their offsets were owed. A revoke holds it while its
+	// synchronous commit waits for the asynchronous ones before it; their
+	// callbacks take only mu, whose holders never take owedMu, so they
+	// finish.
 	owedMu sync.Mutex
 	owed   map[string]map[int32]kgo.EpochOffset
 	issued time.Time

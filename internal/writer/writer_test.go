@@ -282,12 +282,12 @@ func (e *env) committedCount(t *testing.T) int64 {
 		t.Fatal(err)
 	}
 	var n int64
-	committed.Each(func(o kadm.OffsetResponse) { n += o.At })
+	committed.Each(func(o kadm.OffsetResponse) { n += max(o.At, 0) })
 	return n
 }
 
 // awaitCommitted waits until all the env's records are committed, failing
-// after a minute; stopped reports a writer that ended meanwhile.
+// after a minute, or as soon as the writer whose errors errc carries stops.
 func (e *env) awaitCommitted(t *testing.T, errc <-chan error) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
