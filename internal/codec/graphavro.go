@@ -62,58 +62,33 @@ func appendString(dst []byte, s string) []byte {
 	return append(binary.AppendVarint(dst, int64(len(s))), s...)
 }
 
-func longSize(v int64) int {
-	u := uint64(v<<1) ^ uint64(v>>63)
-	n := 1
-	for u >= 0x80 {
-		u >>= 7
-		n++
-	}
-	return n
+// errPropValue is a property value hamba would not encode.
+func errPropValue(v any) error {
+	return fmt.Errorf("property value of type %T: want string, int64, float64, bool or nil", v)
 }
 
-func stringSize(s string) int { return longSize(int64(len(s))) + len(s) }
-
-// propValueSize is the encoded size of a property value (union index
-// included), or an error for a value hamba would not encode.
-func propValueSize(v any) (int, error) {
+// appendPropValue appends v with its union index; ok is false, and dst
+// unchanged, for a value hamba would not encode.
+func appendPropValue(dst []byte, v any) (_ []byte, ok bool) {
 	switch x := v.(type) {
 	case nil:
-		return 1, nil
+		return append(dst, unionNull<<1), true
 	case string:
-		return 1 + stringSize(x), nil
+		return appendString(append(dst, unionString<<1), x), true
 	case int64:
-		return 1 + longSize(x), nil
+		return appendLong(append(dst, unionLong<<1), x), true
 	case int:
-		return 1 + longSize(int64(x)), nil
+		return appendLong(append(dst, unionLong<<1), int64(x)), true
 	case float64:
-		return 1 + 8, nil
-	case bool:
-		return 2, nil
-	}
-	return 0, fmt.Errorf("property value of type %T: want string, int64, float64, bool or nil", v)
-}
-
-func appendPropValue(dst []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(dst, unionNull<<1)
-	case string:
-		return appendString(append(dst, unionString<<1), x)
-	case int64:
-		return appendLong(append(dst, unionLong<<1), x)
-	case int:
-		return appendLong(append(dst, unionLong<<1), int64(x))
-	case float64:
-		return binary.LittleEndian.AppendUint64(append(dst, unionDouble<<1), math.Float64bits(x))
+		return binary.LittleEndian.AppendUint64(append(dst, unionDouble<<1), math.Float64bits(x)), true
 	case bool:
 		b := byte(0)
 		if x {
 			b = 1
 		}
-		return append(dst, unionBoolean<<1, b)
+		return append(dst, unionBoolean<<1, b), true
 	}
-	panic("codec: appendPropValue of a value propValueSize rejects")
+	return dst, false
 }
 
 // sortedProps returns p's entries sorted by name, in buf if they fit: Go's
@@ -132,28 +107,47 @@ func sortedProps(buf *[16]graph.NamedProp, p graph.Props) []graph.NamedProp {
 }
 
 // appendNamedProps appends props, sorted by name, as an Avro map: in blocks
-// of mapBlockLength with their byte sizes, as hamba frames them.
+// of mapBlockLength with their byte sizes, as hamba frames them. A block's
+// size precedes its entries but is known only after them, so two bytes
+// are reserved for it (sizes up to 8,191 bytes, every block a job makes)
+// and the entries moved if it takes another length: one pass over the
+// values instead of one to size them and one to write them.
 func appendNamedProps(dst []byte, props []graph.NamedProp) ([]byte, error) {
 	for len(props) > 0 {
 		block := props[:min(len(props), mapBlockLength)]
 		props = props[len(block):]
-		size := 0
-		for i := range block {
-			n, err := propValueSize(block[i].Value)
-			if err != nil {
-				return dst, fmt.Errorf("prop %s: %w", block[i].Name, err)
-			}
-			size += stringSize(block[i].Name) + longSize(block[i].TS) + n
-		}
 		dst = appendLong(dst, -int64(len(block)))
-		dst = appendLong(dst, int64(size))
+		at := len(dst)
+		dst = append(dst, 0, 0)
 		for i := range block {
 			dst = appendString(dst, block[i].Name)
 			dst = appendLong(dst, block[i].TS)
-			dst = appendPropValue(dst, block[i].Value)
+			var ok bool
+			if dst, ok = appendPropValue(dst, block[i].Value); !ok {
+				return dst, fmt.Errorf("prop %s: %w", block[i].Name, errPropValue(block[i].Value))
+			}
 		}
+		dst = putReservedLong(dst, at, int64(len(dst)-at-2))
 	}
 	return append(dst, 0), nil
+}
+
+// putReservedLong writes v into the two bytes reserved at dst[at:], moving
+// what follows them if v's encoding is shorter or longer.
+func putReservedLong(dst []byte, at int, v int64) []byte {
+	var enc [binary.MaxVarintLen64]byte
+	n := len(appendLong(enc[:0], v))
+	switch {
+	case n < 2:
+		copy(dst[at+n:], dst[at+2:])
+		dst = dst[:len(dst)-(2-n)]
+	case n > 2:
+		tail := len(dst)
+		dst = append(dst, enc[:n-2]...) // room for the longer length
+		copy(dst[at+n:], dst[at+2:tail])
+	}
+	copy(dst[at:], enc[:n])
+	return dst
 }
 
 // appendNodeBody appends the Avro body of n (no Confluent header) with the
