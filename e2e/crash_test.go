@@ -16,6 +16,12 @@ import (
 	"github.com/rdgraph/rdg/internal/job"
 )
 
+// kfakeStall bounds how long the embedded broker may keep a group in a
+// rebalance after a member's process is killed at the wrong moment: its
+// 60s rebalance and sync timeouts, the 10s session timeout, and margin.
+// A run without such a kill waits seconds, not this.
+const kfakeStall = 150 * time.Second
+
 // TestCrashNoLoss is the "no loss under crashes" check of issue 3, with
 // real processes: 200,000 generated events are produced while the process
 // running the three Netflix example jobs is killed with SIGKILL three times
@@ -30,12 +36,6 @@ import (
 // the writer is stopped and its Pebble store must equal a reference graph
 // computed from the produced records directly: each record through its
 // job's Processor once, folded with graph's Merge.
-// kfakeStall bounds how long the embedded broker may keep a group in a
-// rebalance after a member's process is killed at the wrong moment: its
-// 60s rebalance and sync timeouts, the 10s session timeout, and margin.
-// A run without such a kill waits seconds, not this.
-const kfakeStall = 150 * time.Second
-
 func TestCrashNoLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200,000 events through real processes")

@@ -62,7 +62,7 @@ func appendString(dst []byte, s string) []byte {
 	return append(binary.AppendVarint(dst, int64(len(s))), s...)
 }
 
-// errPropValue is a property value hamba would not encode.
+// errPropValue is the error for a property value hamba would not encode.
 func errPropValue(v any) error {
 	return fmt.Errorf("property value of type %T: want string, int64, float64, bool or nil", v)
 }
@@ -109,8 +109,8 @@ func sortedProps(buf *[16]graph.NamedProp, p graph.Props) []graph.NamedProp {
 // appendNamedProps appends props, sorted by name, as an Avro map: in blocks
 // of mapBlockLength with their byte sizes, as hamba frames them. A block's
 // size precedes its entries but is known only after them, so two bytes
-// are reserved for it (sizes up to 8,191 bytes, every block a job makes)
-// and the entries moved if it takes another length: one pass over the
+// are reserved for it (what a size from 64 to 8,191 takes) and the
+// entries moved if it takes one byte or more than two: one pass over the
 // values instead of one to size them and one to write them.
 func appendNamedProps(dst []byte, props []graph.NamedProp) ([]byte, error) {
 	for len(props) > 0 {
