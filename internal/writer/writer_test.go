@@ -290,15 +290,30 @@ func (e *env) committedCount(t *testing.T) int64 {
 // after a minute, or as soon as the writer whose errors errc carries stops.
 func (e *env) awaitCommitted(t *testing.T, errc <-chan error) {
 	t.Helper()
+	await(t, errc, func() (bool, string) {
+		n := e.committedCount(t)
+		return n == int64(e.n), fmt.Sprintf("%d of %d records committed", n, e.n)
+	})
+}
+
+// await polls cond every 10ms until it holds, failing after a minute with
+// cond's last status, or as soon as errc (if not nil) carries a writer's
+// error.
+func await(t *testing.T, errc <-chan error, cond func() (bool, string)) {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
-	for e.committedCount(t) != int64(e.n) {
-		select {
-		case err := <-errc:
-			t.Fatalf("writer stopped: %v", err)
-		case <-time.After(10 * time.Millisecond):
+	for {
+		ok, status := cond()
+		if ok {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d records committed after a minute", e.committedCount(t), e.n)
+			t.Fatalf("after a minute: %s", status)
+		}
+		select {
+		case err := <-errc:
+			t.Fatalf("writer stopped: %v (%s)", err, status)
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
@@ -388,13 +403,10 @@ func TestWriterCommitsBeforeRebalance(t *testing.T) {
 	// old records again (in offset order, before the new ones).
 	const more = 300
 	e.produce(t, more)
-	deadline := time.Now().Add(time.Minute)
-	for first.applied.Load()+second.applied.Load() < int64(e.n) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d + %d records applied, want %d", first.applied.Load(), second.applied.Load(), e.n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	await(t, nil, func() (bool, string) {
+		a, b := first.applied.Load(), second.applied.Load()
+		return a+b >= int64(e.n), fmt.Sprintf("%d + %d records applied, want %d", a, b, e.n)
+	})
 	if got := first.applied.Load() + second.applied.Load(); got != int64(e.n) || second.applied.Load() == 0 {
 		t.Fatalf("the writers applied %d + %d records of %d: the second re-read what the first had applied, or read nothing",
 			first.applied.Load(), second.applied.Load(), e.n)
