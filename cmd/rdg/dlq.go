@@ -114,6 +114,7 @@ short; rdg dlq show prints it whole).`,
 	fl.StringVar(&name, "job", "", "list the dead letters of this job, one line each")
 	fl.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	fl.IntVar(&limit, "limit", 0, "with --job: list at most this many dead letters (0: all)")
+	atLeast(fl, 0, "limit")
 	return cmd
 }
 
@@ -197,6 +198,7 @@ key_base64), value is base64 and cut like the dump unless --full.`, dlq.PreviewB
 	fl.StringVar(&name, "job", "", "job whose dead letters to show (required)")
 	fl.IntVar(&limit, "limit", 10, "show at most this many dead letters (0: all)")
 	fl.Int64Var(&offset, "offset", 0, "first dead-letter offset to show")
+	atLeast(fl, 0, "limit", "offset")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	fl.BoolVar(&full, "full", false, "show whole values, not their first bytes")
 	_ = cmd.MarkFlagRequired("job")
@@ -287,6 +289,8 @@ records, no schemas, no topics, no position.`,
 	fl.Int64Var(&from, "from", 0, "replay from this dead-letter offset instead of where the last replay stopped")
 	fl.BoolVar(&dryRun, "dry-run", false, "print the nodes and edges each record would make; write nothing")
 	fl.Int32Var(&partitions, "partitions", 6, "partitions of graph topics the replay has to create")
+	atLeast(fl, 0, "from")
+	atLeast(fl, 1, "partitions")
 	_ = cmd.MarkFlagRequired("jobs")
 	_ = cmd.MarkFlagRequired("job")
 	return cmd

@@ -57,6 +57,9 @@ Ctrl-C; reports progress every few seconds.`,
 	fl.Int64Var(&f.cfg.Count, "count", 0, "stop after this many events (0: no limit)")
 	fl.DurationVar(&f.cfg.Duration, "duration", 0, "stop after this long (0: no limit)")
 	fl.Float64Var(&f.cfg.Rate, "rate", demo.DefaultRate, "events per second across all topics (-1: as fast as possible)")
+	atLeast(fl, 1, "partitions", "members")
+	atLeast(fl, 0, "count", "duration")
+	above(fl, 0, []float64{-1}, "rate")
 	return cmd
 }
 

@@ -118,6 +118,7 @@ same job share its source partitions through the job's consumer group
 	fl.StringVar(&f.registry, "registry", "http://127.0.0.1:8081", "schema registry URL")
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:0", "listen address for /metrics and health checks")
 	fl.Int32Var(&f.partitions, "partitions", 6, "partitions of graph topics rdg creates")
+	atLeast(fl, 1, "partitions")
 	_ = cmd.MarkFlagRequired("jobs")
 	return cmd
 }

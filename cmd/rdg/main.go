@@ -52,6 +52,9 @@ Start everything on one machine, with a demo event generator:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFlagBounds(cmd); err != nil {
+				return err
+			}
 			if err := setupLogging(g); err != nil {
 				return err
 			}
@@ -61,6 +64,7 @@ Start everything on one machine, with a demo event generator:
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().IntVar(&g.gcFloorMiB, "gc-floor-mib", gcfloor.DefaultFloor>>20, "let the Go heap grow to this many MiB before collecting garbage, however little of it is live (0: Go's default; ignored if $GOGC is set)")
+	atLeast(root.PersistentFlags(), 0, "gc-floor-mib")
 	root.AddCommand(newUpCmd(), newGenerateCmd(), newJobCmd(), newWriterCmd(), newDLQCmd())
 	root.AddCommand(newQueryCmd())
 	return root
@@ -86,9 +90,6 @@ func setupLogging(g *globalFlags) error {
 // setupGC starts the GC floor for the life of the process, unless the
 // operator chose a GOGC of their own.
 func setupGC(g *globalFlags) error {
-	if g.gcFloorMiB < 0 {
-		return fmt.Errorf("--gc-floor-mib %d: want 0 or more", g.gcFloorMiB)
-	}
 	if _, set := os.LookupEnv("GOGC"); set || g.gcFloorMiB == 0 {
 		return nil
 	}

@@ -51,6 +51,10 @@ func (l *limitFlags) add(cmd *cobra.Command, results bool) {
 	}
 	fl.Int32Var(&l.maxFanout, "max-fanout", 0, "most edges examined from any one node (0: server default)")
 	fl.DurationVar(&l.deadline, "deadline", 0, "query deadline on the server, e.g. 500ms (0: server default); reaching it gives a partial result")
+	atLeast(fl, 0, "max-visited", "max-fanout", "deadline")
+	if results {
+		atLeast(fl, 0, "max-results")
+	}
 }
 
 func (l *limitFlags) proto() *rdgv1.QueryLimits {

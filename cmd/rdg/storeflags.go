@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/rdgraph/rdg/internal/stack"
@@ -17,12 +15,10 @@ type storeFlags struct {
 func (f *storeFlags) add(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.cacheMiB, "store-cache-mib", 64,
 		"Pebble block cache in MiB: queries that find their blocks cached skip the disk and the decompression; size it to the store's hot part (BENCHMARKS.md measured queries with the whole store cached)")
+	atLeast(cmd.Flags(), 1, "store-cache-mib")
 }
 
 func (f *storeFlags) apply(cfg *stack.Config) error {
-	if f.cacheMiB < 1 {
-		return fmt.Errorf("--store-cache-mib %d: want at least 1", f.cacheMiB)
-	}
 	cfg.StoreOptions = append(cfg.StoreOptions, store.CacheSize(int64(f.cacheMiB)<<20))
 	return nil
 }

@@ -140,6 +140,8 @@ With --demo, the Netflix example jobs run against generated member events
 	fl.Float64Var(&f.demoRate, "demo-rate", 200, "with --demo: generated events per second")
 	fl.IntVar(&f.demoMembers, "demo-members", 1000, "with --demo: number of simulated members")
 	fl.Int64Var(&f.demoSeed, "demo-seed", 1, "with --demo: seed of the simulated world")
+	atLeast(fl, 1, "partitions", "demo-members")
+	above(fl, 0, nil, "demo-rate")
 	f.sec.add(cmd)
 	f.storage.add(cmd)
 	addTTLFlag(fl, &f.ttl)
