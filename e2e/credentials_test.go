@@ -2,13 +2,10 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -33,14 +30,12 @@ import (
 func TestCredentials(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writeSelfSigned(t, dir)
-	secret := make([]byte, 16)
-	if _, err := rand.Read(secret); err != nil {
-		t.Fatal(err)
-	}
-	creds := access.Credentials{User: "rdg", Password: hex.EncodeToString(secret)}
+	// The credentials file as the README makes it.
+	shell(t, dir, `echo "rdg:$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > rdg.credentials`)
 	credsFile := filepath.Join(dir, "rdg.credentials")
-	if err := os.WriteFile(credsFile, []byte(creds.User+":"+creds.Password+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	creds, err := access.ReadCredentialsFile(credsFile)
+	if err != nil || len(creds.Password) < 20 {
+		t.Fatalf("credentials file: %+v, %v", creds, err)
 	}
 	kafka, regAddr, api := freePort(t), freePort(t), freePort(t)
 	regURL, apiURL := "https://"+regAddr, "https://"+api
@@ -223,6 +218,22 @@ func TestCredentials(t *testing.T) {
 		t.Errorf("DELETE a graph subject: %d %s; want 409 with error_code 42205", resp.StatusCode, b)
 	}
 
+	// The README's curl commands, against this stack's ports.
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Log("curl not on PATH: the README's curl commands are not run (apt-get install curl)")
+	} else {
+		out := shell(t, dir, `curl -s --cacert cert.pem -u "$(cat rdg.credentials)" `+regURL+`/subjects`)
+		if !strings.Contains(out, "rdg.edge.uses-value") {
+			t.Errorf("curl the registry with basic auth: %s", out)
+		}
+		out = shell(t, dir, `curl -s --cacert cert.pem -H "Authorization: Bearer $(cut -d: -f2- rdg.credentials)" \
+  -H 'Content-Type: application/json' `+apiURL+`/rdg.v1.GraphService/GetNodes \
+  -d '{"refs":[{"type":"account","id":"m-000001"}]}'`)
+		if !strings.Contains(out, `"id":"m-000001"`) {
+			t.Errorf("curl the API with the password as token: %s", out)
+		}
+	}
+
 	// The demo's side input went through the credentials too: its titles
 	// carry names from the catalogue.
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(kafka), kgo.DialTLSConfig(tlsCfg)}, saslOpts(creds.User, creds.Password)...)...)
@@ -240,6 +251,28 @@ func TestCredentials(t *testing.T) {
 		t.Error("the demo published no title catalogue")
 	}
 
+	// rdg up on an external cluster and registry that require credentials
+	// and TLS, as the README's Commands section runs it (PLAIN this time),
+	// with a job whose side input is the catalogue.
+	extJobs := t.TempDir()
+	copyJob(t, filepath.Join(repoRoot(t), "examples", "netflix", "jobs", "games.yaml"), extJobs, func(s string) string {
+		s = strings.Replace(s, "name: games", "name: games-ext", 1)
+		s = strings.Replace(s, "type: played\n", "type: played_ext\n", 1)
+		return strings.Replace(s, "props: {name: catalog.name, genre: catalog.genre}", "props: {name_ext: catalog.name}", 1)
+	})
+	extAPI := freePort(t)
+	ext := startProc(t, "up-external", extAPI, "up", "--jobs", extJobs, "--no-writer", "--brokers", kafka, "--registry", regURL,
+		"--kafka-credentials-file", credsFile, "--kafka-sasl-mechanism", "PLAIN", "--kafka-ca-file", certFile,
+		"--registry-credentials-file", credsFile, "--registry-ca-file", certFile,
+		"--api-addr", extAPI, "--data-dir", filepath.Join(dir, "ext"), "--partitions", "3")
+	ext.awaitReady(t)
+	await(t, 60*time.Second, func() (bool, string) {
+		ext.alive(t)
+		out, err := runRdgCmd(t, "query", "neighbors", "account:m-000001", "--edge-types", "played_ext", "--json",
+			"--server", apiURL, "--ca-file", certFile, "--credentials-file", credsFile)
+		return err == nil && strings.Contains(out, `"played_ext"`) && strings.Contains(out, `"name_ext"`), fmt.Sprintf("%v: %s", err, out)
+	})
+
 	out, err = runRdgCmd(t, "dlq", "list", "--json", "--brokers", kafka, "--credentials-file", credsFile, "--kafka-ca-file", certFile)
 	if err != nil || !strings.Contains(out, "rdg.dlq.logins-ext") {
 		t.Errorf("rdg dlq list with credentials: %v\n%s", err, out)
@@ -253,11 +286,23 @@ func TestCredentials(t *testing.T) {
 	if subjects, err := reg.Subjects(context.Background()); err != nil || len(subjects) == 0 {
 		t.Errorf("sr client with basic auth: %v %v", subjects, err)
 	}
-	for _, p := range []*proc{up, jr} {
+	for _, p := range []*proc{up, jr, ext} {
 		if logs := p.logs.String(); strings.Contains(logs, "failed; restarting") {
 			t.Errorf("%s restarted a part:\n%s", p.name, logs)
 		}
 	}
+}
+
+// shell runs a command line with sh in dir and returns its output.
+func shell(t *testing.T, dir, line string) string {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", line)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", line, err, out)
+	}
+	return string(out)
 }
 
 // runRdgCmd runs the rdg binary to completion and returns its output.

@@ -239,7 +239,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 	if f.demo {
 		go runDemo(ctx, st, f)
 	}
-	printBanner(st, jobs, jobsDir, f.demo, cfg.Token != "", cfg.Credentials != nil)
+	printBanner(st, jobs, jobsDir, f.demo, cfg.Token != "", cfg.Credentials != nil, curlAccess(&cfg))
 	<-ctx.Done()
 	log.Info("stopping")
 	return st.Close()
@@ -274,7 +274,20 @@ func (f *upFlags) demoConfig() demo.Config {
 	return demo.Config{Seed: f.demoSeed, Members: f.demoMembers, Rate: f.demoRate}
 }
 
-func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token, creds bool) {
+// curlAccess are the curl options the banner's example needs to pass the
+// API's TLS and token.
+func curlAccess(cfg *stack.Config) string {
+	var s string
+	if cfg.TLSCert != "" {
+		s += "--cacert " + cfg.TLSCert + " "
+	}
+	if cfg.Token != "" {
+		s += "-H 'Authorization: Bearer <token>' "
+	}
+	return s
+}
+
+func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token, creds bool, curlOpts string) {
 	w := os.Stderr
 	fmt.Fprintf(w, "\nrdg is up.\n\n")
 	fmt.Fprintf(w, "  Kafka            %v\n", st.Seeds())
@@ -299,12 +312,12 @@ func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token
 Demo events are flowing. Try, in another terminal, the devices, profiles,
 titles and games two hops around member m-000001:
 
-  curl -s -H 'Content-Type: application/json' %s/rdg.v1.GraphService/Traverse \
+  curl -s %s-H 'Content-Type: application/json' %s/rdg.v1.GraphService/Traverse \
     -d '{"start":[{"type":"account","id":"m-000001"}],"steps":[{"direction":"DIRECTION_OUT"},{"direction":"DIRECTION_BOTH","edgeTypes":["episode_of"]}],"maxNodes":50}'
 
 or open %s/ui/#account/m-000001 in a browser and click the nodes.
 
-`, st.APIURL(), st.APIURL())
+`, curlOpts, st.APIURL(), st.APIURL())
 	}
 	fmt.Fprintf(w, "Press Ctrl-C to stop.\n\n")
 }

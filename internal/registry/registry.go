@@ -16,6 +16,13 @@
 // end and the state rebuilt from it. The state is a function of the last
 // value of each key, so log compaction never changes what a restart sees.
 //
+// Hostile requests: with BasicAuth every request needs the credentials;
+// Protect keeps the subjects the caller names from being deleted; a body is
+// read up to 1 MiB, a write must fit one record of the topic, and a schema
+// must stay within shape limits (see compat.go) that bound the time its
+// parse and compatibility check take. Every refusal is a Confluent error
+// body, {"error_code":..., "message":...}.
+//
 // A single registry process must be the only writer of the topic: schema ids
 // are assigned as max+1 and versions as latest+1 from the rebuilt state, and
 // a concurrent writer would hand out the same ids. Confluent solves this with
