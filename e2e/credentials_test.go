@@ -25,8 +25,9 @@ import (
 // without the credentials (the registry with HTTP 401, the broker by
 // closing the connection at SASL, the API with 401) and serves one with
 // them; that the demo generator, jobs and writer inside the process work
-// through them; and that `rdg generate`, `rdg job run`, `rdg query` and
-// `rdg dlq list` reach the stack with the client flags the README gives.
+// through them; and that `rdg generate`, `rdg job run`, `rdg writer run`,
+// `rdg up` on an external cluster, `rdg query` and `rdg dlq list` reach
+// the stack with the client flags the README gives.
 func TestCredentials(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writeSelfSigned(t, dir)
@@ -273,6 +274,23 @@ func TestCredentials(t *testing.T) {
 		return err == nil && strings.Contains(out, `"played_ext"`) && strings.Contains(out, `"name_ext"`), fmt.Sprintf("%v: %s", err, out)
 	})
 
+	// A graph writer of its own store, reading the graph topics with the
+	// client flags; its API requires the password as the token.
+	wAPI := freePort(t)
+	wr := startProc(t, "writer-run", wAPI, "writer", "run", "--brokers", kafka, "--registry", regURL,
+		"--credentials-file", credsFile, "--kafka-ca-file", certFile, "--registry-ca-file", certFile,
+		"--data-dir", filepath.Join(dir, "writer"), "--api-addr", wAPI, "--store", "second")
+	wr.awaitReady(t)
+	if out, err := runRdgCmd(t, "query", "stats", "--server", "http://"+wAPI); err == nil || !strings.Contains(out, "unauthenticated") {
+		t.Errorf("rdg query of the writer without credentials: %v\n%s; want unauthenticated", err, out)
+	}
+	await(t, 60*time.Second, func() (bool, string) {
+		wr.alive(t)
+		out, err := runRdgCmd(t, "query", "neighbors", "account:m-000001", "--edge-types", "uses", "--json",
+			"--server", "http://"+wAPI, "--credentials-file", credsFile)
+		return err == nil && strings.Contains(out, `"uses"`), fmt.Sprintf("%v: %s", err, out)
+	})
+
 	out, err = runRdgCmd(t, "dlq", "list", "--json", "--brokers", kafka, "--credentials-file", credsFile, "--kafka-ca-file", certFile)
 	if err != nil || !strings.Contains(out, "rdg.dlq.logins-ext") {
 		t.Errorf("rdg dlq list with credentials: %v\n%s", err, out)
@@ -286,7 +304,7 @@ func TestCredentials(t *testing.T) {
 	if subjects, err := reg.Subjects(context.Background()); err != nil || len(subjects) == 0 {
 		t.Errorf("sr client with basic auth: %v %v", subjects, err)
 	}
-	for _, p := range []*proc{up, jr, ext} {
+	for _, p := range []*proc{up, jr, ext, wr} {
 		if logs := p.logs.String(); strings.Contains(logs, "failed; restarting") {
 			t.Errorf("%s restarted a part:\n%s", p.name, logs)
 		}
