@@ -246,6 +246,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}()
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
+	if c := cfg.Credentials; c != nil && (c.User == "" || c.Password == "") {
+		return nil, errors.New("credentials need a user and a password")
+	}
 	lnTLS, err := cfg.listenerTLS(s.log)
 	if err != nil {
 		return nil, err
