@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/internal/dlq"
 	"github.com/rdgraph/rdg/internal/job"
@@ -16,6 +15,7 @@ import (
 
 func newDLQCmd() *cobra.Command {
 	var brokers string
+	var acc accessFlags
 	cmd := &cobra.Command{
 		Use:   "dlq",
 		Short: "Inspect and replay dead letters: records a job could not process",
@@ -39,8 +39,12 @@ the missing schema), then replay the dead letters through the fixed job.`,
   rdg dlq replay --jobs ./jobs --job playback`,
 	}
 	cmd.PersistentFlags().StringVar(&brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
-	cluster := func() dlq.Cluster { return dlq.Cluster{Seeds: splitList(brokers)} }
-	cmd.AddCommand(newDLQListCmd(cluster), newDLQShowCmd(cluster), newDLQReplayCmd(cluster))
+	acc.add(cmd, true, true, true)
+	cluster := func() (dlq.Cluster, error) {
+		opts, err := acc.kafka()
+		return dlq.Cluster{Seeds: splitList(brokers), Opts: opts}, err
+	}
+	cmd.AddCommand(newDLQListCmd(cluster), newDLQShowCmd(cluster), newDLQReplayCmd(cluster, &acc))
 	return cmd
 }
 
@@ -52,7 +56,7 @@ func noTopicHint(err error, name string) error {
 	return err
 }
 
-func newDLQListCmd(cluster func() dlq.Cluster) *cobra.Command {
+func newDLQListCmd(clusterOf func() (dlq.Cluster, error)) *cobra.Command {
 	var (
 		name   string
 		asJSON bool
@@ -75,8 +79,12 @@ short; rdg dlq show prints it whole).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
+			cluster, err := clusterOf()
+			if err != nil {
+				return err
+			}
 			if name == "" {
-				sums, err := dlq.Summarize(ctx, cluster())
+				sums, err := dlq.Summarize(ctx, cluster)
 				if err != nil {
 					return err
 				}
@@ -97,7 +105,7 @@ short; rdg dlq show prints it whole).`,
 				add, done = lw.Write, lw.Close
 			}
 			n := 0
-			err := dlq.Scan(ctx, cluster(), topic, 0, func(r *dlq.Record) error {
+			err = dlq.Scan(ctx, cluster, topic, 0, func(r *dlq.Record) error {
 				if limit > 0 && n >= limit {
 					return errListed
 				}
@@ -130,7 +138,7 @@ func writeJSONArray[T any](w io.Writer, vs []T) error {
 	return a.Close()
 }
 
-func newDLQShowCmd(cluster func() dlq.Cluster) *cobra.Command {
+func newDLQShowCmd(clusterOf func() (dlq.Cluster, error)) *cobra.Command {
 	var (
 		name   string
 		limit  int
@@ -155,12 +163,16 @@ key_base64), value is base64 and cut like the dump unless --full.`, dlq.PreviewB
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
+			cluster, err := clusterOf()
+			if err != nil {
+				return err
+			}
 			// One more than asked for says whether to point at the next page.
 			n := limit
 			if n > 0 {
 				n++
 			}
-			recs, err := dlq.Read(ctx, cluster(), job.DeadLetterTopic(name), offset, n)
+			recs, err := dlq.Read(ctx, cluster, job.DeadLetterTopic(name), offset, n)
 			if err != nil {
 				return noTopicHint(err, name)
 			}
@@ -205,7 +217,7 @@ key_base64), value is base64 and cut like the dump unless --full.`, dlq.PreviewB
 	return cmd
 }
 
-func newDLQReplayCmd(cluster func() dlq.Cluster) *cobra.Command {
+func newDLQReplayCmd(clusterOf func() (dlq.Cluster, error), acc *accessFlags) *cobra.Command {
 	var (
 		jobsDir    string
 		name       string
@@ -255,11 +267,15 @@ records, no schemas, no topics, no position.`,
 			if j == nil {
 				return fmt.Errorf("no job named %q in %s", name, jobsDir)
 			}
-			reg, err := sr.NewClient(sr.URLs(registry))
+			cluster, err := clusterOf()
 			if err != nil {
-				return fmt.Errorf("schema registry client: %w", err)
+				return err
 			}
-			cfg := dlq.ReplayConfig{Cluster: cluster(), Registry: reg, Job: j, DryRun: dryRun, GraphPartitions: partitions}
+			reg, err := acc.registryClient(registry)
+			if err != nil {
+				return err
+			}
+			cfg := dlq.ReplayConfig{Cluster: cluster, Registry: reg, Job: j, DryRun: dryRun, GraphPartitions: partitions}
 			if cmd.Flags().Changed("from") {
 				cfg.From = &from
 			}

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/internal/demo"
 )
@@ -20,6 +19,7 @@ type generateFlags struct {
 	partitions int32
 	catalog    bool
 	cfg        demo.Config
+	access     accessFlags
 }
 
 func newGenerateCmd() *cobra.Command {
@@ -43,7 +43,9 @@ members with a power-law popularity. The same --seed and --members give the
 same sequence of events. Stops after --count events or --duration, or on
 Ctrl-C; reports progress every few seconds.`,
 		Example: `  rdg generate --count 100000 --rate 5000
-  rdg generate --duration 10m --members 50000 --seed 7`,
+  rdg generate --duration 10m --members 50000 --seed 7
+  rdg generate --count 1000 --registry https://127.0.0.1:8081 \
+    --credentials-file rdg.credentials --kafka-ca-file cert.pem --registry-ca-file cert.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runGenerate(cmd.Context(), f) },
 	}
@@ -60,6 +62,7 @@ Ctrl-C; reports progress every few seconds.`,
 	atLeast(fl, 1, "partitions", "members")
 	atLeast(fl, 0, "count", "duration")
 	above(fl, 0, []float64{-1}, "rate")
+	f.access.add(cmd, false, true, true)
 	return cmd
 }
 
@@ -67,14 +70,18 @@ func runGenerate(ctx context.Context, f *generateFlags) error {
 	if f.cfg.Count == 0 && f.cfg.Duration == 0 {
 		slog.Info("no --count or --duration: generating until interrupted")
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(splitList(f.brokers)...), kgo.ProducerLinger(5*time.Millisecond))
+	kopts, err := f.access.kafka()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(splitList(f.brokers)...), kgo.ProducerLinger(5 * time.Millisecond)}, kopts...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
-	reg, err := sr.NewClient(sr.URLs(f.registry))
+	reg, err := f.access.registryClient(f.registry)
 	if err != nil {
-		return fmt.Errorf("schema registry client: %w", err)
+		return err
 	}
 	if err := demo.EnsureTopics(ctx, kadm.NewClient(cl), f.partitions); err != nil {
 		return err

@@ -69,6 +69,7 @@ type jobRunFlags struct {
 	registry   string
 	apiAddr    string
 	partitions int32
+	access     accessFlags
 }
 
 func newJobRunCmd() *cobra.Command {
@@ -80,8 +81,10 @@ func newJobRunCmd() *cobra.Command {
 broker, registry, store or API of its own. Any number of processes running the
 same job share its source partitions through the job's consumer group
 (rdg-job-<name>); when one stops, the others take over its partitions.`,
-		Example: `  rdg job run --jobs ./jobs --job playback --brokers 127.0.0.1:9092`,
-		Args:    cobra.NoArgs,
+		Example: `  rdg job run --jobs ./jobs --job playback --brokers 127.0.0.1:9092
+  rdg job run --jobs ./jobs --brokers 127.0.0.1:9092 --registry https://127.0.0.1:8081 \
+    --credentials-file rdg.credentials --kafka-ca-file cert.pem --registry-ca-file cert.pem`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			jobs, err := stack.LoadJobs(f.jobsDir)
 			if err != nil {
@@ -99,10 +102,14 @@ same job share its source partitions through the job's consumer group
 				}
 				jobs = keep
 			}
-			st, err := stack.Start(cmd.Context(), stack.Config{
+			cfg := stack.Config{
 				Brokers: splitList(f.brokers), RegistryURL: f.registry, APIAddr: f.apiAddr,
 				Jobs: jobs, NoWriter: true, GraphPartitions: f.partitions, Logger: slog.Default(),
-			})
+			}
+			if err := f.access.apply(&cfg); err != nil {
+				return err
+			}
+			st, err := stack.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -119,6 +126,7 @@ same job share its source partitions through the job's consumer group
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:0", "listen address for /metrics and health checks")
 	fl.Int32Var(&f.partitions, "partitions", 6, "partitions of graph topics rdg creates")
 	atLeast(fl, 1, "partitions")
+	f.access.add(cmd, false, true, true)
 	_ = cmd.MarkFlagRequired("jobs")
 	return cmd
 }

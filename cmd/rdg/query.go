@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/rdgraph/rdg/internal/access"
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/graph"
@@ -35,6 +36,8 @@ type queryFlags struct {
 	json    bool
 	timeout time.Duration
 	out     io.Writer
+	// Access to a server that requires a token or serves TLS.
+	tokenFile, credentialsFile, caFile string
 }
 
 // limitFlags are the guards every query takes (QueryLimits).
@@ -88,13 +91,18 @@ the server's limits; a result cut short by one says "partial" and names it.`,
   rdg query traverse account:m-000001 --step 'out edges=has_profile' --step 'out edges=watched'
   rdg query path account:m-000001 account:m-000002 --dir both
   rdg query group account:m-000001 --edge-types used,has_profile
-  rdg query stats --top 5`,
+  rdg query stats --top 5
+  rdg query neighbors account:m-000001 --server https://127.0.0.1:8080 \
+    --ca-file cert.pem --credentials-file rdg.credentials`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&q.server, "server", "http://127.0.0.1:8080", "base URL of the query API")
 	pf.StringVar(&q.token, "token", "", "bearer token for a server started with --token (default: $RDG_TOKEN)")
 	pf.BoolVar(&q.json, "json", false, "print the response as JSON")
 	pf.DurationVar(&q.timeout, "timeout", 30*time.Second, "give up after this long")
+	pf.StringVar(&q.tokenFile, "token-file", "", "read the bearer token from this file (surrounding white space ignored)")
+	pf.StringVar(&q.credentialsFile, "credentials-file", "", "send the password of this user:password file as the bearer token (a server started with --credentials-file)")
+	pf.StringVar(&q.caFile, "ca-file", "", "PEM certificates to verify an https:// server with (default: the system's roots)")
 	cmd.AddCommand(newQueryNodesCmd(q), newQueryNeighborsCmd(q), newQueryTraverseCmd(q),
 		newQueryPathCmd(q), newQueryGroupCmd(q), newQueryStatsCmd(q))
 	return cmd
@@ -104,15 +112,51 @@ func (q *queryFlags) client() (rdgv1connect.GraphServiceClient, error) {
 	if !strings.HasPrefix(q.server, "http://") && !strings.HasPrefix(q.server, "https://") {
 		return nil, fmt.Errorf("--server %q: want a URL such as http://127.0.0.1:8080", q.server)
 	}
-	token := q.token
-	if token == "" {
-		token = os.Getenv("RDG_TOKEN")
+	token, err := q.bearerToken()
+	if err != nil {
+		return nil, err
 	}
 	opts := []connect.ClientOption{connect.WithCodec(serve.WireCodec())}
 	if token != "" {
 		opts = append(opts, connect.WithInterceptors(bearer(token)))
 	}
-	return rdgv1connect.NewGraphServiceClient(http.DefaultClient, strings.TrimRight(q.server, "/"), opts...), nil
+	hc := http.DefaultClient
+	if q.caFile != "" {
+		if !strings.HasPrefix(q.server, "https://") {
+			return nil, fmt.Errorf("--ca-file needs an https:// --server, not %q", q.server)
+		}
+		tc, err := access.ClientTLS(q.caFile, "", "")
+		if err != nil {
+			return nil, err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		hc = &http.Client{Transport: tr}
+	}
+	return rdgv1connect.NewGraphServiceClient(hc, strings.TrimRight(q.server, "/"), opts...), nil
+}
+
+// bearerToken is the first of --token, --token-file, the password of
+// --credentials-file and $RDG_TOKEN that is set.
+func (q *queryFlags) bearerToken() (string, error) {
+	n := 0
+	for _, s := range []string{q.token, q.tokenFile, q.credentialsFile} {
+		if s != "" {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return "", errors.New("--token, --token-file and --credentials-file are exclusive")
+	case q.token != "":
+		return q.token, nil
+	case q.tokenFile != "":
+		return serve.ReadTokenFile(q.tokenFile)
+	case q.credentialsFile != "":
+		c, err := access.ReadCredentialsFile(q.credentialsFile)
+		return c.Password, err
+	}
+	return os.Getenv("RDG_TOKEN"), nil
 }
 
 // bearer sends the token in the Authorization header of every call.

@@ -39,6 +39,7 @@ type upFlags struct {
 	sec          securityFlags
 	storage      storeFlags
 	ttl          string
+	access       accessFlags
 }
 
 // securityFlags are the API's authentication and TLS options, shared by
@@ -56,7 +57,9 @@ func (f *securityFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 }
 
-// apply checks the flags and sets the stack's token and TLS files.
+// apply checks the flags and sets the stack's token and TLS files. Without
+// a token of its own the API requires the password of cfg.Credentials, so
+// that one credentials file protects every listener.
 func (f *securityFlags) apply(cfg *stack.Config) error {
 	switch {
 	case f.token != "" && f.tokenFile != "":
@@ -73,13 +76,13 @@ func (f *securityFlags) apply(cfg *stack.Config) error {
 		}
 		cfg.Token = f.token
 	}
+	if cfg.Token == "" && cfg.Credentials != nil {
+		cfg.Token = cfg.Credentials.Password
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
 	cfg.TLSCert, cfg.TLSKey = f.tlsCert, f.tlsKey
-	if cfg.APIAddr != "" && cfg.Token == "" && !loopback(cfg.APIAddr) {
-		slog.Warn("the query API listens beyond this machine without authentication: consider --token-file and --tls-cert/--tls-key", "addr", cfg.APIAddr)
-	}
 	return nil
 }
 
@@ -115,6 +118,17 @@ func newUpCmd() *cobra.Command {
   - the query API (gRPC, gRPC-Web and Connect JSON), /metrics, /healthz and
     /readyz on --api-addr.
 
+Everything listens on 127.0.0.1 and requires no credentials unless told
+otherwise. --credentials-file FILE (one line user:password) makes every
+listener require them: the embedded broker SASL (PLAIN, SCRAM-SHA-256 or
+SCRAM-SHA-512) as that user, the embedded registry HTTP basic auth, and the
+API the password as a bearer token (unless --token or --token-file gives
+another); the jobs, the writer, the registry's own Kafka client and the
+demo generator in this process use them. --tls-cert and --tls-key serve
+all three over TLS. A listener on an address other than loopback without
+credentials is warned about at start. With --brokers or --registry, the
+--kafka-* and --registry-* flags say how to reach and verify them.
+
 Stopping (Ctrl-C, SIGTERM) finishes the batch in flight and commits it;
 starting again on the same --data-dir resumes from the committed offsets.
 
@@ -122,7 +136,8 @@ With --demo, the Netflix example jobs run against generated member events
 (logins, playback, games) produced at --demo-rate.`,
 		Example: `  rdg up --demo
   rdg up --jobs ./jobs --data-dir /var/lib/rdg
-  rdg up --jobs ./jobs --brokers kafka1:9092,kafka2:9092 --registry http://registry:8081`,
+  rdg up --jobs ./jobs --brokers kafka1:9092,kafka2:9092 --registry http://registry:8081
+  rdg up --demo --credentials-file rdg.credentials --tls-cert cert.pem --tls-key key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd.Context(), f) },
 	}
@@ -145,6 +160,7 @@ With --demo, the Netflix example jobs run against generated member events
 	f.sec.add(cmd)
 	f.storage.add(cmd)
 	addTTLFlag(fl, &f.ttl)
+	f.access.add(cmd, false, true, true)
 	return cmd
 }
 
@@ -168,11 +184,12 @@ func runUp(ctx context.Context, f *upFlags) error {
 		log.Info("no --jobs: running Kafka, the registry, the graph writer and the API only (jobs can run elsewhere with `rdg job run`)")
 	}
 	var beforeJobs func(context.Context, []string, *sr.Client) error
+	var kopts []kgo.Opt // the demo's access to Kafka, set below
 	if f.demo {
 		// The catalogue is the example jobs' side input: publish it before
 		// they start so that even the first events get title names.
 		beforeJobs = func(ctx context.Context, seeds []string, reg *sr.Client) error {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+			cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, kopts...)...)
 			if err != nil {
 				return err
 			}
@@ -197,7 +214,16 @@ func runUp(ctx context.Context, f *upFlags) error {
 		GraphPartitions: f.partitions,
 		Logger:          log,
 	}
+	if err := f.access.apply(&cfg); err != nil {
+		return err
+	}
 	if err := f.sec.apply(&cfg); err != nil {
+		return err
+	}
+	cfg.ListenerTLS = cfg.TLSCert != ""
+	warnExposed(&cfg)
+	var err error
+	if kopts, err = cfg.KafkaClientOpts(); err != nil {
 		return err
 	}
 	if err := f.storage.apply(&cfg); err != nil {
@@ -215,7 +241,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 	if f.demo {
 		go runDemo(ctx, st, f)
 	}
-	printBanner(st, jobs, jobsDir, f.demo, cfg.Token != "")
+	printBanner(st, jobs, jobsDir, f.demo, cfg.Token != "", cfg.Credentials != nil, curlAccess(&cfg))
 	<-ctx.Done()
 	log.Info("stopping")
 	return st.Close()
@@ -223,7 +249,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 
 func runDemo(ctx context.Context, st *stack.Stack, f *upFlags) {
 	log := slog.Default().With("component", "demo")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(st.Seeds()...), kgo.ProducerLinger(5*time.Millisecond))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.Seeds()...), kgo.ProducerLinger(5 * time.Millisecond)}, st.KafkaOpts()...)...)
 	if err != nil {
 		log.Error("demo generator", "err", err)
 		return
@@ -250,7 +276,20 @@ func (f *upFlags) demoConfig() demo.Config {
 	return demo.Config{Seed: f.demoSeed, Members: f.demoMembers, Rate: f.demoRate}
 }
 
-func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token bool) {
+// curlAccess are the curl options the banner's example needs to pass the
+// API's TLS and token.
+func curlAccess(cfg *stack.Config) string {
+	var s string
+	if cfg.TLSCert != "" {
+		s += "--cacert " + cfg.TLSCert + " "
+	}
+	if cfg.Token != "" {
+		s += "-H 'Authorization: Bearer <token>' "
+	}
+	return s
+}
+
+func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token, creds bool, curlOpts string) {
 	w := os.Stderr
 	fmt.Fprintf(w, "\nrdg is up.\n\n")
 	fmt.Fprintf(w, "  Kafka            %v\n", st.Seeds())
@@ -260,8 +299,11 @@ func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token
 	if st.Store() != nil {
 		fmt.Fprintf(w, "  Web explorer     %s/ui/\n", st.APIURL())
 	}
+	if creds {
+		fmt.Fprintf(w, "  Authentication   Kafka: SASL as the user of --credentials-file; registry: HTTP basic auth, the same user\n")
+	}
 	if token {
-		fmt.Fprintf(w, "  Authentication   bearer token required (Authorization: Bearer <token>; the explorer asks for it)\n")
+		fmt.Fprintf(w, "  Authentication   API: bearer token required (Authorization: Bearer <token>; the explorer asks for it)\n")
 	}
 	fmt.Fprintf(w, "  Jobs (%s):\n", jobsDir)
 	for _, j := range jobs {
@@ -272,12 +314,12 @@ func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token
 Demo events are flowing. Try, in another terminal, the devices, profiles,
 titles and games two hops around member m-000001:
 
-  curl -s -H 'Content-Type: application/json' %s/rdg.v1.GraphService/Traverse \
+  curl -s %s-H 'Content-Type: application/json' %s/rdg.v1.GraphService/Traverse \
     -d '{"start":[{"type":"account","id":"m-000001"}],"steps":[{"direction":"DIRECTION_OUT"},{"direction":"DIRECTION_BOTH","edgeTypes":["episode_of"]}],"maxNodes":50}'
 
 or open %s/ui/#account/m-000001 in a browser and click the nodes.
 
-`, st.APIURL(), st.APIURL())
+`, curlOpts, st.APIURL(), st.APIURL())
 	}
 	fmt.Fprintf(w, "Press Ctrl-C to stop.\n\n")
 }

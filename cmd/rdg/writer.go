@@ -19,6 +19,7 @@ type writerRunFlags struct {
 	sec      securityFlags
 	storage  storeFlags
 	ttl      string
+	access   accessFlags
 }
 
 func newWriterCmd() *cobra.Command {
@@ -35,7 +36,11 @@ consumes every graph topic (rdg.node.*, rdg.edge.*) in consumer group
 rdg-store-<store>, merges the elements into the Pebble store under
 --data-dir/store, and serves the query API, /metrics and health checks on
 --api-addr. Offsets are committed only after the store has made a batch
-durable, so a crash at any moment loses nothing.`,
+durable, so a crash at any moment loses nothing.
+
+--credentials-file FILE (one line user:password) authenticates to Kafka
+(SASL) and the registry (basic auth) and, unless --token or --token-file
+gives another, makes the API require the password as a bearer token.`,
 		Example: `  rdg writer run --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081 --data-dir /var/lib/rdg`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,9 +48,13 @@ durable, so a crash at any moment loses nothing.`,
 				DataDir: f.dataDir, Brokers: splitList(f.brokers), RegistryURL: f.registry,
 				APIAddr: f.apiAddr, StoreName: f.store, Logger: slog.Default(),
 			}
+			if err := f.access.apply(&cfg); err != nil {
+				return err
+			}
 			if err := f.sec.apply(&cfg); err != nil {
 				return err
 			}
+			warnExposed(&cfg)
 			if err := f.storage.apply(&cfg); err != nil {
 				return err
 			}
@@ -72,6 +81,7 @@ durable, so a crash at any moment loses nothing.`,
 	f.sec.add(run)
 	f.storage.add(run)
 	addTTLFlag(fl, &f.ttl)
+	f.access.add(run, false, true, true)
 	cmd.AddCommand(run)
 	return cmd
 }

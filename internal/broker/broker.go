@@ -8,11 +8,13 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -28,6 +30,7 @@ import (
 type Embedded struct {
 	cluster *kfake.Cluster
 	addr    string
+	cfg     config
 }
 
 type config struct {
@@ -35,6 +38,9 @@ type config struct {
 	dataDir string
 	sync    bool
 	log     *slog.Logger
+	// Access: see SASL and TLS.
+	saslUser, saslPass string
+	tls                *tls.Config
 }
 
 // Opt configures Start.
@@ -55,6 +61,53 @@ func SyncWrites() Opt { return func(c *config) { c.sync = true } }
 
 // Logger sets the logger for broker warnings and errors.
 func Logger(l *slog.Logger) Opt { return func(c *config) { c.log = l } }
+
+// SASL makes every connection authenticate as user with password, by SASL
+// PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, before any other request; an
+// unauthenticated or wrongly authenticated connection is closed. user is
+// the only one (a superuser: there are no ACLs). The users are exactly
+// those of the options: kfake's own record of SASL users in the data
+// directory, which would otherwise override them at the next start and
+// holds PLAIN passwords in clear, is deleted at start and stop, so users
+// added at run time (AlterUserScramCredentials) do not survive a restart.
+func SASL(user, password string) Opt {
+	return func(c *config) { c.saslUser, c.saslPass = user, password }
+}
+
+// TLS serves TLS only, with cfg (its certificate, or GetCertificate to
+// pick up a renewed one).
+func TLS(cfg *tls.Config) Opt { return func(c *config) { c.tls = cfg } }
+
+// saslFile is where kfake persists SASL users in its data directory.
+const saslFile = "sasl.json"
+
+// accessOpts are the kfake options for SASL and TLS.
+func (cfg *config) accessOpts() []kfake.Opt {
+	var kopts []kfake.Opt
+	if cfg.saslUser != "" {
+		kopts = append(kopts, kfake.EnableSASL())
+		for _, m := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+			kopts = append(kopts, kfake.Superuser(m, cfg.saslUser, cfg.saslPass))
+		}
+	}
+	if cfg.tls != nil {
+		t := cfg.tls.Clone()
+		t.NextProtos = nil // Kafka clients negotiate no application protocol
+		kopts = append(kopts, kfake.TLS(t))
+	}
+	return kopts
+}
+
+// forgetSASLUsers deletes kfake's record of SASL users (see SASL).
+func (cfg *config) forgetSASLUsers() error {
+	if cfg.dataDir == "" {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(cfg.dataDir, saslFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("broker: remove persisted SASL users: %w", err)
+	}
+	return nil
+}
 
 // Start starts the embedded broker and returns once it accepts connections.
 func Start(opts ...Opt) (*Embedded, error) {
@@ -89,6 +142,10 @@ func Start(opts ...Opt) (*Embedded, error) {
 	if cfg.sync {
 		kopts = append(kopts, kfake.SyncWrites())
 	}
+	kopts = append(kopts, cfg.accessOpts()...)
+	if err := cfg.forgetSASLUsers(); err != nil {
+		return nil, err
+	}
 	c, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		var opErr *net.OpError
@@ -97,14 +154,24 @@ func Start(opts ...Opt) (*Embedded, error) {
 		}
 		return nil, fmt.Errorf("start embedded Kafka: %w", err)
 	}
-	return &Embedded{cluster: c, addr: c.ListenAddrs()[0]}, nil
+	e := &Embedded{cluster: c, addr: c.ListenAddrs()[0], cfg: cfg}
+	if err := cfg.forgetSASLUsers(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
 }
 
 // Addr is the address clients connect to.
 func (e *Embedded) Addr() string { return e.addr }
 
 // Close stops the broker, persisting its state if it has a data directory.
-func (e *Embedded) Close() { e.cluster.Close() }
+func (e *Embedded) Close() {
+	e.cluster.Close()
+	if err := e.cfg.forgetSASLUsers(); err != nil {
+		e.cfg.log.Warn(err.Error())
+	}
+}
 
 // Compact runs log compaction on every compacted topic now rather than on
 // the broker's cleaner schedule.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,8 +17,13 @@ import (
 
 const (
 	contentType = "application/vnd.schemaregistry.v1+json"
-	// maxBody keeps a request within Kafka's default 1 MB record limit.
+	// maxBody bounds what a request may make the registry read.
 	maxBody = 1 << 20
+	// maxRecord bounds a record written to the schemas topic (key and
+	// value), below franz-go's default batch limit (1,000,012 bytes) and
+	// the broker's message.max.bytes, so that what the broker would refuse
+	// is refused as too large instead of failing as a store error.
+	maxRecord = 990_000
 )
 
 // apiError is an error in Confluent's shape: an HTTP status plus the
@@ -49,6 +55,10 @@ func errInvalidSchema(msg string) error {
 func errInvalidVersion(spec string) error {
 	return &apiError{http.StatusUnprocessableEntity, 42202, fmt.Sprintf(
 		"The specified version '%s' is not a valid version id. Allowed values are between [1, 2^31-1] and the string \"latest\"", spec)}
+}
+
+func errTooLarge(msg string) error {
+	return &apiError{http.StatusUnprocessableEntity, 42209, msg}
 }
 
 func errInvalidLevel(level string) error {
@@ -88,9 +98,16 @@ func (s *Server) routes() *http.ServeMux {
 		m.Handle(pattern, handler(fn))
 	}
 	h("GET /{$}", func(*http.Request) (any, error) { return struct{}{}, nil })
-	h("/", func(*http.Request) (any, error) {
-		return nil, &apiError{http.StatusNotFound, 404, "HTTP 404 Not Found"}
-	})
+	// Every path the routes below do not take: 405 if the path exists for
+	// another method, as Confluent answers, 404 otherwise.
+	m.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowed(m, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, &apiError{http.StatusMethodNotAllowed, 405, "HTTP 405 Method Not Allowed"})
+			return
+		}
+		writeError(w, &apiError{http.StatusNotFound, 404, "HTTP 404 Not Found"})
+	}))
 
 	h("GET /schemas", s.getSchemas)
 	h("GET /schemas/types", func(*http.Request) (any, error) { return []string{"AVRO"}, nil })
@@ -138,7 +155,7 @@ func handler(fn func(*http.Request) (any, error)) http.Handler {
 			if !errors.As(err, &ae) {
 				ae = &apiError{http.StatusInternalServerError, 50001, err.Error()}
 			}
-			writeJSON(w, ae.status, map[string]any{"error_code": ae.code, "message": ae.msg})
+			writeError(w, ae)
 			return
 		}
 		if raw, ok := out.(rawBody); ok {
@@ -148,6 +165,23 @@ func handler(fn func(*http.Request) (any, error)) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
+}
+
+// allowed lists the methods for which m has a route of r's path other
+// than the catch-all.
+func allowed(m *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := &http.Request{Method: method, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := m.Handler(probe); pattern != "/" && pattern != "" {
+			out = append(out, method)
+		}
+	}
+	return out
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.status, map[string]any{"error_code": e.code, "message": e.msg})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -161,11 +195,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads a JSON body. The Content-Type is not checked: Confluent
 // clients send the vnd type, curl users application/json or, having
 // forgotten -H, form encoding; the body is JSON in every case.
+// The body must be one JSON value: trailing data is refused rather than
+// ignored, since it means the client sent something other than it thinks.
 func decode(r *http.Request, v any) error {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+	dec := json.NewDecoder(r.Body)
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("data after the JSON value")
+			if terr != nil {
+				err = terr
+			}
+		}
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &apiError{http.StatusUnprocessableEntity, 42209, fmt.Sprintf("Request body is larger than %d bytes", maxBody)}
+			return errTooLarge(fmt.Sprintf("Request body is larger than %d bytes", maxBody))
 		}
 		return &apiError{http.StatusBadRequest, 400, "Invalid JSON request body: " + err.Error()}
 	}
@@ -193,11 +239,26 @@ func parseSchemaRequest(r *http.Request) (schemaRequest, avro.Schema, string, er
 	if strings.TrimSpace(req.Schema) == "" {
 		return req, nil, "", errInvalidSchema("Invalid schema: empty schema")
 	}
-	parsed, norm, err := parseAvro(req.Schema)
-	if err != nil {
-		return req, nil, "", errInvalidSchema(fmt.Sprintf("Invalid schema %s: %v", req.Schema, err))
+	parsed, norm, err := parseRequested(req.Schema)
+	var tc errTooComplex
+	switch {
+	case errors.As(err, &tc):
+		return req, nil, "", errTooLarge("Schema too large: " + tc.msg)
+	case err != nil:
+		return req, nil, "", errInvalidSchema(fmt.Sprintf("Invalid schema %s: %v", truncate(req.Schema, 200), err))
 	}
 	return req, parsed, norm, nil
+}
+
+// truncate cuts s to at most n bytes for a message, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // parseVersion accepts a version number, "latest" or -1 (which Confluent
@@ -536,6 +597,9 @@ func (s *Server) deleteSubject(r *http.Request) (any, error) {
 	if len(all) == 0 {
 		return nil, errSubjectNotFound(subject)
 	}
+	if err := s.deletable(subject); err != nil {
+		return nil, err
+	}
 
 	var recs []*kgo.Record
 	out := []int{}
@@ -584,6 +648,9 @@ func (s *Server) deleteVersion(r *http.Request) (any, error) {
 	if len(all) == 0 {
 		return nil, errSubjectNotFound(subject)
 	}
+	if err := s.deletable(subject); err != nil {
+		return nil, err
+	}
 	var v *version
 	if n == 0 {
 		// "latest" is the newest version the delete can act on.
@@ -619,6 +686,16 @@ func (s *Server) deleteVersion(r *http.Request) (any, error) {
 	}
 	s.cfg.logger.Info("deleted schema version", "subject", subject, "version", v.version, "permanent", permanent)
 	return v.version, nil
+}
+
+// deletable refuses the deletion of a protected subject (see Protect).
+func (s *Server) deletable(subject string) error {
+	if s.cfg.protected == nil || !s.cfg.protected(subject) {
+		return nil
+	}
+	s.cfg.logger.Warn("refused to delete a protected subject", "subject", subject)
+	return &apiError{http.StatusConflict, 42205, fmt.Sprintf(
+		"Subject '%s' is protected: records written with its schemas cannot be read without them, so this registry does not delete it or any of its versions", subject)}
 }
 
 func softDeleted(v *version) *kgo.Record {

@@ -16,6 +16,13 @@
 // end and the state rebuilt from it. The state is a function of the last
 // value of each key, so log compaction never changes what a restart sees.
 //
+// Hostile requests: with BasicAuth every request needs the credentials;
+// Protect keeps the subjects the caller names from being deleted; a body is
+// read up to 1 MiB, a write must fit one record of the topic, and a schema
+// must stay within shape limits (see compat.go) that bound the time its
+// parse and compatibility check take. Every refusal is a Confluent error
+// body, {"error_code":..., "message":...}.
+//
 // A single registry process must be the only writer of the topic: schema ids
 // are assigned as max+1 and versions as latest+1 from the rebuilt state, and
 // a concurrent writer would hand out the same ids. Confluent solves this with
@@ -24,6 +31,8 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +63,11 @@ type config struct {
 	kopts  []kgo.Opt
 	topic  string
 	logger *slog.Logger
+	// auth is the sha256 of "user:password" every request must carry as
+	// HTTP basic auth; nil is an open registry.
+	auth *[sha256.Size]byte
+	// protected says which subjects may not be deleted.
+	protected func(subject string) bool
 }
 
 // Seeds sets the Kafka bootstrap brokers (host:port).
@@ -77,6 +91,26 @@ func Topic(name string) Opt {
 // Logger sets the logger; the default discards.
 func Logger(l *slog.Logger) Opt {
 	return opt{func(c *config) { c.logger = l }}
+}
+
+// BasicAuth makes every request, reads included, carry user and password
+// as HTTP basic auth, as Confluent clients send basic.auth.user.info; any
+// other request gets 401 with error_code 401. An empty user or password
+// panics: an option that silently lets everyone in is worse than none.
+func BasicAuth(user, password string) Opt {
+	if user == "" || password == "" {
+		panic("registry.BasicAuth: empty user or password")
+	}
+	sum := sha256.Sum256([]byte(user + ":" + password))
+	return opt{func(c *config) { c.auth = &sum }}
+}
+
+// Protect refuses to delete, softly or permanently, a subject for which
+// match is true or any version of it: 409 with error_code 42205 (operation
+// not permitted). The caller says which subjects hold schemas that records
+// it cannot lose still need.
+func Protect(match func(subject string) bool) Opt {
+	return opt{func(c *config) { c.protected = match }}
 }
 
 // Server is a Confluent-compatible schema registry. It is an http.Handler;
@@ -141,7 +175,30 @@ func New(ctx context.Context, opts ...Opt) (*Server, error) {
 }
 
 // ServeHTTP serves the Confluent Schema Registry REST API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.auth != nil {
+		if msg := s.unauthorized(r); msg != "" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="schema-registry", charset="UTF-8"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"error_code": http.StatusUnauthorized, "message": msg})
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// unauthorized says why r may not be served, "" if it may. User and
+// password are compared together, as one hash, in constant time.
+func (s *Server) unauthorized(r *http.Request) string {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return "Unauthorized: this registry requires HTTP basic auth (basic.auth.user.info)"
+	}
+	sum := sha256.Sum256([]byte(user + ":" + pass))
+	if subtle.ConstantTimeCompare(sum[:], s.cfg.auth[:]) != 1 {
+		return "Unauthorized: wrong user or password"
+	}
+	return ""
+}
 
 // Close releases the Kafka client. Reads keep working from memory; writes
 // fail with a store error.
@@ -247,6 +304,11 @@ func (s *Server) load(ctx context.Context) (*state, error) {
 // the topic on start, so that a live write and its replay cannot disagree.
 // The caller holds s.wmu.
 func (s *Server) commit(recs ...*kgo.Record) error {
+	for _, r := range recs {
+		if n := len(r.Key) + len(r.Value); n > maxRecord {
+			return errTooLarge(fmt.Sprintf("The schema and subject take %d bytes in the schemas topic; at most %d fit in a record", n, maxRecord))
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	for _, r := range recs {

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/rdgraph/rdg/internal/access"
 	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/job"
@@ -81,6 +83,72 @@ type Config struct {
 	TTL map[string]time.Duration
 	// StoreOptions are passed to store.Open after rdg's own.
 	StoreOptions []store.Opt
+
+	// Credentials, if set, are required by the embedded broker (SASL
+	// PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512) and the embedded registry
+	// (HTTP basic auth), and presented by the stack's own clients of
+	// them. The API's bearer token is Token.
+	Credentials *access.Credentials
+	// ListenerTLS serves the embedded broker and registry over TLS with
+	// TLSCert and TLSKey, as the API; the stack's own clients trust that
+	// certificate.
+	ListenerTLS bool
+	// KafkaOpts are client options (SASL, TLS) for an external cluster
+	// (Brokers), used by every Kafka client of the stack: jobs, side
+	// inputs, the writer, the registry.
+	KafkaOpts []kgo.Opt
+	// RegistryOpts are client options (basic auth, TLS) for an external
+	// registry (RegistryURL).
+	RegistryOpts []sr.ClientOpt
+}
+
+// KafkaClientOpts are the options with which the stack's clients reach its
+// Kafka: KafkaOpts for an external cluster; for the embedded broker, SASL
+// with Credentials and, with ListenerTLS, trust in its certificate. A
+// client the caller makes of the stack's Kafka (the demo generator) needs
+// them too.
+func (cfg *Config) KafkaClientOpts() ([]kgo.Opt, error) {
+	if len(cfg.Brokers) > 0 {
+		return cfg.KafkaOpts, nil
+	}
+	k := access.Kafka{SASL: cfg.Credentials}
+	if cfg.ListenerTLS {
+		k.TLS = access.TrustCertFile(cfg.TLSCert)
+	}
+	return k.Opts()
+}
+
+// registryClientOpts are KafkaClientOpts' counterpart for the registry.
+func (cfg *Config) registryClientOpts() []sr.ClientOpt {
+	if cfg.RegistryURL != "" {
+		return cfg.RegistryOpts
+	}
+	r := access.Registry{Basic: cfg.Credentials}
+	if cfg.ListenerTLS {
+		r.TLS = access.TrustCertFile(cfg.TLSCert)
+	}
+	return r.Opts()
+}
+
+// listenerTLS is the server TLS configuration of the embedded broker and
+// registry, nil without ListenerTLS.
+func (cfg *Config) listenerTLS(log *slog.Logger) (*tls.Config, error) {
+	if !cfg.ListenerTLS {
+		return nil, nil
+	}
+	if cfg.TLSCert == "" || cfg.TLSKey == "" {
+		return nil, errors.New("TLS on the broker and registry needs a certificate and key (--tls-cert, --tls-key)")
+	}
+	return serve.TLSConfig(cfg.TLSCert, cfg.TLSKey, log)
+}
+
+// graphSubject says whether a registry subject holds the value schemas of
+// a graph topic: records of a compacted graph topic live as long as their
+// key, and a writer rebuilding a store cannot read them without these
+// schemas, so the embedded registry refuses to delete them.
+func graphSubject(subject string) bool {
+	topic, ok := strings.CutSuffix(subject, codec.Subject(""))
+	return ok && (strings.HasPrefix(topic, codec.NodeTopicPrefix) || strings.HasPrefix(topic, codec.EdgeTopicPrefix))
 }
 
 // Stack is a running rdg.
@@ -93,6 +161,7 @@ type Stack struct {
 	regURL   string
 	regSrv   *registry.Server
 	regHTTP  *http.Server
+	kopts    []kgo.Opt // every Kafka client's access options
 	store    *store.Pebble
 	apiURL   string
 	promReg  *prometheus.Registry
@@ -177,6 +246,16 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}()
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
+	if c := cfg.Credentials; c != nil && (c.User == "" || c.Password == "") {
+		return nil, errors.New("credentials need a user and a password")
+	}
+	lnTLS, err := cfg.listenerTLS(s.log)
+	if err != nil {
+		return nil, err
+	}
+	if s.kopts, err = cfg.KafkaClientOpts(); err != nil {
+		return nil, err
+	}
 
 	// Kafka.
 	if len(cfg.Brokers) > 0 {
@@ -185,16 +264,24 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if cfg.KafkaAddr == "" {
 			cfg.KafkaAddr = "127.0.0.1:9092"
 		}
+		bopts := []broker.Opt{broker.Addr(cfg.KafkaAddr), broker.DataDir(filepath.Join(cfg.DataDir, "kafka")), broker.Logger(s.log)}
+		if cfg.Credentials != nil {
+			bopts = append(bopts, broker.SASL(cfg.Credentials.User, cfg.Credentials.Password))
+		}
+		if lnTLS != nil {
+			bopts = append(bopts, broker.TLS(lnTLS))
+		}
 		labelled(ctx, "broker", func(context.Context) {
-			s.embedded, err = broker.Start(broker.Addr(cfg.KafkaAddr), broker.DataDir(filepath.Join(cfg.DataDir, "kafka")), broker.Logger(s.log))
+			s.embedded, err = broker.Start(bopts...)
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.seeds = []string{s.embedded.Addr()}
-		s.log.Info("embedded Kafka listening", "addr", s.embedded.Addr(), "data", filepath.Join(cfg.DataDir, "kafka"))
+		s.log.Info("embedded Kafka listening", "addr", s.embedded.Addr(), "data", filepath.Join(cfg.DataDir, "kafka"),
+			"sasl", cfg.Credentials != nil, "tls", lnTLS != nil)
 	}
-	adminCl, err := kgo.NewClient(kgo.SeedBrokers(s.seeds...))
+	adminCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.seeds...)}, s.kopts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
@@ -211,8 +298,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if cfg.RegistryAddr == "" {
 			cfg.RegistryAddr = "127.0.0.1:8081"
 		}
+		ropts := []registry.Opt{registry.Seeds(s.seeds...), registry.KafkaOpts(s.kopts...), registry.Logger(s.log), registry.Protect(graphSubject)}
+		if cfg.Credentials != nil {
+			ropts = append(ropts, registry.BasicAuth(cfg.Credentials.User, cfg.Credentials.Password))
+		}
 		labelled(ctx, "registry", func(ctx context.Context) {
-			s.regSrv, err = registry.New(ctx, registry.Seeds(s.seeds...), registry.Logger(s.log))
+			s.regSrv, err = registry.New(ctx, ropts...)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("schema registry: %w", err)
@@ -223,6 +314,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		s.regHTTP = &http.Server{Handler: s.regSrv, ReadHeaderTimeout: 10 * time.Second}
 		s.regURL = "http://" + ln.Addr().String()
+		if lnTLS != nil {
+			ln = tls.NewListener(ln, lnTLS)
+			s.regURL = "https://" + ln.Addr().String()
+		}
 		labelled(ctx, "registry", func(context.Context) {
 			go func() {
 				if err := s.regHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -230,9 +325,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 				}
 			}()
 		})
-		s.log.Info("schema registry listening", "url", s.regURL)
+		s.log.Info("schema registry listening", "url", s.regURL, "basic_auth", cfg.Credentials != nil)
 	}
-	s.reg, err = sr.NewClient(sr.URLs(s.regURL))
+	s.reg, err = sr.NewClient(append([]sr.ClientOpt{sr.URLs(s.regURL)}, cfg.registryClientOpts()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("schema registry client: %w", err)
 	}
@@ -257,7 +352,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 	for _, j := range cfg.Jobs {
-		if err := job.Prepare(ctx, j, s.seeds, nil, cfg.GraphPartitions); err != nil {
+		if err := job.Prepare(ctx, j, s.seeds, s.kopts, cfg.GraphPartitions); err != nil {
 			return nil, err
 		}
 	}
@@ -268,14 +363,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	for _, j := range cfg.Jobs {
 		s.supervise(runCtx, "job "+j.Spec.Name, "job:"+j.Spec.Name, func(ctx context.Context) error {
-			return job.Run(ctx, j, job.RunConfig{Seeds: s.seeds, Registry: s.reg, Schemas: schemas,
+			return job.Run(ctx, j, job.RunConfig{Seeds: s.seeds, KafkaOpts: s.kopts, Registry: s.reg, Schemas: schemas,
 				Metrics: jm, Logger: s.log, GraphPartitions: cfg.GraphPartitions})
 		})
 	}
 	if s.store != nil {
 		wm := writer.NewMetrics(s.promReg)
 		s.supervise(runCtx, "graph writer", "writer", func(ctx context.Context) error {
-			return writer.Run(ctx, s.store, writer.Config{Seeds: s.seeds, Registry: s.reg, Store: cfg.StoreName,
+			return writer.Run(ctx, s.store, writer.Config{Seeds: s.seeds, KafkaOpts: s.kopts, Registry: s.reg, Store: cfg.StoreName,
 				Metrics: wm, Logger: s.log})
 		})
 	}
@@ -388,6 +483,10 @@ func (s *Stack) fail(err error) {
 
 // Seeds are the Kafka bootstrap addresses the stack uses.
 func (s *Stack) Seeds() []string { return s.seeds }
+
+// KafkaOpts are the client options (SASL, TLS) with which the stack
+// reaches its Kafka, to add to kgo.SeedBrokers(Seeds()...).
+func (s *Stack) KafkaOpts() []kgo.Opt { return s.kopts }
 
 // RegistryURL is the schema registry's base URL.
 func (s *Stack) RegistryURL() string { return s.regURL }
