@@ -15,7 +15,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 
@@ -118,29 +117,13 @@ var ErrTruncated = errors.New("avro body is truncated")
 // what its schema id says.
 var ErrTrailing = errors.New("avro body has trailing bytes after the record")
 
-var readers = sync.Pool{New: func() any { return avro.NewReader(nil, 0) }}
-
-// Unmarshal decodes an Avro body into v, strictly: unlike avro.Unmarshal,
-// which treats running out of data between fields as success, a body that
-// is cut short or longer than its record is an error.
+// Unmarshal decodes an Avro body, written with schema, into v, strictly and
+// within the default Limits (DefaultDecoder): unlike avro.Unmarshal, which
+// treats running out of data between fields as success, a body that is cut
+// short or longer than its record is an error, and so is one that claims
+// more than it holds.
 func Unmarshal(schema avro.Schema, body []byte, v any) error {
-	r := readers.Get().(*avro.Reader)
-	defer readers.Put(r)
-	r.Reset(body)
-	r.Error = nil // Reset keeps the error of the reader's last use
-	r.ReadVal(schema, v)
-	if r.Error != nil {
-		if errors.Is(r.Error, io.EOF) || errors.Is(r.Error, io.ErrUnexpectedEOF) {
-			return ErrTruncated
-		}
-		return r.Error
-	}
-	// Peek past the end: only an exhausted reader reports EOF.
-	r.Peek()
-	if r.Error == nil {
-		return ErrTrailing
-	}
-	return nil
+	return DefaultDecoder.Unmarshal(schema, body, v)
 }
 
 // Register registers schema under subject and returns its id.
