@@ -1,6 +1,7 @@
 package codec_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"runtime"
@@ -30,7 +31,6 @@ func cat(parts ...[]byte) []byte {
 // allocated is how many bytes f allocates.
 func allocated(f func()) uint64 {
 	var before, after runtime.MemStats
-	runtime.GC()
 	runtime.ReadMemStats(&before)
 	f()
 	runtime.ReadMemStats(&after)
@@ -329,4 +329,78 @@ func TestDecodeNodeOwnBounds(t *testing.T) {
 	if n, err := el.DecodeNode(ctx, cat(head, long(-1), long(4), entry, long(0), tail)); err != nil || len(n.Props) != 1 {
 		t.Fatalf("a block with its size right: %+v, %v", n, err)
 	}
+}
+
+// richSchema has every kind of type the check walks, a recursive one
+// included; richReader keeps two of its fields, so hamba skips the rest.
+const (
+	richSchema = `{"type":"record","name":"R","namespace":"rdg.test","fields":[
+		{"name":"s","type":"string"},
+		{"name":"a","type":{"type":"array","items":["null","long",{"type":"record","name":"E","fields":[]}]}},
+		{"name":"m","type":{"type":"map","values":{"type":"array","items":"double"}}},
+		{"name":"f","type":{"type":"fixed","name":"F","size":3}},
+		{"name":"e","type":{"type":"enum","name":"En","symbols":["A","B"]}},
+		{"name":"b","type":["null","bytes","boolean","float","int"]},
+		{"name":"l","type":["null",{"type":"record","name":"L","fields":[{"name":"next","type":["null","L"]},{"name":"v","type":"int"}]}]}]}`
+	richReader = `{"type":"record","name":"R","namespace":"rdg.test","fields":[{"name":"s","type":"string"},{"name":"e","type":{"type":"enum","name":"En","symbols":["A","B"]}}]}`
+)
+
+// allocBound is what decoding a body of n bytes may allocate with a limit
+// of maxItems items: a constant, a multiple of the body, and a multiple of
+// the item limit (items that take no bytes still take a slot).
+func allocBound(n, maxItems int) uint64 {
+	return 64<<10 + 512*uint64(n) + 256*uint64(maxItems)
+}
+
+// FuzzBoundedDecode: on any body, the check accepts only what hamba then
+// reads, and decoding (with the writer schema, with a reader schema that
+// makes hamba skip fields, and a graph record's hand-written decoder)
+// allocates within allocBound.
+// go test -run XXX -fuzz FuzzBoundedDecode ./internal/codec
+func FuzzBoundedDecode(f *testing.F) {
+	w, r := avro.MustParse(richSchema), avro.MustParse(richReader)
+	resolved, err := avro.NewSchemaCompatibility().Resolve(r, w)
+	if err != nil {
+		f.Fatal(err)
+	}
+	const maxItems = 1000
+	dec := codec.NewDecoder(codec.Limits{MaxItems: maxItems})
+	for _, v := range []map[string]any{
+		{"s": "x", "a": []any{nil, int64(3), map[string]any{"rdg.test.E": map[string]any{}}}, "m": map[string]any{"k": []float64{1.5}},
+			"f": [3]byte{1, 2, 3}, "e": "B", "b": map[string]any{"bytes": []byte("zz")},
+			"l": map[string]any{"rdg.test.L": map[string]any{"next": map[string]any{"rdg.test.L": map[string]any{"next": nil, "v": 2}}, "v": 1}}},
+		{"s": "", "a": []any{}, "m": map[string]any{}, "f": [3]byte{}, "e": "A", "b": nil, "l": nil},
+	} {
+		body, err := avro.Marshal(w, v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(body)
+	}
+	for _, b := range bombs() {
+		if len(b.body) <= 1<<10 { // the megabyte strings would only slow the fuzzer
+			f.Add(b.body)
+		}
+	}
+	el := codec.NewElementsWithIDs(1, 2)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var m map[string]any
+		var werr error
+		n := allocated(func() { werr = dec.Unmarshal(w, body, &m) })
+		if werr != nil && dec.Check(w, body) == nil {
+			t.Fatalf("the check accepts a body hamba rejects (%v): %x", werr, body)
+		}
+		if n > allocBound(len(body), maxItems) {
+			t.Fatalf("decoding a %d-byte body allocated %d bytes (%v)", len(body), n, werr)
+		}
+		n = allocated(func() { _ = dec.UnmarshalResolved(w, resolved, body, &m) })
+		if n > allocBound(len(body), maxItems) {
+			t.Fatalf("decoding a %d-byte body with a reader schema allocated %d bytes", len(body), n)
+		}
+		value := append(codec.AppendHeader(nil, 1), body...)
+		n = allocated(func() { _, _ = el.DecodeNode(context.Background(), value) })
+		if n > allocBound(len(body), codec.DefaultMaxItems) {
+			t.Fatalf("decoding a %d-byte graph record allocated %d bytes", len(body), n)
+		}
+	})
 }

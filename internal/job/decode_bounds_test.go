@@ -3,9 +3,12 @@ package job
 import (
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/hamba/avro/v2"
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
@@ -145,9 +148,69 @@ func TestProcessFastPathRefusesLongStrings(t *testing.T) {
 
 func allocatedBytes(f func()) uint64 {
 	var before, after runtime.MemStats
-	runtime.GC()
 	runtime.ReadMemStats(&before)
 	f()
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
+}
+
+// allocBound is what decoding a body of n bytes may allocate with a
+// limit of maxItems items: a constant, a multiple of the body, and a
+// multiple of the item limit (items that take no bytes still take a slot).
+func allocBound(n, maxItems int) uint64 {
+	return 64<<10 + 512*uint64(n) + 256*uint64(maxItems)
+}
+
+// FuzzSourceRecord runs any body through the job's decoders, as a source
+// record's body goes: the fast path and the hamba path agree on every body
+// the fast path accepts (decodeTestSchema); on a schema with arrays, maps
+// and bytes (poisonSchema) the bounds check accepts only what hamba then
+// reads, with the writer schema or resolved to a reader schema that skips
+// those fields; and nothing allocates beyond allocBound.
+// go test -run XXX -fuzz FuzzSourceRecord ./internal/job
+func FuzzSourceRecord(f *testing.F) {
+	flat := avro.MustParse(decodeTestSchema)
+	l := decodeTestLayout()
+	fast := newRecordDecoder(flat, l, true)
+	poison := avro.MustParse(poisonSchema)
+	reader := avro.MustParse(`{"type":"record","name":"Poison","namespace":"rdg.test","fields":[{"name":"id","type":"string"}]}`)
+	resolved, err := avro.NewSchemaCompatibility().Resolve(reader, poison)
+	if err != nil {
+		f.Fatal(err)
+	}
+	const maxItems = 1000
+	dec := codec.NewDecoder(codec.Limits{MaxItems: maxItems})
+	r := rand.New(rand.NewPCG(7, 7))
+	for range 10 {
+		body, err := avro.Marshal(flat, randRecord(r))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(body)
+	}
+	f.Add(poisonBody(-1, nil))
+	for i, v := range [][]byte{varints(1<<40, 2, 0), varints(1<<40, 0), varints(1 << 40), varints(1 << 40),
+		append(varints(1, 1, 1), append([]byte{'k'}, varints(1<<40, 0, 0)...)...), varints(999, 0), varints(1<<40, 0)} {
+		f.Add(poisonBody(i+1, v))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var n uint64
+		n = allocatedBytes(func() { checkDecode(t, fast, l, body) })
+		if n > allocBound(len(body), codec.DefaultMaxItems) {
+			t.Fatalf("decoding a %d-byte body allocated %d bytes", len(body), n)
+		}
+		var m map[string]any
+		var werr error
+		n = allocatedBytes(func() { werr = dec.Unmarshal(poison, body, &m) })
+		if werr != nil && dec.Check(poison, body) == nil {
+			t.Fatalf("the check accepts a body hamba rejects (%v): %x", werr, body)
+		}
+		if n > allocBound(len(body), maxItems) {
+			t.Fatalf("decoding a %d-byte body allocated %d bytes (%v)", len(body), n, werr)
+		}
+		n = allocatedBytes(func() { _ = dec.UnmarshalResolved(poison, resolved, body, &m) })
+		if n > allocBound(len(body), maxItems) {
+			t.Fatalf("decoding a %d-byte body with a reader schema allocated %d bytes", len(body), n)
+		}
+	})
 }
