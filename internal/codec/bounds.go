@@ -536,9 +536,6 @@ func NewDecoder(lim Limits) *Decoder {
 // DefaultDecoder has the default Limits.
 var DefaultDecoder = NewDecoder(Limits{})
 
-// Limits returns d's limits, defaults filled in.
-func (d *Decoder) Limits() Limits { return d.lim }
-
 // Check reports whether body, written with writer, fits writer exactly and
 // d's limits: nil, or the reason, a *BodyError or ErrTrailing.
 func (d *Decoder) Check(writer avro.Schema, body []byte) error {

@@ -156,8 +156,7 @@ func TestUnmarshalResolvedRefusesBombsInSkippedFields(t *testing.T) {
 	}
 	for _, count := range []int64{e40, 50_000_000, -e40} {
 		body := cat(long(2), []byte("m1"), long(count), long(0), []byte{0})
-		var n uint64
-		n = allocated(func() {
+		n := allocated(func() {
 			var m map[string]any
 			err = d.UnmarshalResolved(w, resolved, body, &m)
 		})
@@ -285,8 +284,7 @@ func TestDecodeNodeRefusesBombInEvolvedSchema(t *testing.T) {
 		t.Fatalf("DecodeNode(good) = %+v, %v", n, err)
 	}
 	for _, count := range []int64{e40, 50_000_000} {
-		var n uint64
-		n = allocated(func() {
+		n := allocated(func() {
 			_, err = el.DecodeNode(ctx, cat(head, long(count), tail))
 		})
 		if !errors.Is(err, codec.ErrTruncated) || !strings.Contains(err.Error(), "items in field junk exceeds the 4 bytes left in the record") {

@@ -1,8 +1,10 @@
 // Package codec owns the bytes rdg reads and writes on Kafka: the Confluent
 // framing of Avro records (magic byte 0, a 4-byte big-endian schema id, the
 // Avro body), the cache that resolves a schema id to a parsed writer schema
-// through a schema registry, and the record layout of the graph topics
-// (rdg.node.<type> and rdg.edge.<type>: keys, Avro value schemas, encoding).
+// through a schema registry, the record layout of the graph topics
+// (rdg.node.<type> and rdg.edge.<type>: keys, Avro value schemas, encoding),
+// and the decoding of Avro bodies within limits: nothing a body claims is
+// allocated before its bytes are known to hold it (bounds.go).
 //
 // codec knows the graph data model and the registry's client API. It must
 // not know jobs, stores or serving: both the jobs that publish graph

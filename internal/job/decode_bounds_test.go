@@ -196,8 +196,7 @@ func FuzzSourceRecord(f *testing.F) {
 		f.Add(poisonBody(i+1, v))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var n uint64
-		n = allocatedBytes(func() { checkDecode(t, fast, l, body) })
+		n := allocatedBytes(func() { checkDecode(t, fast, l, body) })
 		if n > allocBound(len(body), codec.DefaultMaxItems) {
 			t.Fatalf("decoding a %d-byte body allocated %d bytes", len(body), n)
 		}
