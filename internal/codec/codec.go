@@ -1,8 +1,10 @@
 // Package codec owns the bytes rdg reads and writes on Kafka: the Confluent
 // framing of Avro records (magic byte 0, a 4-byte big-endian schema id, the
 // Avro body), the cache that resolves a schema id to a parsed writer schema
-// through a schema registry, and the record layout of the graph topics
-// (rdg.node.<type> and rdg.edge.<type>: keys, Avro value schemas, encoding).
+// through a schema registry, the record layout of the graph topics
+// (rdg.node.<type> and rdg.edge.<type>: keys, Avro value schemas, encoding),
+// and the decoding of Avro bodies within limits: nothing a body claims is
+// allocated before its bytes are known to hold it (bounds.go).
 //
 // codec knows the graph data model and the registry's client API. It must
 // not know jobs, stores or serving: both the jobs that publish graph
@@ -15,7 +17,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 
@@ -118,29 +119,13 @@ var ErrTruncated = errors.New("avro body is truncated")
 // what its schema id says.
 var ErrTrailing = errors.New("avro body has trailing bytes after the record")
 
-var readers = sync.Pool{New: func() any { return avro.NewReader(nil, 0) }}
-
-// Unmarshal decodes an Avro body into v, strictly: unlike avro.Unmarshal,
-// which treats running out of data between fields as success, a body that
-// is cut short or longer than its record is an error.
+// Unmarshal decodes an Avro body, written with schema, into v, strictly and
+// within the default Limits (DefaultDecoder): unlike avro.Unmarshal, which
+// treats running out of data between fields as success, a body that is cut
+// short or longer than its record is an error, and so is one that claims
+// more than it holds.
 func Unmarshal(schema avro.Schema, body []byte, v any) error {
-	r := readers.Get().(*avro.Reader)
-	defer readers.Put(r)
-	r.Reset(body)
-	r.Error = nil // Reset keeps the error of the reader's last use
-	r.ReadVal(schema, v)
-	if r.Error != nil {
-		if errors.Is(r.Error, io.EOF) || errors.Is(r.Error, io.ErrUnexpectedEOF) {
-			return ErrTruncated
-		}
-		return r.Error
-	}
-	// Peek past the end: only an exhausted reader reports EOF.
-	r.Peek()
-	if r.Error == nil {
-		return ErrTrailing
-	}
-	return nil
+	return DefaultDecoder.Unmarshal(schema, body, v)
 }
 
 // Register registers schema under subject and returns its id.

@@ -235,8 +235,8 @@ func (e *Elements) AppendEdge(dst []byte, ed *graph.Edge) ([]byte, error) {
 // hand-written decoder when the writer schema is ours, else with hamba and
 // the writer schema resolved to ours.
 type reader struct {
-	own      bool
-	resolved avro.Schema
+	own              bool
+	writer, resolved avro.Schema
 }
 
 // readerFor picks the reader for schema id. Resolving a schema costs
@@ -264,7 +264,7 @@ func (e *Elements) readerFor(ctx context.Context, id int, ours avro.Schema, ourI
 		if err != nil {
 			return reader{}, fmt.Errorf("schema id %d cannot be read as %s: %w", id, strings.TrimPrefix(ours.(avro.NamedSchema).FullName(), "rdg.graph."), err)
 		}
-		rd = reader{resolved: sch}
+		rd = reader{writer: w, resolved: sch}
 	}
 	e.mu.Lock()
 	if e.readers == nil {
@@ -380,7 +380,7 @@ func (e *Elements) DecodeNode(ctx context.Context, b []byte) (graph.Node, error)
 		return n, nil
 	}
 	var w wireNode
-	if err := Unmarshal(rd.resolved, body, &w); err != nil {
+	if err := DefaultDecoder.UnmarshalResolved(rd.writer, rd.resolved, body, &w); err != nil {
 		return graph.Node{}, fmt.Errorf("decode node: %w", err)
 	}
 	props, err := fromWireProps(w.Props)
@@ -409,7 +409,7 @@ func (e *Elements) DecodeEdge(ctx context.Context, b []byte) (graph.Edge, error)
 		return ed, nil
 	}
 	var w wireEdge
-	if err := Unmarshal(rd.resolved, body, &w); err != nil {
+	if err := DefaultDecoder.UnmarshalResolved(rd.writer, rd.resolved, body, &w); err != nil {
 		return graph.Edge{}, fmt.Errorf("decode edge: %w", err)
 	}
 	props, err := fromWireProps(w.Props)

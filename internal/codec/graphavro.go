@@ -21,12 +21,14 @@ import (
 // It is held to hamba by differential and fuzz tests (graphavro_test.go):
 // encoding gives hamba's bytes (hamba writes map entries in Go's random map
 // order, this writes them sorted by name, which also makes the encoding
-// deterministic), and decoding accepts exactly the bodies hamba accepts,
-// with the same result — including hamba's leniencies: varints with
-// redundant continuation bytes, a 10th byte of a long whose high bits are
-// dropped, map blocks with or without a byte size, duplicate map keys (the
-// last wins). Bodies written with another schema id whose schema differs
-// from ours are still read by hamba with schema resolution (Elements).
+// deterministic), and decoding accepts exactly the bodies Unmarshal (the
+// bounds check, then hamba) accepts, with the same result — including
+// hamba's leniencies: varints with redundant continuation bytes, a 10th
+// byte of a long whose high bits are dropped, map blocks with or without a
+// byte size, duplicate map keys (the last wins) — and refuses what the
+// bounds check refuses. Bodies written with another schema id whose schema
+// differs from ours are still read by hamba with schema resolution
+// (Elements).
 
 // Wire layout, Avro binary encoding:
 //
@@ -52,9 +54,9 @@ const (
 // to give the same bytes.
 const mapBlockLength = 100
 
-// maxStringLen is hamba's default Config.MaxByteSliceSize: a longer string
-// is rejected, not read.
-const maxStringLen = 1 << 20
+// maxStringLen is DefaultDecoder's Limits.MaxBytes (hamba's default
+// Config.MaxByteSliceSize): a longer string is rejected, not read.
+const maxStringLen = DefaultMaxBytes
 
 func appendLong(dst []byte, v int64) []byte { return binary.AppendVarint(dst, v) }
 
@@ -188,6 +190,9 @@ var (
 	errStringSize   = fmt.Errorf("avro: string longer than %d bytes", maxStringLen)
 	errUnionIndex   = errors.New("avro: unknown union type")
 	errBool         = errors.New("avro: invalid bool")
+	errBlockCount   = fmt.Errorf("%w: map block count -2^63", ErrMalformed)
+	errBlockSize    = fmt.Errorf("%w: a map block's byte size is not what its entries take", ErrMalformed)
+	errMapEntries   = fmt.Errorf("%w: more than %d map entries", ErrTooManyItems, DefaultMaxItems)
 )
 
 // bodyReader reads an Avro body. Strings are cut from s, one copy of the
@@ -315,22 +320,38 @@ func (r *bodyReader) propValue() any {
 }
 
 // props reads a map<Prop> as hamba's map decoder does: blocks until a 0
-// count; a negative count is followed by a byte size, which is read and
-// ignored; a later duplicate key replaces an earlier one. An empty map is
-// nil, as graph elements have it.
+// count; a negative count is followed by a byte size; a later duplicate
+// key replaces an earlier one. An empty map is nil, as graph elements have
+// it. Like the check of bodies hamba reads (bounds.go), it refuses a byte
+// size other than what the block's entries take, a count of -2^63, and
+// more entries than DefaultMaxItems.
 func (r *bodyReader) props() graph.Props {
 	var p graph.Props
+	entries := int64(0)
 	for r.err == nil {
 		count := r.long()
 		if count == 0 || r.err != nil {
 			break
 		}
+		size := int64(-1)
 		if count < 0 {
-			r.long()
-			// -MinInt64 is still negative: hamba then reads no entries
-			// and goes on to the next block.
+			if count == math.MinInt64 {
+				r.fail(errBlockCount)
+				break
+			}
 			count = -count
+			size = r.long()
 		}
+		// Each entry takes at least 3 bytes (key length, ts, union index).
+		if count > int64(len(r.b)-r.pos)/3 {
+			r.fail(ErrTruncated)
+			break
+		}
+		if entries += count; entries > DefaultMaxItems {
+			r.fail(errMapEntries)
+			break
+		}
+		start := r.pos
 		for i := int64(0); i < count && r.err == nil; i++ {
 			k := r.string()
 			ts := r.long()
@@ -339,11 +360,12 @@ func (r *bodyReader) props() graph.Props {
 				break
 			}
 			if p == nil {
-				// Each entry takes at least 3 bytes, which bounds what a
-				// hostile count can make us allocate.
-				p = make(graph.Props, min(count, int64(len(r.b)-r.pos)/3+1))
+				p = make(graph.Props, count)
 			}
 			p[k] = graph.Prop{Value: v, TS: ts}
+		}
+		if r.err == nil && size > 0 && int64(r.pos-start) != size {
+			r.fail(errBlockSize)
 		}
 	}
 	return p

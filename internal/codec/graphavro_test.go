@@ -346,7 +346,10 @@ var edgeCaseNodeBodies = [][]byte{
 	{1, 0, 0, 0, 0, 0},                                                                // negative string length
 	{0x80, 0x80, 0x81, 0x01, 0, 0, 0, 0, 0},                                           // string longer than 1 MiB
 	{0, 0, 2, 2, 'k', 0, 0, 0, 0, 0, 0},                                               // positive block count, null value
-	{0, 0, 1, 0x7f, 2, 'k', 0, 0, 0, 0, 0, 0},                                         // negative count, wrong byte size
+	{0, 0, 1, 0x7f, 2, 'k', 0, 0, 0, 0, 0, 0},                                         // negative count, negative byte size: ignored
+	{0, 0, 1, 8, 2, 'k', 0, 0, 0, 0, 0, 0},                                            // negative count, its byte size
+	{0, 0, 1, 10, 2, 'k', 0, 0, 0, 0, 0, 0},                                           // negative count, a byte size too large
+	{0, 0, 1, 6, 2, 'k', 0, 0, 0, 0, 0, 0},                                            // negative count, a byte size too small
 	{0, 0, 1, 0x7f, 2, 'k', 0, 10, 0, 0, 0, 0},                                        // union index 5
 	{0, 0, 1, 0x7f, 2, 'k', 0, 0x81, 0x00, 0, 0, 0, 0},                                // union index -1 overlong
 	{0, 0, 1, 0x7f, 2, 'k', 0, 0x80, 0x80, 0x80, 0x80, 0x10, 0, 0, 0, 0},              // 5-byte union index, bits dropped: 0
@@ -355,7 +358,7 @@ var edgeCaseNodeBodies = [][]byte{
 	{0, 0, 1, 0x7f, 2, 'k', 0, 8, 1, 0, 0, 0, 0},                                      // bool true
 	{0, 0, 1, 0x7f, 2, 'k', 0, 6, 1, 2, 3, 0, 0, 0, 0},                                // short double
 	{0, 0, 4, 2, 'k', 2, 2, 2, 'a', 2, 'k', 4, 2, 2, 'b', 0, 0, 0, 0},                 // duplicate key: last wins
-	{0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0, 0}, // count MinInt64: no entries
+	{0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0, 0}, // count MinInt64: malformed
 	{0, 0, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0},    // count MaxInt64, then nothing
 	{0, 0, 3, 0, 2, 'k', 0, 0, 0, 0, 0, 0},                                            // count -2 with one entry
 	{0, 0, 2, 2, 'k', 0, 2, 0, 0, 0, 0},                                               // value string, truncated

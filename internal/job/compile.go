@@ -15,6 +15,8 @@ import (
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hamba/avro/v2"
+
+	"github.com/rdgraph/rdg/internal/codec"
 )
 
 // Job is a compiled job: its spec with every expression compiled once.
@@ -36,6 +38,10 @@ type Job struct {
 	// when an expression reads $env, and records are then decoded into a
 	// map for the VM alone.
 	layout *layout
+
+	// decoder decodes what the fast path does not, within the job's
+	// tuning.max_record_items.
+	decoder *codec.Decoder
 }
 
 type compiledField struct {
@@ -94,7 +100,7 @@ func Load(path string) (*Job, error) {
 // failure the error is an Errors listing every problem.
 func Compile(spec *Spec) (*Job, error) {
 	c := &compiler{file: spec.File}
-	j := &Job{Spec: spec}
+	j := &Job{Spec: spec, decoder: codec.NewDecoder(codec.Limits{MaxItems: spec.Tuning.Defaults().MaxRecordItems})}
 	var env types.Map
 	if spec.Source.Schema != "" {
 		sch, err := loadSchema(spec.schemaPath())

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+
+	"github.com/rdgraph/rdg/internal/codec"
 )
 
 // Record decoding
@@ -24,9 +26,15 @@ import (
 // decode_test.go checks against hamba on generated and fuzzed bodies.
 //
 // Anything else, and every body the fast path cannot read to its exact
-// end, goes through hamba (codec.Unmarshal) as before: its value, or its
+// end, goes through hamba (the job's codec.Decoder): its value, or its
 // error for the dead letter. A reader schema that differs from the writer
 // schema (schema evolution) also uses hamba, which implements resolution.
+//
+// Neither path allocates what a body claims rather than holds. The fast
+// path reads no arrays or maps, and checks a string's length against the
+// bytes left before it takes one; the codec.Decoder walks the body over
+// its writer schema and refuses any length or count the bytes left cannot
+// hold, or beyond tuning.max_record_items, before hamba reads it.
 
 type fieldKind uint8
 
@@ -57,7 +65,10 @@ type fieldDecoder struct {
 
 // recordDecoder decodes records written with one schema.
 type recordDecoder struct {
-	schema avro.Schema // for hamba
+	// schema is what hamba reads with: writer, or writer resolved to the
+	// job's reader schema. The body is checked over writer, whose layout
+	// it has, before hamba reads it (codec.Decoder).
+	schema, writer avro.Schema
 	// fields is nil when the schema has a type the fast path does not
 	// decode: every record then goes through hamba.
 	fields []fieldDecoder
@@ -67,7 +78,7 @@ type recordDecoder struct {
 }
 
 func newRecordDecoder(sch avro.Schema, l *layout, fast bool) *recordDecoder {
-	d := &recordDecoder{schema: sch}
+	d := &recordDecoder{schema: sch, writer: sch}
 	if !fast || l == nil {
 		return d
 	}
@@ -183,9 +194,9 @@ func (d *recordDecoder) decode(body []byte, slots []any, bx *boxes) bool {
 	return true
 }
 
-// maxByteSlice is hamba's default Config.MaxByteSliceSize: longer strings
-// and bytes are errors there.
-const maxByteSlice = 1 << 20
+// maxByteSlice is the hamba path's limit on strings and bytes: longer ones
+// are errors there.
+const maxByteSlice = codec.DefaultMaxBytes
 
 // bodyReader reads Avro binary encoding from a record body.
 type bodyReader struct {

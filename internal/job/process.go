@@ -70,6 +70,7 @@ type Processor struct {
 	MaxRecordBytes int
 
 	vm      vm.VM
+	dec     *codec.Decoder
 	readers map[int]*recordDecoder
 	tables  []Lookup // by enrich index, resolved on first use
 
@@ -88,7 +89,10 @@ type Processor struct {
 
 // NewProcessor returns a Processor for j resolving schemas through s.
 func NewProcessor(j *Job, s SchemaSource) *Processor {
-	p := &Processor{job: j, schemas: s, Now: time.Now, readers: make(map[int]*recordDecoder), boxes: newBoxes()}
+	p := &Processor{job: j, schemas: s, Now: time.Now, dec: j.decoder, readers: make(map[int]*recordDecoder), boxes: newBoxes()}
+	if p.dec == nil { // a Job not made by Compile
+		p.dec = codec.DefaultDecoder
+	}
 	if j.layout != nil {
 		p.slots = make([]any, len(j.layout.names))
 		p.env = make(map[string]any, len(j.layout.names))
@@ -189,7 +193,10 @@ func (p *Processor) decode(ctx context.Context, value []byte) (int, error) {
 		return id, nil
 	}
 	var env map[string]any
-	if err := codec.Unmarshal(d.schema, body, &env); err != nil {
+	if err := p.dec.UnmarshalResolved(d.writer, d.schema, body, &env); err != nil {
+		if errors.Is(err, codec.ErrTooManyItems) {
+			return id, fmt.Errorf("avro body (schema %d): %w (tuning.max_record_items)", id, err)
+		}
 		return id, fmt.Errorf("avro body (schema %d): %w", id, err)
 	}
 	if l == nil {
@@ -220,7 +227,9 @@ func (p *Processor) decoder(ctx context.Context, id int) (*recordDecoder, error)
 		return nil, fmt.Errorf("schema %d is a %s, want a record", id, sch.Type())
 	}
 	// Resolution (defaults, promotions, skipped writer fields) is hamba's.
-	return newRecordDecoder(sch, p.job.layout, !resolved), nil
+	d := newRecordDecoder(sch, p.job.layout, !resolved)
+	d.writer = w
+	return d, nil
 }
 
 // vars is the record's variables as a map, for the VM.

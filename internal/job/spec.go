@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
 )
 
@@ -93,6 +94,9 @@ type Tuning struct {
 	CommitInterval time.Duration
 	// MaxRecordBytes rejects larger source values to the dead-letter topic.
 	MaxRecordBytes int
+	// MaxRecordItems bounds the array items and map entries of one source
+	// record; a record with more is dead-lettered (stage decode).
+	MaxRecordItems int
 	// SessionTimeout is the consumer group session timeout: how long a dead
 	// process keeps its partitions before the others take them.
 	SessionTimeout time.Duration
@@ -119,6 +123,7 @@ func (t Tuning) Defaults() Tuning {
 	defDur(&t.Linger, 5*time.Millisecond)
 	defDur(&t.CommitInterval, time.Second)
 	def(&t.MaxRecordBytes, 1<<20)
+	def(&t.MaxRecordItems, codec.DefaultMaxItems)
 	defDur(&t.SessionTimeout, 10*time.Second)
 	return t
 }
@@ -748,6 +753,7 @@ func (p *parser) tuning(n *yaml.Node, t *Tuning) {
 		"linger":               func(v *yaml.Node) { t.Linger = p.duration(v, "tuning.linger") },
 		"commit_interval":      func(v *yaml.Node) { t.CommitInterval = p.duration(v, "tuning.commit_interval") },
 		"max_record_bytes":     func(v *yaml.Node) { t.MaxRecordBytes = p.byteSize(v, "tuning.max_record_bytes") },
+		"max_record_items":     func(v *yaml.Node) { t.MaxRecordItems = p.positiveInt(v, "tuning.max_record_items") },
 		"session_timeout": func(v *yaml.Node) {
 			if t.SessionTimeout = p.duration(v, "tuning.session_timeout"); t.SessionTimeout > 0 && t.SessionTimeout < 6*time.Second {
 				p.errf(v, "tuning.session_timeout %s: brokers accept 6s at least", t.SessionTimeout)
