@@ -25,6 +25,10 @@ const (
 	StageEnrich  = "enrich"
 	StageTime    = "time"
 	StageMap     = "map"
+	// StagePublish is a graph element the broker would not take (too
+	// large, invalid): its dead letter holds the element, not a source
+	// record.
+	StagePublish = "publish"
 )
 
 // Lookup is a side input as the per-record path sees it; the tables of
