@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -334,5 +335,48 @@ func TestWriterStallsWhileRegistryDown(t *testing.T) {
 	})
 	if got := e.checkCommitted(t, st); got != int64(e.n) {
 		t.Fatalf("%d records committed, want %d", got, e.n)
+	}
+}
+
+// The case: a subject deleted for good from the registry (here one
+// no graph topic is named after, which the registry lets go) while graph
+// records still carry its schema id. A writer rebuilding a store stalls on
+// the first of them, saying the schema is not in the registry, instead of
+// skipping every such record and committing past them.
+func TestWriterStallsOnDeletedSubject(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	id, err := codec.Register(ctx, e.reg, "elsewhere-value", nodeV2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := e.produceTo(t, 0, e.node(t, "first"), nodeV2Value(t, id, "v2"), e.node(t, "last"))
+	for _, q := range []string{"", "?permanent=true"} {
+		req, err := http.NewRequest(http.MethodDelete, "http://"+e.registry.addr+"/subjects/elsewhere-value"+q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("DELETE subject%s: %v %v", q, resp.Status, err)
+		}
+		resp.Body.Close()
+	}
+	st := openStore(t)
+	reg := prometheus.NewRegistry()
+	log, logs := logBuffer()
+	cfg := e.cfg()
+	cfg.Metrics, cfg.Logger, cfg.CommitInterval = NewMetrics(reg), log, 50*time.Millisecond
+	errc := runWriter(t, &faulty{st: st}, cfg)
+	await(t, errc, func() (bool, string) {
+		c := e.committed(t)
+		stalled := gauge(t, reg, "rdg_store_partitions_stalled")
+		return stalled == 1 && c[0] == stuck[1], fmt.Sprintf("stalled %v, committed %v, want partition 0 at %d", stalled, c, stuck[1])
+	})
+	if !hasNode(t, st, "first") || hasNode(t, st, "last") {
+		t.Fatal("the store does not hold the record before the stall, or holds the one after it")
+	}
+	if want := fmt.Sprintf("schema id %d is not in the schema registry (was its subject deleted?)", id); !strings.Contains(logs.String(), want) {
+		t.Fatalf("log does not say %q:\n%s", want, logs.String())
 	}
 }
