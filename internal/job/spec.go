@@ -318,8 +318,10 @@ func Parse(file string, src []byte) (*Spec, error) {
 				p.errf(n, "delivery %q: want %s or %s", spec.Delivery, DeliveryAtLeastOnce, DeliveryExactlyOnce)
 			}
 		},
-		"tuning":      func(n *yaml.Node) { p.tuning(n, &spec.Tuning) },
-		"time_bounds": func(n *yaml.Node) { p.timeBounds(n, &spec.TimeBounds) },
+		"tuning": func(n *yaml.Node) { p.tuning(n, &spec.Tuning) },
+		"time_bounds": func(n *yaml.Node) {
+			p.timeBounds(n, &spec.TimeBounds)
+		},
 	}, "name", "source")
 	if spec.Delivery == "" {
 		spec.Delivery = DeliveryAtLeastOnce
@@ -328,7 +330,7 @@ func Parse(file string, src []byte) (*Spec, error) {
 		p.errf(p.find(root, "name"), "name %q: use lower-case letters, digits, '.', '_' and '-'", clip(spec.Name))
 	}
 	p.topicNames(p.find(root, "name"), spec.Name)
-	p.duplicateElements(root, spec)
+	p.duplicateElements(spec)
 	if root.Kind == yaml.MappingNode && len(spec.Nodes) == 0 && len(spec.Edges) == 0 && p.find(root, "nodes") == nil && p.find(root, "edges") == nil {
 		p.errf(root, "job maps records to nothing: add nodes or edges")
 	}
@@ -917,7 +919,7 @@ func (p *parser) topicNames(n *yaml.Node, name string) {
 // property keeps would be decided by the tie-break rather than the job.
 // Two entries of one type with different ids are fine: two accounts per
 // record, say.
-func (p *parser) duplicateElements(root *yaml.Node, spec *Spec) {
+func (p *parser) duplicateElements(spec *Spec) {
 	norm := func(e Expr) string { return strings.Join(strings.Fields(e.Src), " ") }
 	seen := map[string]int{}
 	for i, n := range spec.Nodes {
