@@ -401,7 +401,6 @@ func newRefGraph(t *testing.T, reg *sr.Client, files []string, catalog staticTab
 			t.Fatal(err)
 		}
 		p := job.NewProcessor(j, schemas)
-		p.Now = func() time.Time { return time.UnixMilli(0) }
 		p.Tables = map[string]job.Lookup{}
 		for _, e := range j.Spec.Enrich {
 			if e.Topic != demo.TopicTitles {

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rdgraph/rdg/internal/codec"
@@ -35,6 +37,18 @@ type ChainConfig struct {
 	Logger   *slog.Logger
 	// MaxRecordBytes rejects larger source values (stage size); 0: no limit.
 	MaxRecordBytes int
+	// MaxElementBytes is the largest graph record the producer can send
+	// (its max record bytes for graph topics, as RecordSize counts): a
+	// larger element is dead-lettered at stage publish without a round
+	// trip. 0: no limit.
+	MaxElementBytes int
+	// MaxDeadLetterBytes is the same for the dead-letter topic: a larger
+	// dead letter goes without its value. 0: no limit.
+	MaxDeadLetterBytes int
+	// Flush waits until everything the Producer was given is answered
+	// (kgo.Client.Flush). Chain.Flush uses it to retry a record the
+	// broker rejected alone; nil: the Producer answers at once.
+	Flush func(context.Context) error
 }
 
 // Chain is one consumer's operator chain: the per-record path (decode,
@@ -82,9 +96,10 @@ func NewChain(j *Job, cfg ChainConfig) *Chain {
 	buf := NewBuffer(j.Spec.Dedupe.Window, j.Spec.Dedupe.MaxKeys)
 	c := &Chain{
 		job: j, proc: proc, log: cfg.Logger, m: m, buf: buf,
-		pub: publisher{prod: cfg.Producer, elems: cfg.Elements, dlq: DeadLetterTopic(name),
+		pub: publisher{prod: cfg.Producer, elems: cfg.Elements, dlq: DeadLetterTopic(name), source: j.Spec.Source.Topic,
 			nodes: m.NodesPublished.WithLabelValues(name), edges: m.EdgesPublished.WithLabelValues(name),
-			freshness: m.Freshness.WithLabelValues(name)},
+			freshness: m.Freshness.WithLabelValues(name), published: m.DeadLettered.WithLabelValues(name, StagePublish),
+			maxElement: cfg.MaxElementBytes, maxDeadLetter: cfg.MaxDeadLetterBytes, flush: cfg.Flush, log: cfg.Logger},
 		in: m.RecordsIn.WithLabelValues(name), filtered: m.Filtered.WithLabelValues(name),
 		nodesIn: m.NodesOut.WithLabelValues(name), edgesIn: m.EdgesOut.WithLabelValues(name),
 	}
@@ -198,13 +213,17 @@ func (c *Chain) Seal() *Epoch {
 }
 
 // Epoch counts a chain's records published between two Seals until the
-// broker has answered for them.
+// broker has answered for them. A record the broker rejected for itself
+// (see Chain.Flush) is answered for once it is in a graph topic or its
+// dead letter in the dead-letter topic.
 type Epoch struct {
 	n       atomic.Int64 // records not yet answered for
 	mu      sync.Mutex
 	err     error // first failure
 	element func(*kgo.Record, error)
 	plain   func(*kgo.Record, error)
+	// done answers for one record, failed if err is not nil.
+	done func(err error)
 }
 
 // Done reports whether the broker has answered for every record of the
@@ -234,11 +253,20 @@ func (p *publisher) newEpoch() *Epoch {
 		}
 		e.n.Add(-1)
 	}
+	e.done = done
 	e.element = func(r *kgo.Record, err error) {
+		if rejected(err) {
+			p.reject(rejection{rec: r, err: err, ep: e})
+			return
+		}
 		p.elementPromise(r, err)
 		done(err)
 	}
 	e.plain = func(r *kgo.Record, err error) {
+		if rejected(err) {
+			p.reject(rejection{rec: r, err: err, ep: e})
+			return
+		}
 		p.promise(r, err)
 		done(err)
 	}
@@ -250,18 +278,29 @@ func (p *publisher) newEpoch() *Epoch {
 // to the producer. Failures are kept until takeErr; the runner checks after
 // flushing, before committing.
 type publisher struct {
-	prod  Producer
-	elems *codec.Elements
-	dlq   string
+	prod   Producer
+	elems  *codec.Elements
+	dlq    string
+	source string // the job's source topic
 
 	nodes, edges prometheus.Counter
 	freshness    prometheus.Observer
+	published    prometheus.Counter // elements dead-lettered at stage publish
+
+	maxElement, maxDeadLetter int
+	flush                     func(context.Context) error
+	log                       *slog.Logger
 
 	// epoch counts what is published until the chain is next sealed.
 	epoch *Epoch
 
 	mu  sync.Mutex
 	err error // first failure since the last takeErr
+
+	// rejectedMu guards rejections, the records the broker refused for
+	// themselves, waiting for Chain.Flush.
+	rejectedMu sync.Mutex
+	rejections []rejection
 }
 
 func (p *publisher) promise(_ *kgo.Record, err error) {
@@ -322,7 +361,7 @@ func (p *publisher) add(ctx context.Context, b *elements) {
 			continue
 		}
 		r.Timestamp = time.UnixMilli(n.LastSeen)
-		p.produce(ctx, r, p.epoch.element)
+		p.produceElement(ctx, r)
 	}
 	for i := range b.edges {
 		e := &b.edges[i]
@@ -332,8 +371,19 @@ func (p *publisher) add(ctx context.Context, b *elements) {
 			continue
 		}
 		r.Timestamp = time.UnixMilli(e.LastSeen)
-		p.produce(ctx, r, p.epoch.element)
+		p.produceElement(ctx, r)
 	}
+}
+
+// produceElement produces a graph record, or its dead letter if it is
+// larger than the producer would send.
+func (p *publisher) produceElement(ctx context.Context, r *kgo.Record) {
+	if size := RecordSize(r); p.maxElement > 0 && size > p.maxElement {
+		err := fmt.Errorf("%w: element of %d bytes exceeds the producer's max record bytes %d", kerr.MessageTooLarge, size, p.maxElement)
+		p.produce(ctx, p.elementDeadLetter(r, err), p.epoch.plain)
+		return
+	}
+	p.produce(ctx, r, p.epoch.element)
 }
 
 // deadLetter publishes a record that failed, with its original key, value
@@ -355,6 +405,10 @@ func (p *publisher) deadLetter(ctx context.Context, rec *kgo.Record, err error) 
 		kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
 		kgo.RecordHeader{Key: HeaderSchemaID, Value: []byte(strconv.Itoa(schemaID))},
 	)
-	p.produce(ctx, &kgo.Record{Topic: p.dlq, Key: rec.Key, Value: rec.Value, Headers: headers, Timestamp: rec.Timestamp}, p.epoch.plain)
+	dl := &kgo.Record{Topic: p.dlq, Key: rec.Key, Value: rec.Value, Headers: headers, Timestamp: rec.Timestamp}
+	if size := RecordSize(dl); p.maxDeadLetter > 0 && size > p.maxDeadLetter {
+		dl = strippedDeadLetter(dl, fmt.Errorf("dead letter of %d bytes exceeds the producer's max record bytes %d for %s", size, p.maxDeadLetter, p.dlq))
+	}
+	p.produce(ctx, dl, p.epoch.plain)
 	return stage, schemaID
 }

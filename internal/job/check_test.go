@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/check/*.golden with what Load reports")
@@ -104,6 +106,28 @@ func TestCheckFileTooBig(t *testing.T) {
 	}
 }
 
+// Job files that cannot live in testdata: each is refused with one error
+// and without reading what it does not need to (a device never ends, a
+// FIFO's open would block until a writer came).
+func TestCheckHostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, path, want string }{
+		{"device", "/dev/zero", "/dev/zero: job file is a device, not a regular file"},
+		{"fifo", fifo, fifo + ": job file is a named pipe, not a regular file"},
+		{"directory", dir, dir + ": job file is a directory, not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := checkOutput(t, tc.path); got != tc.want+"\n" {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestCheckMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join("testdata", "check", "does-not-exist.yaml"))
 	var es Errors
@@ -149,5 +173,35 @@ func TestPlaybackExampleShape(t *testing.T) {
 	}
 	if j.Spec.Source.Topic != "member.playback" || j.Spec.Source.Start != "earliest" {
 		t.Errorf("source = %+v", j.Spec.Source)
+	}
+}
+
+// The job file example in the README parses and compiles (its reader
+// schema aside, which lives beside the examples), with the time bounds it
+// shows.
+func TestREADMEJobExample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## Job files")
+	if !ok {
+		t.Fatal("README has no Job files section")
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	src, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README's Job files section has no yaml block")
+	}
+	spec, err := Parse("README.md", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC); !spec.TimeBounds.NotBefore.Equal(want) || spec.TimeBounds.MaxAhead != time.Hour {
+		t.Fatalf("time_bounds = %+v, want not before %v and 1h ahead", spec.TimeBounds, want)
+	}
+	spec.Source.Schema = ""
+	if _, err := Compile(spec); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -65,7 +65,7 @@ func TestCommitPointsWaitForOutput(t *testing.T) {
 	ingest := func(n int) {
 		t.Helper()
 		for range n {
-			rec := &kgo.Record{Topic: "member.visits", Partition: 0, Offset: next,
+			rec := &kgo.Record{Topic: "member.visits", Partition: 0, Offset: next, Timestamp: time.Now(),
 				Value: encode(t, id, sch, visitV1Rec{MemberID: fmt.Sprintf("m-%d", next), TitleID: "t-1"})}
 			if err := w.chain.Ingest(ctx, rec, time.Now()); err != nil {
 				t.Fatal(err)

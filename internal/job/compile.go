@@ -3,7 +3,6 @@ package job
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -33,6 +32,11 @@ type Job struct {
 	time    evaluator
 	nodes   []compiledNode
 	edges   []compiledEdge
+
+	// notBefore and maxAhead are the time bounds in milliseconds: the
+	// earliest event time accepted, and how far after the processing
+	// clock one may be.
+	notBefore, maxAhead int64
 
 	// layout numbers the variables of the expressions (see eval.go); nil
 	// when an expression reads $env, and records are then decoded into a
@@ -78,11 +82,19 @@ type compiledEdge struct {
 func Load(path string) (*Job, error) {
 	spec, err := ParseFile(path)
 	if err == nil {
-		return Compile(spec)
+		j, err := Compile(spec)
+		var cerrs Errors
+		if errors.As(err, &cerrs) {
+			return nil, cerrs.capped()
+		}
+		return j, err
 	}
 	var perrs Errors
-	if spec == nil || !errors.As(err, &perrs) {
+	if !errors.As(err, &perrs) {
 		return nil, err
+	}
+	if spec == nil {
+		return nil, perrs.capped()
 	}
 	// Compile what parsed, so one run reports expression errors too.
 	if _, cerr := Compile(spec); cerr != nil {
@@ -91,7 +103,7 @@ func Load(path string) (*Job, error) {
 			perrs = append(perrs, cerrs...)
 		}
 	}
-	return nil, perrs.sorted()
+	return nil, perrs.sorted().capped()
 }
 
 // Compile compiles every expression of spec. When the spec names a source
@@ -101,6 +113,8 @@ func Load(path string) (*Job, error) {
 func Compile(spec *Spec) (*Job, error) {
 	c := &compiler{file: spec.File}
 	j := &Job{Spec: spec, decoder: codec.NewDecoder(codec.Limits{MaxItems: spec.Tuning.Defaults().MaxRecordItems})}
+	tb := spec.TimeBounds.Defaults()
+	j.notBefore, j.maxAhead = tb.NotBefore.UnixMilli(), tb.MaxAhead.Milliseconds()
 	var env types.Map
 	if spec.Source.Schema != "" {
 		sch, err := loadSchema(spec.schemaPath())
@@ -303,6 +317,11 @@ func (c *compiler) compile(e Expr, what string, opts ...expr.Option) *vm.Program
 		c.errs = append(c.errs, Error{File: c.file, Line: line, Col: col, Msg: fmt.Sprintf("%s: %s", what, msg)})
 		return nil
 	}
+	n := len(c.errs)
+	c.costErrors(prog, e, what)
+	if len(c.errs) > n {
+		return nil
+	}
 	return prog
 }
 
@@ -320,7 +339,7 @@ func runeOffset(src string, line, col int) int {
 }
 
 func loadSchema(path string) (avro.Schema, error) {
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path, MaxSchemaSize, "schema file")
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,10 @@ const (
 	StageEnrich  = "enrich"
 	StageTime    = "time"
 	StageMap     = "map"
+	// StagePublish is a graph element the broker would not take (too
+	// large, invalid): its dead letter holds the element, not a source
+	// record.
+	StagePublish = "publish"
 )
 
 // Lookup is a side input as the per-record path sees it; the tables of
@@ -166,6 +170,9 @@ func (p *Processor) process(ctx context.Context, value []byte, recordTime time.T
 		}
 	}
 	now := p.Now().UnixMilli()
+	if err := j.checkTime(ts, now); err != nil {
+		return fail(StageTime, err)
+	}
 	n0, e0, a0 := len(out.nodes), len(out.edges), len(out.arena)
 	if err := p.mapElements(ts, now, out); err != nil {
 		out.nodes, out.edges, out.arena = out.nodes[:n0], out.edges[:e0], out.arena[:a0]
@@ -479,9 +486,36 @@ func toMillis(v any) (int64, error) {
 	case int32:
 		return int64(x), nil
 	case float64:
+		// Converting a float beyond int64's range is implementation-defined.
+		if math.IsNaN(x) || x >= math.MaxInt64 || x < math.MinInt64 {
+			return 0, fmt.Errorf("event time %v is not a number of milliseconds", x)
+		}
 		return int64(x), nil
 	case nil:
 		return 0, errors.New("event time is null")
 	}
 	return 0, fmt.Errorf("event time of type %T: want a timestamp or unix milliseconds", v)
+}
+
+// checkTime fails an event time ts (unix milliseconds) outside the job's
+// time bounds, with now the processing clock.
+func (j *Job) checkTime(ts, now int64) error {
+	switch {
+	case ts < j.notBefore:
+		return fmt.Errorf("event time %s is before time_bounds.not_before %s", fmtMillis(ts), fmtMillis(j.notBefore))
+	case ts > now+j.maxAhead: // now is a clock and maxAhead at most a century: no overflow
+		return fmt.Errorf("event time %s is more than time_bounds.max_ahead %s ahead of the processing clock %s",
+			fmtMillis(ts), time.Duration(j.maxAhead)*time.Millisecond, fmtMillis(now))
+	}
+	return nil
+}
+
+// fmtMillis shows unix milliseconds as a UTC time, and as the number too
+// when the year is outside what RFC 3339 can write.
+func fmtMillis(ms int64) string {
+	t := time.UnixMilli(ms).UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		return fmt.Sprintf("%d ms (year %d)", ms, y)
+	}
+	return t.Format("2006-01-02T15:04:05.999Z07:00")
 }

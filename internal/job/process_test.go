@@ -478,3 +478,70 @@ func TestProcessFloatPropsKeepBits(t *testing.T) {
 		t.Fatalf("prop d = %#v, want -0", out.Nodes[0].Props["d"].Value)
 	}
 }
+
+// Event times outside the job's time_bounds fail the record at stage time
+// with a reason giving the time and the bound; the defaults accept any
+// live feed and nothing from before 2000 or more than an hour ahead.
+func TestProcessTimeBounds(t *testing.T) {
+	p := newProcEnv(t)
+	now := processTS.UnixMilli()
+	y2k := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	year9999 := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).UnixMilli()
+	const custom = "time_bounds: {not_before: 1990-01-01, max_ahead: 24h}\n"
+	for _, tc := range []struct {
+		name, bounds, time string
+		ts                 int64
+		recordTS           time.Time
+		wantErr            string
+	}{
+		{"int64 min", "", "ts_long", math.MinInt64, recordTS, "event time -9223372036854775808 ms (year -292275055) is before time_bounds.not_before 2000-01-01T00:00:00Z"},
+		{"int64 max", "", "ts_long", math.MaxInt64, recordTS, "event time 9223372036854775807 ms (year 292278994) is more than time_bounds.max_ahead 1h0m0s ahead of the processing clock 2027-01-15T08:00:00Z"},
+		{"negative", "", "ts_long", -1, recordTS, "event time 1969-12-31T23:59:59.999Z is before time_bounds.not_before 2000-01-01T00:00:00Z"},
+		{"zero", "", "ts_long", 0, recordTS, "event time 1970-01-01T00:00:00Z is before"},
+		{"year 9999", "", "ts_long", year9999, recordTS, "event time 9999-12-31T23:59:59Z is more than time_bounds.max_ahead 1h0m0s ahead"},
+		{"a millisecond before 2000", "", "ts_long", y2k - 1, recordTS, "1999-12-31T23:59:59.999Z is before"},
+		{"2000-01-01", "", "ts_long", y2k, recordTS, ""},
+		{"an hour ahead", "", "ts_long", now + time.Hour.Milliseconds(), recordTS, ""},
+		{"an hour and a millisecond ahead", "", "ts_long", now + time.Hour.Milliseconds() + 1, recordTS, "2027-01-15T09:00:00.001Z is more than time_bounds.max_ahead 1h0m0s ahead"},
+		{"beyond int64 as a float", "", "ts_long * 1e300", 1, recordTS, "is not a number of milliseconds"},
+		{"custom: 1995", custom, "ts_long", time.Date(1995, 6, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), recordTS, ""},
+		{"custom: before 1990", custom, "ts_long", time.Date(1989, 12, 31, 0, 0, 0, 0, time.UTC).UnixMilli(), recordTS, "before time_bounds.not_before 1990-01-01T00:00:00Z"},
+		{"custom: 23h ahead", custom, "ts_long", now + 23*time.Hour.Milliseconds(), recordTS, ""},
+		{"custom: 25h ahead", custom, "ts_long", now + 25*time.Hour.Milliseconds(), recordTS, "more than time_bounds.max_ahead 24h0m0s ahead"},
+		{"record timestamp: zero", "", "", 0, time.Time{}, "event time 0001-01-01T00:00:00Z is before"},
+		{"record timestamp: future", "", "", 0, processTS.Add(2 * time.Hour), "event time 2027-01-15T10:00:00Z is more than"},
+		{"record timestamp: now", "", "", 0, processTS, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := header + tc.bounds
+			if tc.time != "" {
+				src += "time: " + tc.time + "\n"
+			}
+			j := compileJob(t, "inline.yaml", src+"nodes: [{type: account, id: member_id}]\n")
+			ev := baseEvent()
+			ev.TSLong = tc.ts
+			var out graph.Batch
+			_, err := p.processor(j).Process(testCtx(t), encode(t, p.id, p.sch, ev), tc.recordTS, &out)
+			if tc.wantErr != "" {
+				wantStageError(t, err, StageTime, p.id, tc.wantErr)
+				if out.Len() != 0 {
+					t.Fatalf("elements appended on error: %+v", out)
+				}
+				return
+			}
+			if err != nil || len(out.Nodes) != 1 {
+				t.Fatalf("err=%v out=%+v", err, out)
+			}
+		})
+	}
+}
+
+// Loops the check lets through are bounded at run time by the VM's memory
+// budget: a record whose evaluation exceeds it fails at its stage, to the
+// dead-letter topic, instead of taking the process's memory.
+func TestProcessExpressionBudget(t *testing.T) {
+	p := newProcEnv(t)
+	job := header + "nodes: [{type: account, id: member_id, props: {n: 'count(1..600000, true) + count(1..600000, true)'}}]\n"
+	_, _, err := p.run(t, job, baseEvent())
+	wantStageError(t, err, StageMap, p.id, "memory budget exceeded")
+}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -35,6 +37,23 @@ const (
 	HeaderPartition = "rdg.source.partition"
 	HeaderOffset    = "rdg.source.offset"
 	HeaderSchemaID  = "rdg.source.schema_id"
+	// HeaderElementTopic is the graph topic a dead-lettered element (stage
+	// publish) was for.
+	HeaderElementTopic = "rdg.element.topic"
+)
+
+// Record size limits of a job's producer. Graph records keep Kafka's
+// default limit (a topic's max.message.bytes, which an external cluster
+// may set lower; the broker's refusal is then handled as Chain.Flush
+// says); dead letters get a larger one, so that an element too large for
+// its graph topic still fits in the dead-letter topic with its bytes.
+const (
+	// GraphRecordMaxBytes is the largest graph record a job produces:
+	// franz-go's default, which Kafka's default max.message.bytes admits.
+	GraphRecordMaxBytes = 1_000_012
+	// DeadLetterMaxBytes is the max.message.bytes rdg gives dead-letter
+	// topics, and the largest dead letter a job produces with its value.
+	DeadLetterMaxBytes = 16 << 20
 )
 
 // RunConfig is what a running job needs from its process.
@@ -86,6 +105,10 @@ func Run(ctx context.Context, j *Job, cfg RunConfig) error {
 	if err := waitTopic(ctx, cfg.Seeds, cfg.KafkaOpts, j.Spec.Source.Topic, log); err != nil {
 		return fmt.Errorf("job %s: %w", name, err)
 	}
+	dlqMax, lagBase, err := startState(ctx, j, cfg, log)
+	if err != nil {
+		return fmt.Errorf("job %s: %w", name, err)
+	}
 	elems, err := codec.RegisterElements(ctx, cfg.Registry, j.NodeTypes(), j.EdgeTypes())
 	if err != nil {
 		return fmt.Errorf("job %s: %w", name, err)
@@ -98,10 +121,10 @@ func Run(ctx context.Context, j *Job, cfg RunConfig) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go monitorLag(runCtx, cfg, j, log)
+	go monitorLag(runCtx, cfg, j, lagBase)
 	errs := make(chan error, tun.Concurrency)
 	for i := range tun.Concurrency {
-		w := &worker{job: j, cfg: cfg, tun: tun, elems: elems, tables: tables, log: log.With("consumer", i), id: i}
+		w := &worker{job: j, cfg: cfg, tun: tun, elems: elems, tables: tables, log: log.With("consumer", i), id: i, dlqMax: dlqMax}
 		go func() {
 			err := w.run(runCtx)
 			if err != nil {
@@ -183,9 +206,69 @@ func waitTopic(ctx context.Context, seeds []string, kopts []kgo.Opt, topic strin
 	}
 }
 
+// startState is what a job's start finds on the cluster: the largest dead
+// letter its dead-letter topic takes (raised to DeadLetterMaxBytes where
+// the cluster lets rdg alter the topic's config) and the offsets the job
+// begins from where its group has committed nothing (see Lag).
+func startState(ctx context.Context, j *Job, cfg RunConfig, log *slog.Logger) (dlqMax int32, base map[int32]int64, err error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Seeds...)}, cfg.KafkaOpts...)...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	dlqMax = deadLetterMax(ctx, adm, DeadLetterTopic(j.Spec.Name), log)
+	list := adm.ListStartOffsets
+	if j.Spec.Source.Start == "latest" {
+		list = adm.ListEndOffsets
+	}
+	offs, err := list(ctx, j.Spec.Source.Topic)
+	if err != nil {
+		return 0, nil, fmt.Errorf("list offsets of %s: %w", j.Spec.Source.Topic, err)
+	}
+	base = map[int32]int64{}
+	offs.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Topic == j.Spec.Source.Topic {
+			base[o.Partition] = o.Offset
+		}
+	})
+	return dlqMax, base, nil
+}
+
+// deadLetterMax sets the dead-letter topic's max.message.bytes to
+// DeadLetterMaxBytes and returns the limit the job may produce to it: the
+// broker's where it cannot be set (an external cluster that does not let
+// rdg alter topics), never more than DeadLetterMaxBytes.
+func deadLetterMax(ctx context.Context, adm *kadm.Client, topic string, log *slog.Logger) int32 {
+	v := strconv.Itoa(DeadLetterMaxBytes)
+	resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &v}}, topic)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		if r, err = resp.On(topic, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err == nil {
+		return DeadLetterMaxBytes
+	}
+	limit := int32(GraphRecordMaxBytes)
+	if rcs, derr := adm.DescribeTopicConfigs(ctx, topic); derr == nil {
+		if rc, derr := rcs.On(topic, nil); derr == nil && rc.Err == nil {
+			for _, c := range rc.Configs {
+				if n, perr := strconv.Atoi(c.MaybeValue()); c.Key == "max.message.bytes" && perr == nil && n > 0 {
+					limit = int32(min(n, DeadLetterMaxBytes))
+				}
+			}
+		}
+	}
+	log.Warn("cannot raise the dead-letter topic's max.message.bytes; a dead letter larger than the topic takes goes without its value",
+		"topic", topic, "want", DeadLetterMaxBytes, "limit", limit, "err", err)
+	return limit
+}
+
 // monitorLag publishes the job's consumer lag every few seconds: how many
-// source records are behind the group's committed offsets.
-func monitorLag(ctx context.Context, cfg RunConfig, j *Job, log *slog.Logger) {
+// source records are behind the group's committed offsets (see Lag).
+func monitorLag(ctx context.Context, cfg RunConfig, j *Job, base map[int32]int64) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Seeds...)}, cfg.KafkaOpts...)...)
 	if err != nil {
 		return
@@ -201,22 +284,53 @@ func monitorLag(ctx context.Context, cfg RunConfig, j *Job, log *slog.Logger) {
 			return
 		case <-tick.C:
 		}
-		lags, err := adm.Lag(ctx, Group(j.Spec.Name))
-		if err != nil {
-			continue
+		if lag, err := Lag(ctx, adm, j, base); err == nil {
+			g.Set(float64(lag))
 		}
-		var total int64
-		lags.Each(func(l kadm.DescribedGroupLag) {
-			for _, ps := range l.Lag {
-				for _, pl := range ps {
-					if pl.Topic == j.Spec.Source.Topic && pl.Lag > 0 {
-						total += pl.Lag
-					}
-				}
-			}
-		})
-		g.Set(float64(total))
 	}
+}
+
+// Lag is how many records of j's source topic its consumer group has not
+// committed: per partition the end offset less the group's commit, or,
+// where the group has committed nothing, less the offset the job began
+// from (base: the log start offset, or the end at the job's start for
+// start: latest; the log start offset for a partition base does not
+// know). It does not depend on the group's members, so a job that
+// restarts before it commits anything shows all its lag.
+func Lag(ctx context.Context, adm *kadm.Client, j *Job, base map[int32]int64) (int64, error) {
+	topic := j.Spec.Source.Topic
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	committed, err := adm.FetchOffsets(ctx, Group(j.Spec.Name))
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return 0, err
+	}
+	var total int64
+	var failed error
+	ends.Each(func(end kadm.ListedOffset) {
+		if end.Topic != topic {
+			return
+		}
+		if end.Err != nil {
+			failed = end.Err
+			return
+		}
+		from, ok := base[end.Partition]
+		if s, sok := starts.Lookup(topic, end.Partition); sok && s.Err == nil && (!ok || s.Offset > from) {
+			from = s.Offset // records before the log start are gone: not lag
+		}
+		if c, ok := committed.Lookup(topic, end.Partition); ok && c.Err == nil && c.At >= 0 {
+			from = c.At
+		}
+		total += max(end.Offset-from, 0)
+	})
+	return total, failed
 }
 
 var errStopped = errors.New("stopped")
@@ -231,6 +345,8 @@ type worker struct {
 	tables map[string]Lookup
 	log    *slog.Logger
 	id     int
+	// dlqMax is the largest record the dead-letter topic takes.
+	dlqMax int32
 
 	cl *kgo.Client
 
@@ -281,17 +397,29 @@ func (w *worker) clientOpts() []kgo.Opt {
 		kgo.FetchMaxBytes(w.tun.FetchMaxBytes),
 		kgo.MaxBufferedRecords(w.tun.MaxBufferedRecords),
 		kgo.ProducerLinger(w.tun.Linger),
+		kgo.ProducerBatchMaxBytesFn(w.maxRecordBytes),
 		kgo.SessionTimeout(w.tun.SessionTimeout),
 		kgo.ClientID(fmt.Sprintf("rdg-job-%s-%d", w.job.Spec.Name, w.id)),
 		kgo.WithLogger(broker.KgoLogger(w.log)),
 	}, w.cfg.KafkaOpts...)
 }
 
+// maxRecordBytes is the producer's record size limit for topic (see
+// DeadLetterMaxBytes).
+func (w *worker) maxRecordBytes(topic string) int32 {
+	if topic == DeadLetterTopic(w.job.Spec.Name) && w.dlqMax > GraphRecordMaxBytes {
+		return w.dlqMax
+	}
+	return GraphRecordMaxBytes
+}
+
 func (w *worker) setup(cl *kgo.Client) {
 	w.cl = cl
 	w.commits = w.cfg.Metrics.Commits.WithLabelValues(w.job.Spec.Name)
 	w.chain = NewChain(w.job, ChainConfig{Schemas: w.cfg.Schemas, Elements: w.elems, Tables: w.tables,
-		Producer: cl, Metrics: w.cfg.Metrics, Logger: w.log, MaxRecordBytes: w.tun.MaxRecordBytes})
+		Producer: cl, Metrics: w.cfg.Metrics, Logger: w.log, MaxRecordBytes: w.tun.MaxRecordBytes,
+		MaxElementBytes: GraphRecordMaxBytes, MaxDeadLetterBytes: int(w.maxRecordBytes(DeadLetterTopic(w.job.Spec.Name))),
+		Flush: cl.Flush})
 	w.processed = make(map[int32]int64)
 	w.issued = make(map[int32]int64)
 }
@@ -379,6 +507,12 @@ func (w *worker) runAtLeastOnce(ctx context.Context) error {
 		if err == nil {
 			now := time.Now()
 			w.chain.Emit(ctx, now, false)
+			if w.chain.Rejected() {
+				// Records the broker refused hold back their commit point
+				// until they are dead-lettered; a stop leaves the rest to
+				// the shutdown's commit.
+				_ = w.chain.Flush(ctx)
+			}
 			if !now.Before(nextCommit) {
 				w.seal()
 				nextCommit = now.Add(w.tun.CommitInterval)
@@ -603,15 +737,22 @@ func (w *worker) runExactlyOnce(ctx context.Context) error {
 		if !stopping && time.Now().Before(txnEnd) && w.chain.Buffered() < w.job.Spec.Dedupe.MaxKeysOrDefault() {
 			continue
 		}
+		endCtx, cancelEnd := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		w.mu.Lock()
 		w.chain.Emit(ctx, time.Now(), true)
+		// Everything, dead letters of refused elements too, is answered
+		// for before the transaction ends: End's own flush would commit
+		// without a record refused meanwhile.
+		flushErr := w.chain.Flush(endCtx)
 		pubErr := w.chain.TakeErr()
+		if pubErr == nil {
+			pubErr = flushErr
+		}
 		w.mu.Unlock()
 		try := kgo.TryCommit
 		if pubErr != nil || errors.Is(err, errStopped) {
 			try = kgo.TryAbort
 		}
-		endCtx, cancelEnd := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		committed, endErr := sess.End(endCtx, try)
 		cancelEnd()
 		inTxn = false
@@ -638,7 +779,7 @@ func (w *worker) txnLength() time.Duration {
 // flush waits until everything produced so far is acknowledged and
 // returns the first failure among it.
 func (w *worker) flush(ctx context.Context) error {
-	if err := w.cl.Flush(ctx); err != nil {
+	if err := w.chain.Flush(ctx); err != nil {
 		return err
 	}
 	return w.chain.TakeErr()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -34,6 +33,8 @@ type Spec struct {
 	Dedupe   Dedupe
 	Delivery string // DeliveryAtLeastOnce (default) or DeliveryExactlyOnce
 	Tuning   Tuning
+	// TimeBounds is the range of event times the job accepts.
+	TimeBounds TimeBounds
 }
 
 // Delivery modes.
@@ -256,7 +257,7 @@ const MaxFileSize = 1 << 20
 // listing every problem found; the Spec is then partial (nil if the file is
 // not YAML at all) and only good for finding more errors.
 func ParseFile(path string) (*Spec, error) {
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path, MaxFileSize, "job file")
 	if err != nil {
 		return nil, Errors{{File: path, Msg: err.Error()}}
 	}
@@ -285,10 +286,10 @@ func (p *parser) errf(n *yaml.Node, format string, args ...any) {
 
 // Parse parses a job file's bytes; file names it in errors.
 func Parse(file string, src []byte) (*Spec, error) {
-	p := &parser{file: file, lines: strings.Split(string(src), "\n")}
 	if len(src) > MaxFileSize {
 		return nil, Errors{{File: file, Msg: fmt.Sprintf("job file is %d bytes; the limit is %d", len(src), MaxFileSize)}}
 	}
+	p := &parser{file: file, lines: strings.Split(string(src), "\n")}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	if err := dec.Decode(&doc); err != nil {
@@ -323,13 +324,18 @@ func Parse(file string, src []byte) (*Spec, error) {
 			}
 		},
 		"tuning": func(n *yaml.Node) { p.tuning(n, &spec.Tuning) },
+		"time_bounds": func(n *yaml.Node) {
+			p.timeBounds(n, &spec.TimeBounds)
+		},
 	}, "name", "source")
 	if spec.Delivery == "" {
 		spec.Delivery = DeliveryAtLeastOnce
 	}
 	if spec.Name != "" && !jobNameRE.MatchString(spec.Name) {
-		p.errf(p.find(root, "name"), "name %q: use lower-case letters, digits, '.', '_' and '-'", spec.Name)
+		p.errf(p.find(root, "name"), "name %q: use lower-case letters, digits, '.', '_' and '-'", clip(spec.Name))
 	}
+	p.topicNames(p.find(root, "name"), spec.Name)
+	p.duplicateElements(spec)
 	if root.Kind == yaml.MappingNode && len(spec.Nodes) == 0 && len(spec.Edges) == 0 && p.find(root, "nodes") == nil && p.find(root, "edges") == nil {
 		p.errf(root, "job maps records to nothing: add nodes or edges")
 	}
@@ -401,7 +407,7 @@ func (p *parser) mapping(n *yaml.Node, what string, keys map[string]func(*yaml.N
 		fn, ok := keys[k.Value]
 		switch {
 		case !ok:
-			p.errf(k, "%s: unknown key %q (known: %s)", what, k.Value, knownKeys(keys))
+			p.errf(k, "%s: unknown key %q (known: %s)", what, clip(k.Value), knownKeys(keys))
 		case seen[k.Value]:
 			p.errf(k, "%s: duplicate key %q", what, k.Value)
 		default:
@@ -809,4 +815,144 @@ func (s *Spec) schemaPath() string {
 		return s.Source.Schema
 	}
 	return filepath.Join(filepath.Dir(s.File), s.Source.Schema)
+}
+
+// Event-time bounds (time_bounds). A record from far in the future would
+// win every later property update (last writer wins by event time) and
+// never expire by TTL; one from before any real feed (a zero or negative
+// time, a unit mistake) pins first_seen. Neither is data, so each job
+// bounds the event times it accepts, with defaults no live feed reaches.
+var (
+	// DefaultNotBefore is the earliest event time a job accepts unless
+	// time_bounds.not_before says otherwise.
+	DefaultNotBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	// DefaultMaxAhead is how far ahead of the processing clock an event
+	// time may be unless time_bounds.max_ahead says otherwise: producers'
+	// clocks drift, but not by an hour.
+	DefaultMaxAhead = time.Hour
+)
+
+// TimeBounds is the range of event times a job accepts; a record outside
+// it is dead-lettered at stage time. Zero values mean the defaults.
+type TimeBounds struct {
+	// NotBefore is the earliest event time accepted.
+	NotBefore time.Time
+	// MaxAhead is how far after the processing clock an event time may be.
+	MaxAhead time.Duration
+}
+
+// Defaults returns b with its unset bounds set to the defaults.
+func (b TimeBounds) Defaults() TimeBounds {
+	if b.NotBefore.IsZero() {
+		b.NotBefore = DefaultNotBefore
+	}
+	if b.MaxAhead <= 0 {
+		b.MaxAhead = DefaultMaxAhead
+	}
+	return b
+}
+
+// maxAheadLimit bounds time_bounds.max_ahead: a century ahead is no bound
+// at all, and durations near time.Duration's limit overflow when added to
+// the clock.
+const maxAheadLimit = 100 * 365 * 24 * time.Hour
+
+func (p *parser) timeBounds(n *yaml.Node, b *TimeBounds) {
+	var notBefore *yaml.Node
+	p.mapping(n, "time_bounds", map[string]func(*yaml.Node){
+		"not_before": func(v *yaml.Node) {
+			notBefore = v
+			s := p.str(v, "time_bounds.not_before")
+			if s == "" {
+				return
+			}
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				t, err = time.Parse(time.DateOnly, s)
+			}
+			if err != nil {
+				p.errf(v, "time_bounds.not_before %q: want a date such as 2000-01-01 or a time such as 2000-01-01T00:00:00Z", s)
+				return
+			}
+			b.NotBefore = t.UTC()
+		},
+		"max_ahead": func(v *yaml.Node) {
+			d := p.duration(v, "time_bounds.max_ahead")
+			if d > maxAheadLimit {
+				p.errf(v, "time_bounds.max_ahead %s: at most %s (a century)", v.Value, maxAheadLimit)
+				return
+			}
+			b.MaxAhead = d
+		},
+	})
+	// An inverted range accepts nothing: every record would be dead-lettered.
+	d := b.Defaults()
+	if notBefore != nil && d.NotBefore.After(time.Now().Add(d.MaxAhead)) {
+		p.errf(notBefore, "time_bounds.not_before %s is after the latest event time accepted (the processing clock plus max_ahead %s): every record would be dead-lettered",
+			d.NotBefore.Format(time.RFC3339), d.MaxAhead)
+	}
+}
+
+// Names that reach Kafka. A job's name becomes its dead-letter topic
+// (rdg.dlq.<name>), which Kafka must accept, and which must not be the
+// graph writer's (rdg.dlq.writer-<store>).
+
+// maxTopicName is Kafka's limit on a topic name.
+const maxTopicName = 249
+
+// WriterDeadLetterPrefix begins the job names the graph writers' dead-letter
+// topics take: a job may not use them.
+const WriterDeadLetterPrefix = "writer-"
+
+func (p *parser) topicNames(n *yaml.Node, name string) {
+	if n == nil || name == "" {
+		return
+	}
+	if dlq := DeadLetterTopic(name); len(dlq) > maxTopicName {
+		p.errf(n, "name is %d bytes: its dead-letter topic %s... would be longer than Kafka's %d-character limit on topic names (at most %d)",
+			len(name), dlq[:len("rdg.dlq.")+16], maxTopicName, maxTopicName-len(dlq)+len(name))
+	}
+	if strings.HasPrefix(name, WriterDeadLetterPrefix) {
+		p.errf(n, "name %q: names beginning %q are reserved: rdg.dlq.%s<store> is a graph writer's dead-letter topic",
+			clip(name), WriterDeadLetterPrefix, WriterDeadLetterPrefix)
+	}
+}
+
+// duplicateElements reports a node (or edge) mapping that repeats an
+// earlier one: the same type and the same id expression (for an edge, the
+// same end points) make the same element from every record twice, once
+// with each entry's properties at one event time, so which value a
+// property keeps would be decided by the tie-break rather than the job.
+// Two entries of one type with different ids are fine: two accounts per
+// record, say.
+func (p *parser) duplicateElements(spec *Spec) {
+	norm := func(e Expr) string { return strings.Join(strings.Fields(e.Src), " ") }
+	seen := map[string]int{}
+	for i, n := range spec.Nodes {
+		if n.Type == "" || strings.TrimSpace(n.ID.Src) == "" {
+			continue
+		}
+		key := n.Type + "\x00" + norm(n.ID)
+		if first, ok := seen[key]; ok {
+			p.errs = append(p.errs, Error{File: p.file, Line: n.Line, Col: n.Col, Msg: fmt.Sprintf(
+				"nodes[%d]: same type and id as nodes[%d] (%s, %s): each record would make that node twice; merge the two entries",
+				i, first, n.Type, clip(norm(n.ID)))})
+			continue
+		}
+		seen[key] = i
+	}
+	seen = map[string]int{}
+	for i, e := range spec.Edges {
+		if e.Type == "" || e.From.Type == "" || e.To.Type == "" {
+			continue
+		}
+		key := strings.Join([]string{e.Type, e.From.Type, norm(e.From.ID), e.To.Type, norm(e.To.ID)}, "\x00")
+		if first, ok := seen[key]; ok {
+			p.errs = append(p.errs, Error{File: p.file, Line: e.Line, Col: e.Col, Msg: fmt.Sprintf(
+				"edges[%d]: same type and end points as edges[%d] (%s from %s(%s) to %s(%s)): each record would make that edge twice; merge the two entries",
+				i, first, e.Type, e.From.Type, clip(norm(e.From.ID)), e.To.Type, clip(norm(e.To.ID)))})
+			continue
+		}
+		seen[key] = i
+	}
 }

@@ -172,6 +172,10 @@ type Stack struct {
 	ready  atomic.Bool
 	errMu  sync.Mutex
 	errs   []error
+
+	// writerMetrics, once the graph writer starts, tells /readyz about
+	// partitions it has stalled.
+	writerMetrics atomic.Pointer[writer.Metrics]
 }
 
 // LoadJobs compiles every *.yaml and *.yml file in dir, reporting all
@@ -369,6 +373,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	if s.store != nil {
 		wm := writer.NewMetrics(s.promReg)
+		s.writerMetrics.Store(wm)
 		s.supervise(runCtx, "graph writer", "writer", func(ctx context.Context) error {
 			return writer.Run(ctx, s.store, writer.Config{Seeds: s.seeds, KafkaOpts: s.kopts, Registry: s.reg, Store: cfg.StoreName,
 				Metrics: wm, Logger: s.log})
@@ -407,6 +412,10 @@ func (s *Stack) startAPI(ctx context.Context, addr string) error {
 				return
 			}
 			_, _ = w.Write([]byte("ready\n"))
+			// Still ready: queries are served from what is stored.
+			if wm := s.writerMetrics.Load(); wm != nil && wm.StalledPartitions() > 0 {
+				fmt.Fprintf(w, "graph writer: %d partition(s) stalled: the schema registry cannot give a record's schema (see the log and rdg_store_partitions_stalled)\n", wm.StalledPartitions())
+			}
 		}),
 	}
 	var h http.Handler

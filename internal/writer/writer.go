@@ -1,7 +1,9 @@
 // Package writer is the graph writer: it consumes the graph topics
 // (rdg.node.<type> and rdg.edge.<type>) in its own consumer group and merges
 // their elements into a store through graph.Writer, committing offsets only
-// after the store has made a batch durable.
+// after the store has made a batch durable. A graph record it cannot
+// decode goes to its dead-letter topic; one whose schema the registry
+// cannot give stops its partition until it can (guard.go).
 //
 // writer knows Kafka, the graph topics' wire format (package codec) and the
 // graph.Writer interface. It must not know which store it writes to, nor
@@ -15,6 +17,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,9 +38,16 @@ type Metrics struct {
 	Elements  *prometheus.CounterVec
 	Batches   prometheus.Counter
 	Rejected  *prometheus.CounterVec
+	Stalled   prometheus.Gauge
 	Batch     prometheus.Histogram
 	Freshness prometheus.Histogram
+
+	stalled atomic.Int32 // what Stalled shows
 }
+
+// StalledPartitions is how many graph partitions the writer has stopped
+// reading until the schema registry can give their next record's schema.
+func (m *Metrics) StalledPartitions() int { return int(m.stalled.Load()) }
 
 // NewMetrics creates writer metrics and registers them with reg (if non-nil).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -47,7 +57,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Batches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rdg_store_batches_total", Help: "Batches applied to the store."}),
 		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rdg_store_records_rejected_total", Help: "Graph topic records that could not be decoded and were skipped, by topic."}, []string{"topic"}),
+			Name: "rdg_store_records_rejected_total", Help: "Graph topic records that could not be decoded and went to the writer's dead-letter topic, by topic."}, []string{"topic"}),
+		Stalled: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rdg_store_partitions_stalled", Help: "Graph topic partitions the writer has stopped reading because the schema registry cannot give a record's schema (unreachable, or the schema was deleted)."}),
 		Batch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "rdg_store_batch_elements", Help: "Elements per applied batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
@@ -56,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Elements, m.Batches, m.Rejected, m.Batch, m.Freshness)
+		reg.MustRegister(m.Elements, m.Batches, m.Rejected, m.Stalled, m.Batch, m.Freshness)
 	}
 	return m
 }
@@ -97,10 +109,10 @@ type Config struct {
 }
 
 // Run consumes the graph topics into w until ctx is done. A record that
-// cannot be decoded is logged, counted and skipped: graph topics are written
-// by rdg, so such a record is a bug or tampering, and stopping would halt
-// the whole graph. A store error stops Run without committing, so the batch
-// is re-read after a restart.
+// cannot be decoded is dead-lettered, or, when the schema registry is at
+// fault, stalls its partition until the registry can give its schema (see
+// guard.go). A store error stops Run without committing, so the batch is
+// re-read after a restart.
 func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -124,10 +136,17 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 		cfg.CommitInterval = time.Second
 	}
 	log := cfg.Logger.With("component", "writer", "store", cfg.Store)
+	dlq := DeadLetterTopic(cfg.Store)
+	dlqMax, err := prepare(ctx, cfg, dlq, log)
+	if err != nil {
+		return err
+	}
+	stalled := newStalls(cfg.Registry, cfg.Metrics, log)
 	// The client's revoke callback needs the pipeline, which may exist
 	// before its client: it commits nothing until a batch is applied.
 	p := newPipeline(context.WithoutCancel(ctx), w, cfg.Metrics, cfg.CommitInterval)
-	cl, err := kgo.NewClient(append([]kgo.Opt{
+	var cl *kgo.Client
+	cl, err = kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Seeds...),
 		kgo.ConsumerGroup(Group(cfg.Store)),
 		kgo.ConsumeRegex(),
@@ -136,8 +155,20 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 		kgo.DisableAutoCommit(),
 		kgo.FetchMaxBytes(cfg.FetchMaxBytes),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { p.revoked() }),
-		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { p.lost(lost) }),
+		kgo.OnPartitionsRevoked(func(_ context.Context, cl *kgo.Client, revoked map[string][]int32) {
+			p.revoked()
+			stalled.forget(cl, revoked)
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
+			p.lost(lost)
+			stalled.forget(cl, lost)
+		}),
+		kgo.ProducerBatchMaxBytesFn(func(topic string) int32 {
+			if topic == dlq {
+				return dlqMax
+			}
+			return 1_000_012 // franz-go's default
+		}),
 		// Regex subscriptions see new topics on metadata refresh; a new
 		// job's first elements should not wait minutes for it.
 		kgo.MetadataMaxAge(cfg.TopicRefresh),
@@ -175,6 +206,15 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 				p.commitOwed(commitIfDue)
 			}
 		}
+		// Stalled partitions are looked at when due, and the poll waits no
+		// longer than the next look (after retry, every look is ahead).
+		stalled.retry(ctx, cl)
+		if look, ok := stalled.nextLook(); ok {
+			if d, has := pollCtx.Deadline(); !has || look.Before(d) {
+				cancel()
+				pollCtx, cancel = context.WithDeadline(ctx, look)
+			}
+		}
 		fetches := cl.PollRecords(pollCtx, cfg.MaxPollRecords)
 		cancel()
 		if ctx.Err() != nil {
@@ -190,27 +230,33 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 			}
 		})
 		wk := p.next()
+		wk.dead.topic, wk.dead.max = dlq, dlqMax
 		stopped := false
 		fetches.EachRecord(func(rec *kgo.Record) {
-			wk.last[topicPartition{rec.Topic, rec.Partition}] = rec
-			if stopped || rec.Value == nil {
+			tp := topicPartition{rec.Topic, rec.Partition}
+			if stopped || stalled.has(tp) {
+				// A stalled partition's records from the stalled one on
+				// are read again once it resumes.
 				return
 			}
-			err := decodeInto(ctx, elems, rec, &wk.batch)
-			for backoff := 100 * time.Millisecond; errors.Is(err, codec.ErrRegistryUnavailable); backoff = min(2*backoff, 5*time.Second) {
-				log.Warn("waiting for the schema registry", "err", err)
-				select {
-				case <-ctx.Done():
-					stopped = true
-					return
-				case <-time.After(backoff):
+			if rec.Value != nil {
+				if err := decodeInto(ctx, elems, rec, &wk.batch); err != nil {
+					id, cause := registryFault(ctx, cfg.Registry, rec, err)
+					switch {
+					case ctx.Err() != nil:
+						stopped = true
+						return
+					case cause != nil:
+						stalled.stop(cl, rec, id, cause)
+						return
+					}
+					cfg.Metrics.Rejected.WithLabelValues(rec.Topic).Inc()
+					log.Error("graph record dead-lettered: it cannot be decoded", "topic", rec.Topic, "partition", rec.Partition,
+						"offset", rec.Offset, "schema_id", id, "err", err, "dlq", dlq)
+					wk.dead.add(cl, rec, err)
 				}
-				err = decodeInto(ctx, elems, rec, &wk.batch)
 			}
-			if err != nil {
-				cfg.Metrics.Rejected.WithLabelValues(rec.Topic).Inc()
-				log.Error("skipping undecodable graph record", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
-			}
+			wk.last[tp] = rec
 		})
 		if stopped {
 			// Nothing of this batch is committed: it is re-read next time.
@@ -257,6 +303,9 @@ type topicPartition struct {
 type work struct {
 	batch graph.Batch
 	last  map[topicPartition]*kgo.Record
+	// dead are the batch's dead letters: its offsets are owed only once
+	// they are acknowledged.
+	dead deadLetters
 }
 
 // pipeline applies batches on a goroutine of its own, one at a time and in
@@ -329,6 +378,7 @@ func (p *pipeline) next() *work {
 	wk := <-p.free
 	wk.batch.Reset()
 	clear(wk.last)
+	wk.dead.reset()
 	return wk
 }
 
@@ -385,12 +435,15 @@ func (p *pipeline) close() {
 }
 
 // apply stores one batch and owes its offsets, committing them if the
-// interval has passed. Its context is not canceled when the writer stops:
+// interval has passed; the batch's dead letters are acknowledged first. Its context is not canceled when the writer stops:
 // a batch begun is finished, so that stopping never leaves work applied but
 // uncommitted for no reason.
 func (p *pipeline) apply(wk *work) error {
 	defer p.release(wk)
 	ctx := p.ctx
+	if err := wk.dead.wait(ctx, p.cl); err != nil {
+		return err
+	}
 	b := &wk.batch
 	if b.Len() > 0 {
 		if err := p.w.Apply(ctx, b); err != nil {

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
+	"net"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +30,9 @@ type env struct {
 	reg   *sr.Client
 	el    *codec.Elements
 	n     int
+	// registry serves the schema registry; its stop and start simulate an
+	// outage.
+	registry *registryServer
 }
 
 func newEnv(t *testing.T, n int) *env {
@@ -41,14 +45,10 @@ func newEnv(t *testing.T, n int) *env {
 	}
 	t.Cleanup(b.Close)
 	seeds := []string{b.Addr()}
-	rs, err := registry.New(ctx, registry.Seeds(seeds...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rs.Close)
-	hs := httptest.NewServer(rs)
-	t.Cleanup(hs.Close)
-	reg, err := sr.NewClient(sr.URLs(hs.URL))
+	rsrv := &registryServer{seeds: seeds}
+	rsrv.start(t, "127.0.0.1:0")
+	t.Cleanup(rsrv.stop)
+	reg, err := sr.NewClient(sr.URLs("http://" + rsrv.addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func newEnv(t *testing.T, n int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{seeds: seeds, reg: reg, el: el}
+	e := &env{seeds: seeds, reg: reg, el: el, registry: rsrv}
 	e.produce(t, n)
 	return e
 }
@@ -410,5 +410,48 @@ func TestWriterCommitsBeforeRebalance(t *testing.T) {
 	if got := first.applied.Load() + second.applied.Load(); got != int64(e.n) || second.applied.Load() == 0 {
 		t.Fatalf("the writers applied %d + %d records of %d: the second re-read what the first had applied, or read nothing",
 			first.applied.Load(), second.applied.Load(), e.n)
+	}
+}
+
+// registryServer is rdg's schema registry served over HTTP on a fixed
+// address, so that it can be stopped (an outage: connections refused) and
+// started again, reading its schemas back from Kafka as a restarted
+// registry does.
+type registryServer struct {
+	seeds []string
+	addr  string
+	rs    *registry.Server
+	hs    *http.Server
+}
+
+func (r *registryServer) start(t *testing.T, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rs, err := registry.New(ctx, registry.Seeds(r.seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ln net.Listener
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		// The port of a registry just stopped may take a moment to free.
+		if ln, err = net.Listen("tcp", addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+	if err != nil {
+		rs.Close()
+		t.Fatal(err)
+	}
+	r.addr, r.rs, r.hs = ln.Addr().String(), rs, &http.Server{Handler: rs}
+	go func() { _ = r.hs.Serve(ln) }()
+}
+
+func (r *registryServer) stop() {
+	if r.hs != nil {
+		_ = r.hs.Close()
+		r.rs.Close()
+		r.hs, r.rs = nil, nil
 	}
 }

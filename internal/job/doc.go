@@ -1,0 +1,13 @@
+// Package job owns stream jobs: the job file (parsing it, and reporting
+// every problem with its line and column for `rdg job check`), compiling
+// its expressions, the per-record path (size, decode, filter, project,
+// enrich, time bounds, map), the dedupe buffer, and the Kafka runtime that
+// reads a source topic in the job's consumer group, publishes graph
+// elements and dead letters, and commits source offsets only once what
+// they produced is acknowledged.
+//
+// job knows Kafka, the schema registry's client, Avro, the graph topics'
+// wire format (package codec) and the graph model. It must not know
+// stores, serving or the graph writer, beyond the writer's dead-letter
+// topic names, which no job may take.
+package job
