@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/examples"
+	"github.com/rdgraph/rdg/internal/datadir"
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/serve"
@@ -39,6 +40,8 @@ type upFlags struct {
 	sec          securityFlags
 	storage      storeFlags
 	ttl          string
+	disk         diskFlags
+	kafkaSync    bool
 }
 
 // securityFlags are the API's authentication and TLS options, shared by
@@ -143,15 +146,27 @@ With --demo, the Netflix example jobs run against generated member events
 	f.sec.add(cmd)
 	f.storage.add(cmd)
 	addTTLFlag(fl, &f.ttl)
+	f.disk.add(cmd)
+	fl.BoolVar(&f.kafkaSync, "kafka-sync", false, "the embedded broker fsyncs each produced batch before acknowledging it: an acknowledged record then survives a machine crash, not only a process crash (slower; see README, Durability)")
 	return cmd
 }
 
 func runUp(ctx context.Context, f *upFlags) error {
 	log := slog.Default()
+	if f.kafkaSync && f.brokers != "" {
+		return errors.New("--kafka-sync is for the embedded broker: with --brokers, the cluster's own settings decide when it syncs")
+	}
 	jobsDir := f.jobsDir
+	var lock *datadir.Lock
 	if jobsDir == "" && f.demo {
+		// The demo's job files go into the data directory: own it first.
+		var err error
+		if lock, err = datadir.Acquire(f.dataDir); err != nil {
+			return err
+		}
 		dir, err := examples.WriteNetflix(filepath.Join(f.dataDir, "demo"))
 		if err != nil {
+			lock.Release()
 			return err
 		}
 		jobsDir = dir
@@ -194,8 +209,13 @@ func runUp(ctx context.Context, f *upFlags) error {
 		NoWriter:        f.noWriter,
 		GraphPartitions: f.partitions,
 		Logger:          log,
+		DataDirLock:     lock,
+		KafkaSync:       f.kafkaSync,
 	}
 	if err := f.sec.apply(&cfg); err != nil {
+		return err
+	}
+	if err := f.disk.apply(&cfg); err != nil {
 		return err
 	}
 	if err := f.storage.apply(&cfg); err != nil {

@@ -34,6 +34,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/datadir"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/registry"
 	"github.com/rdgraph/rdg/internal/serve"
@@ -81,12 +82,24 @@ type Config struct {
 	TTL map[string]time.Duration
 	// StoreOptions are passed to store.Open after rdg's own.
 	StoreOptions []store.Opt
+
+	// The data directory, when this process writes one (the embedded
+	// broker, the store): Start makes the process its only owner, or
+	// fails naming the owner (DataDirLock: already taken by the caller),
+	// and refuses writes while its file system has less than DiskReserve
+	// bytes free (0: datadir.DefaultReserve). KafkaSync makes the embedded
+	// broker fsync each produced batch before acknowledging it.
+	DataDirLock *datadir.Lock
+	DiskReserve uint64
+	KafkaSync   bool
 }
 
 // Stack is a running rdg.
 type Stack struct {
 	cfg      Config
 	log      *slog.Logger
+	lock     *datadir.Lock
+	guard    *datadir.Guard
 	embedded *broker.Embedded
 	seeds    []string
 	reg      *sr.Client
@@ -178,6 +191,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 
+	s.lock = cfg.DataDirLock
+	if len(cfg.Brokers) == 0 || !cfg.NoWriter {
+		if err := s.ownDataDir(); err != nil {
+			return nil, err
+		}
+	}
+
 	// Kafka.
 	if len(cfg.Brokers) > 0 {
 		s.seeds = cfg.Brokers
@@ -186,13 +206,18 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			cfg.KafkaAddr = "127.0.0.1:9092"
 		}
 		labelled(ctx, "broker", func(context.Context) {
-			s.embedded, err = broker.Start(broker.Addr(cfg.KafkaAddr), broker.DataDir(filepath.Join(cfg.DataDir, "kafka")), broker.Logger(s.log))
+			opts := []broker.Opt{broker.Addr(cfg.KafkaAddr), broker.DataDir(filepath.Join(cfg.DataDir, "kafka")), broker.Logger(s.log),
+				broker.WriteGate(func() error { return s.guard.Check(0) })}
+			if cfg.KafkaSync {
+				opts = append(opts, broker.SyncWrites())
+			}
+			s.embedded, err = broker.Start(opts...)
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.seeds = []string{s.embedded.Addr()}
-		s.log.Info("embedded Kafka listening", "addr", s.embedded.Addr(), "data", filepath.Join(cfg.DataDir, "kafka"))
+		s.log.Info("embedded Kafka listening", "addr", s.embedded.Addr(), "data", filepath.Join(cfg.DataDir, "kafka"), "sync_writes", cfg.KafkaSync)
 	}
 	adminCl, err := kgo.NewClient(kgo.SeedBrokers(s.seeds...))
 	if err != nil {
@@ -240,8 +265,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	// Store and API.
 	if !cfg.NoWriter {
 		dir := filepath.Join(cfg.DataDir, "store")
-		labelled(ctx, "store", func(context.Context) {
-			s.store, err = store.Open(dir, append([]store.Opt{store.Logger(s.log), store.TTL(cfg.TTL)}, cfg.StoreOptions...)...)
+		labelled(ctx, "store", func(ctx context.Context) {
+			s.store, err = openStore(ctx, dir, append([]store.Opt{store.Logger(s.log), store.TTL(cfg.TTL), store.WriteGate(s.guard)}, cfg.StoreOptions...))
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
@@ -312,6 +337,14 @@ func (s *Stack) startAPI(ctx context.Context, addr string) error {
 				return
 			}
 			_, _ = w.Write([]byte("ready\n"))
+			// Queries are still served when the data directory is full,
+			// so the process stays ready; the refusal is said here, in
+			// the log and in rdg_data_dir_full.
+			if s.guard != nil {
+				if err := s.guard.Check(0); err != nil {
+					_, _ = w.Write([]byte("writes refused: " + err.Error() + "\n"))
+				}
+			}
 		}),
 	}
 	var h http.Handler
@@ -416,6 +449,10 @@ func (s *Stack) Close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	if s.guard != nil {
+		// A graph writer holding its batch for space must give up now.
+		s.guard.Close()
+	}
 	s.wg.Wait()
 	if s.regHTTP != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -431,6 +468,9 @@ func (s *Stack) Close() error {
 	}
 	if s.embedded != nil {
 		s.embedded.Close()
+	}
+	if lerr := s.lock.Release(); lerr != nil && err == nil {
+		err = fmt.Errorf("data directory lock: %w", lerr)
 	}
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
