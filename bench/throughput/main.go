@@ -493,6 +493,10 @@ func runCeiling(ctx context.Context, in ceilingIn) (ceilingOut, error) {
 	}
 	loop := make(chan error, members)
 	member := func(cl *kgo.Client) error {
+		// However the loop ends (a flush or commit cut short by the end
+		// of the run too), the poll's rebalance block must be lifted, or
+		// the client's Close waits for it forever.
+		defer cl.AllowRebalance()
 		var mine, emitted int64
 		nextCommit := time.Now().Add(t.CommitInterval)
 		for {
