@@ -37,7 +37,7 @@ rdg-store-<store>, merges the elements into the Pebble store under
 --data-dir/store, and serves the query API, /metrics and health checks on
 --api-addr. Offsets are committed only after the store has made a batch
 durable, so a crash at any moment loses nothing.`,
-		Example: `  rdg writer run --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081 --data-dir /var/lib/rdg`,
+		Example: `  rdg writer run --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081 --data-dir /var/lib/rdg-writer`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := stack.Config{
@@ -70,7 +70,7 @@ durable, so a crash at any moment loses nothing.`,
 	fl := run.Flags()
 	fl.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	fl.StringVar(&f.registry, "registry", "http://127.0.0.1:8081", "schema registry URL")
-	fl.StringVar(&f.dataDir, "data-dir", "./rdg-data", "directory of the store (store/ below it)")
+	fl.StringVar(&f.dataDir, "data-dir", "./rdg-data", "directory of the store (store/ below it); one process per directory, so not that of an rdg up on this machine")
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:8080", "listen address of the query API, /metrics and health checks")
 	fl.StringVar(&f.store, "store", "default", "store name: the writer's consumer group is rdg-store-<store>")
 	f.sec.add(run)
