@@ -38,6 +38,7 @@
 //
 //	go run ./bench/freshness
 //	go run ./bench/freshness -rates 50000 -windows 0 -duration 30s -cpuprofile bench/out/prof
+//	go run ./bench/freshness -kafka-sync      # the broker fsyncs each batch
 //
 // The table goes to stdout, progress to stderr, JSON to bench/out/freshness.json.
 package main
@@ -93,6 +94,9 @@ type config struct {
 	Trace     time.Duration   `json:"trace_ns,omitempty"`
 	MemTable  int             `json:"memtable_mib,omitempty"`
 	Conc      int             `json:"job_concurrency,omitempty"`
+	// KafkaSync: the broker fsyncs each produced batch before it
+	// acknowledges it (rdg up --kafka-sync).
+	KafkaSync bool `json:"kafka_sync"`
 }
 
 // runIn is one run, handed to its child process.
@@ -181,6 +185,7 @@ func main() {
 	flag.StringVar(&c.Profile, "cpuprofile", "bench/out/prof", "write a CPU profile of every run's paced production and drain (freshness-<rate>-<window>.pprof) into this directory, and print its CPU by part (empty: don't)")
 	flag.DurationVar(&c.Trace, "trace", 0, "with -cpuprofile, also record an execution trace of this long from the start of the measured period (freshness-<rate>-<window>.trace)")
 	flag.IntVar(&c.MemTable, "memtable-mib", 0, "Pebble memtable size in MiB (0: the store's default)")
+	flag.BoolVar(&c.KafkaSync, "kafka-sync", false, "the broker fsyncs each produced batch before acknowledging it, as rdg up --kafka-sync")
 	flag.Parse()
 	c.Parts = int32(*parts)
 	for _, s := range strings.Split(rates, ",") {
@@ -263,6 +268,7 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 		GraphPartitions: c.Parts,
 		Logger:          lg,
 		StoreOptions:    storeOpts(c),
+		KafkaSync:       c.KafkaSync,
 		BeforeJobs: func(ctx context.Context, seeds []string, reg *sr.Client) error {
 			cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 			if err != nil {
@@ -689,11 +695,18 @@ func (m *monitor) run(ctx context.Context) {
 	}
 }
 
+func syncNote(on bool) string {
+	if on {
+		return ", broker fsyncs each batch (--kafka-sync)"
+	}
+	return ""
+}
+
 func printTable(res result) {
 	fmt.Printf("\nfreshness: %s\n", res.Env)
 	t := report.Table{
-		Title: fmt.Sprintf("event produced -> edge visible through the API: %s measured after %s warm-up, %.0f probes/s, poll every %s",
-			res.Config.Duration, res.Config.Warmup, res.Config.ProbeRate, res.Config.Poll),
+		Title: fmt.Sprintf("event produced -> edge visible through the API: %s measured after %s warm-up, %.0f probes/s, poll every %s%s",
+			res.Config.Duration, res.Config.Warmup, res.Config.ProbeRate, res.Config.Poll, syncNote(res.Config.KafkaSync)),
 		Cols: []string{"offered ev/s", "window", "achieved ev/s", "min 1s ev/s", "probes", "missed", "p50 ms", "p99 ms", "max ms", "target ms", "holds",
 			"to job p50/p99 ms", "after job p50/p99 ms",
 			"job backlog max", "writer backlog max", "write stalls", "poll cycle p50/max ms", "CPU s", "cores", "peak RSS", "load"},

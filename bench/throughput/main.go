@@ -38,6 +38,7 @@
 //
 //	go run ./bench/throughput                         # 2,000,000 events
 //	go run ./bench/throughput -events 200000 -runs 2 -cpuprofile bench/out/prof
+//	go run ./bench/throughput -kafka-sync             # the broker fsyncs each batch
 //
 // The table goes to stdout, progress to stderr, JSON to bench/out/throughput.json.
 package main
@@ -69,14 +70,17 @@ import (
 )
 
 type config struct {
-	Work    rig.Workload `json:"workload"`
-	Runs    int          `json:"runs"`
-	Sample  int          `json:"sampled_output_records_per_topic"`
-	Conc    int          `json:"job_concurrency,omitempty"`
-	Dir     string       `json:"-"`
-	JSON    string       `json:"-"`
-	Profile string       `json:"-"`
-	Block   bool         `json:"-"`
+	Work   rig.Workload `json:"workload"`
+	Runs   int          `json:"runs"`
+	Sample int          `json:"sampled_output_records_per_topic"`
+	Conc   int          `json:"job_concurrency,omitempty"`
+	// KafkaSync: the broker fsyncs each produced batch before it
+	// acknowledges it (rdg up --kafka-sync).
+	KafkaSync bool   `json:"kafka_sync"`
+	Dir       string `json:"-"`
+	JSON      string `json:"-"`
+	Profile   string `json:"-"`
+	Block     bool   `json:"-"`
 }
 
 func main() {
@@ -89,6 +93,7 @@ func main() {
 	flag.IntVar(&c.Conc, "concurrency", 0, "consumers of the job in its process (0: the job file's tuning); the ceiling runs as many")
 	flag.IntVar(&c.Sample, "sample", 2000, "job output records sampled per graph topic for the ceiling's records")
 	flag.StringVar(&c.Dir, "dir", "", "broker data directory (default: a temporary one, removed at the end)")
+	flag.BoolVar(&c.KafkaSync, "kafka-sync", false, "the broker fsyncs each produced batch before acknowledging it, as rdg up --kafka-sync")
 	flag.StringVar(&c.JSON, "json", "bench/out/throughput.json", "write the results here as JSON (empty: don't)")
 	flag.StringVar(&c.Profile, "cpuprofile", "", "write CPU profiles of every run (job-N, ceiling-N, and the broker during each) into this directory")
 	flag.BoolVar(&c.Block, "blockprofile", false, "with -cpuprofile, also write the job's blocking profile (job-N.block.pprof)")
@@ -147,7 +152,7 @@ type pair struct {
 func run(c config, lg *slog.Logger) error {
 	ctx := context.Background()
 	res := result{Env: report.Environment(), Config: c}
-	k, err := rig.Load(ctx, c.Dir, c.Work, lg)
+	k, err := rig.Load(ctx, c.Dir, c.Work, lg, rig.KafkaSync(c.KafkaSync))
 	if err != nil {
 		return err
 	}
@@ -488,6 +493,10 @@ func runCeiling(ctx context.Context, in ceilingIn) (ceilingOut, error) {
 	}
 	loop := make(chan error, members)
 	member := func(cl *kgo.Client) error {
+		// However the loop ends (a flush or commit cut short by the end
+		// of the run too), the poll's rebalance block must be lifted, or
+		// the client's Close waits for it forever.
+		defer cl.AllowRebalance()
 		var mine, emitted int64
 		nextCommit := time.Now().Add(t.CommitInterval)
 		for {
@@ -565,6 +574,9 @@ func printTable(res result) {
 	title := fmt.Sprintf("playback job vs franz-go ceiling: %d events, %d members, %d partitions", res.Produced.Events, res.Config.Work.Members, res.Config.Work.Partitions)
 	if res.Config.Conc > 0 {
 		title += fmt.Sprintf(", job concurrency %d", res.Config.Conc)
+	}
+	if res.Config.KafkaSync {
+		title += ", broker fsyncs each batch (--kafka-sync)"
 	}
 	t := report.Table{
 		Title: title,

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/examples"
+	"github.com/rdgraph/rdg/internal/datadir"
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/serve"
@@ -40,6 +41,8 @@ type upFlags struct {
 	storage      storeFlags
 	ttl          string
 	access       accessFlags
+	disk         diskFlags
+	kafkaSync    bool
 }
 
 // securityFlags are the API's authentication and TLS options, shared by
@@ -150,7 +153,7 @@ With --demo, the Netflix example jobs run against generated member events
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:8080", "listen address of the query API, /metrics and health checks")
 	fl.StringVar(&f.jobsDir, "jobs", "", "directory of job files (*.yaml); with --demo, defaults to the built-in Netflix example")
 	fl.Int32Var(&f.partitions, "partitions", 6, "partitions of the graph topics (and demo source topics) rdg creates")
-	fl.BoolVar(&f.noWriter, "no-writer", false, "run no graph writer, store or query API here (run `rdg writer run` elsewhere)")
+	fl.BoolVar(&f.noWriter, "no-writer", false, "run no graph writer, store or query API here (run rdg writer run elsewhere)")
 	fl.BoolVar(&f.demo, "demo", false, "run the Netflix example jobs against generated member events")
 	fl.Float64Var(&f.demoRate, "demo-rate", 200, "with --demo: generated events per second")
 	fl.IntVar(&f.demoMembers, "demo-members", 1000, "with --demo: number of simulated members")
@@ -161,15 +164,27 @@ With --demo, the Netflix example jobs run against generated member events
 	f.storage.add(cmd)
 	addTTLFlag(fl, &f.ttl)
 	f.access.add(cmd, false, true, true)
+	f.disk.add(cmd)
+	fl.BoolVar(&f.kafkaSync, "kafka-sync", false, "the embedded broker fsyncs each produced batch before acknowledging it: an acknowledged record then survives a machine crash, not only a process crash (slower; see README, Durability)")
 	return cmd
 }
 
 func runUp(ctx context.Context, f *upFlags) error {
 	log := slog.Default()
+	if f.kafkaSync && f.brokers != "" {
+		return errors.New("--kafka-sync is for the embedded broker: with --brokers, the cluster's own settings decide when it syncs")
+	}
 	jobsDir := f.jobsDir
+	var lock *datadir.Lock
 	if jobsDir == "" && f.demo {
+		// The demo's job files go into the data directory: own it first.
+		var err error
+		if lock, err = datadir.Acquire(f.dataDir); err != nil {
+			return err
+		}
 		dir, err := examples.WriteNetflix(filepath.Join(f.dataDir, "demo"))
 		if err != nil {
+			lock.Release()
 			return err
 		}
 		jobsDir = dir
@@ -213,6 +228,8 @@ func runUp(ctx context.Context, f *upFlags) error {
 		NoWriter:        f.noWriter,
 		GraphPartitions: f.partitions,
 		Logger:          log,
+		DataDirLock:     lock,
+		KafkaSync:       f.kafkaSync,
 	}
 	if err := f.access.apply(&cfg); err != nil {
 		return err
@@ -222,6 +239,9 @@ func runUp(ctx context.Context, f *upFlags) error {
 	}
 	cfg.ListenerTLS = cfg.TLSCert != ""
 	warnExposed(&cfg)
+	if err := f.disk.apply(&cfg); err != nil {
+		return err
+	}
 	var err error
 	if kopts, err = cfg.KafkaClientOpts(); err != nil {
 		return err

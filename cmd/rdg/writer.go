@@ -20,6 +20,7 @@ type writerRunFlags struct {
 	storage  storeFlags
 	ttl      string
 	access   accessFlags
+	disk     diskFlags
 }
 
 func newWriterCmd() *cobra.Command {
@@ -41,7 +42,7 @@ durable, so a crash at any moment loses nothing.
 --credentials-file FILE (one line user:password) authenticates to Kafka
 (SASL) and the registry (basic auth) and, unless --token or --token-file
 gives another, makes the API require the password as a bearer token.`,
-		Example: `  rdg writer run --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081 --data-dir /var/lib/rdg`,
+		Example: `  rdg writer run --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081 --data-dir /var/lib/rdg-writer`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := stack.Config{
@@ -56,6 +57,9 @@ gives another, makes the API require the password as a bearer token.`,
 			}
 			warnExposed(&cfg)
 			if err := f.storage.apply(&cfg); err != nil {
+				return err
+			}
+			if err := f.disk.apply(&cfg); err != nil {
 				return err
 			}
 			ttl, err := parseTTL(f.ttl)
@@ -75,13 +79,14 @@ gives another, makes the API require the password as a bearer token.`,
 	fl := run.Flags()
 	fl.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	fl.StringVar(&f.registry, "registry", "http://127.0.0.1:8081", "schema registry URL")
-	fl.StringVar(&f.dataDir, "data-dir", "./rdg-data", "directory of the store (store/ below it)")
+	fl.StringVar(&f.dataDir, "data-dir", "./rdg-data", "directory of the store (store/ below it); one process per directory, so not that of an rdg up on this machine")
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:8080", "listen address of the query API, /metrics and health checks")
 	fl.StringVar(&f.store, "store", "default", "store name: the writer's consumer group is rdg-store-<store>")
 	f.sec.add(run)
 	f.storage.add(run)
 	addTTLFlag(fl, &f.ttl)
 	f.access.add(run, false, true, true)
+	f.disk.add(run)
 	cmd.AddCommand(run)
 	return cmd
 }

@@ -41,6 +41,7 @@ type config struct {
 	// Access: see SASL and TLS.
 	saslUser, saslPass string
 	tls                *tls.Config
+	gate               func() error // see WriteGate
 }
 
 // Opt configures Start.
@@ -134,7 +135,7 @@ func Start(opts ...Opt) (*Embedded, error) {
 		}),
 	}
 	if cfg.dataDir != "" {
-		if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
+		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("broker data directory: %w", err)
 		}
 		kopts = append(kopts, kfake.DataDir(cfg.dataDir))
@@ -153,6 +154,9 @@ func Start(opts ...Opt) (*Embedded, error) {
 			return nil, fmt.Errorf("start embedded Kafka on %s (is another broker running? use --kafka-addr or --brokers): %w", cfg.addr, err)
 		}
 		return nil, fmt.Errorf("start embedded Kafka: %w", err)
+	}
+	if cfg.gate != nil {
+		refuseProduceWhile(c, cfg.gate)
 	}
 	e := &Embedded{cluster: c, addr: c.ListenAddrs()[0], cfg: cfg}
 	if err := cfg.forgetSASLUsers(); err != nil {

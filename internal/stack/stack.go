@@ -36,6 +36,7 @@ import (
 	"github.com/rdgraph/rdg/internal/access"
 	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/datadir"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/registry"
 	"github.com/rdgraph/rdg/internal/serve"
@@ -100,6 +101,16 @@ type Config struct {
 	// RegistryOpts are client options (basic auth, TLS) for an external
 	// registry (RegistryURL).
 	RegistryOpts []sr.ClientOpt
+
+	// The data directory, when this process writes one (the embedded
+	// broker, the store): Start makes the process its only owner, or
+	// fails naming the owner (DataDirLock: already taken by the caller),
+	// and refuses writes while its file system has less than DiskReserve
+	// bytes free (0: datadir.DefaultReserve). KafkaSync makes the embedded
+	// broker fsync each produced batch before acknowledging it.
+	DataDirLock *datadir.Lock
+	DiskReserve uint64
+	KafkaSync   bool
 }
 
 // KafkaClientOpts are the options with which the stack's clients reach its
@@ -155,6 +166,8 @@ func graphSubject(subject string) bool {
 type Stack struct {
 	cfg      Config
 	log      *slog.Logger
+	lock     *datadir.Lock
+	guard    *datadir.Guard
 	embedded *broker.Embedded
 	seeds    []string
 	reg      *sr.Client
@@ -261,6 +274,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 
+	s.lock = cfg.DataDirLock
+	if len(cfg.Brokers) == 0 || !cfg.NoWriter {
+		if err := s.ownDataDir(); err != nil {
+			return nil, err
+		}
+	}
+
 	// Kafka.
 	if len(cfg.Brokers) > 0 {
 		s.seeds = cfg.Brokers
@@ -276,6 +296,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			bopts = append(bopts, broker.TLS(lnTLS))
 		}
 		labelled(ctx, "broker", func(context.Context) {
+			if cfg.KafkaSync {
+				bopts = append(bopts, broker.SyncWrites())
+			}
+			bopts = append(bopts, broker.WriteGate(func() error { return s.guard.Check(0) }))
 			s.embedded, err = broker.Start(bopts...)
 		})
 		if err != nil {
@@ -283,7 +307,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		s.seeds = []string{s.embedded.Addr()}
 		s.log.Info("embedded Kafka listening", "addr", s.embedded.Addr(), "data", filepath.Join(cfg.DataDir, "kafka"),
-			"sasl", cfg.Credentials != nil, "tls", lnTLS != nil)
+			"sasl", cfg.Credentials != nil, "tls", lnTLS != nil, "sync_writes", cfg.KafkaSync)
 	}
 	adminCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.seeds...)}, s.kopts...)...)
 	if err != nil {
@@ -339,8 +363,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	// Store and API.
 	if !cfg.NoWriter {
 		dir := filepath.Join(cfg.DataDir, "store")
-		labelled(ctx, "store", func(context.Context) {
-			s.store, err = store.Open(dir, append([]store.Opt{store.Logger(s.log), store.TTL(cfg.TTL)}, cfg.StoreOptions...)...)
+		labelled(ctx, "store", func(ctx context.Context) {
+			s.store, err = openStore(ctx, dir, append([]store.Opt{store.Logger(s.log), store.TTL(cfg.TTL), store.WriteGate(s.guard)}, cfg.StoreOptions...))
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
@@ -412,6 +436,14 @@ func (s *Stack) startAPI(ctx context.Context, addr string) error {
 				return
 			}
 			_, _ = w.Write([]byte("ready\n"))
+			// Queries are still served when the data directory is full,
+			// so the process stays ready; the refusal is said here, in
+			// the log and in rdg_data_dir_full.
+			if s.guard != nil {
+				if err := s.guard.Check(0); err != nil {
+					_, _ = w.Write([]byte("writes refused: " + err.Error() + "\n"))
+				}
+			}
 			// Still ready: queries are served from what is stored.
 			if wm := s.writerMetrics.Load(); wm != nil && wm.StalledPartitions() > 0 {
 				fmt.Fprintf(w, "graph writer: %d partition(s) stalled: the schema registry cannot give a record's schema (see the log and rdg_store_partitions_stalled)\n", wm.StalledPartitions())
@@ -524,6 +556,10 @@ func (s *Stack) Close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	if s.guard != nil {
+		// A graph writer holding its batch for space must give up now.
+		s.guard.Close()
+	}
 	s.wg.Wait()
 	if s.regHTTP != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -539,6 +575,9 @@ func (s *Stack) Close() error {
 	}
 	if s.embedded != nil {
 		s.embedded.Close()
+	}
+	if lerr := s.lock.Release(); lerr != nil && err == nil {
+		err = fmt.Errorf("data directory lock: %w", lerr)
 	}
 	s.errMu.Lock()
 	defer s.errMu.Unlock()

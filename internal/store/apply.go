@@ -81,6 +81,11 @@ func (p *Pebble) Apply(ctx context.Context, b *graph.Batch) error {
 	if b == nil || b.Len() == 0 {
 		return nil
 	}
+	if p.gate != nil {
+		if err := p.gate.Wait(ctx); err != nil {
+			return fmt.Errorf("store: apply: %w", err)
+		}
+	}
 	s := p.getScratch()
 	defer p.putScratch(s)
 	if err := s.encode(b); err != nil {
@@ -98,7 +103,7 @@ func (p *Pebble) Apply(ctx context.Context, b *graph.Batch) error {
 		return err
 	}
 	p.mu.RLock()
-	err := p.db.Apply(wb, p.wo)
+	err := p.write(wb)
 	p.mu.RUnlock()
 	if err != nil {
 		return fmt.Errorf("store: apply: %w", err)

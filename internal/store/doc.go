@@ -35,6 +35,12 @@
 // sweep's delete and Apply's merges are ordered by a lock so that a delete
 // never erases an update it has not seen.
 //
+// The disk (disk.go): write-ahead logs grow as written and a clean Close
+// flushes and removes them, so the directory holds the tables and little
+// else; writes ask a Gate first (rdg's guard of the data directory's free
+// space) and a failed write to the log stops writes with an error instead
+// of taking the process down.
+//
 // Statistics (stats.go): counts per type and the highest-degree nodes per
 // node type come from one pass over each keyspace, not from counters kept
 // on write (a blind write does not know whether its element is new); the

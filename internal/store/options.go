@@ -30,7 +30,8 @@ type cfg struct {
 	sweepEvery   time.Duration
 	sweepKeys    int
 	// fs replaces the disk (tests: a file system that can crash).
-	fs vfs.FS
+	fs   vfs.FS
+	gate Gate
 }
 
 func defaultCfg() cfg {
@@ -156,12 +157,13 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 }
 
 // Fatalf is called by Pebble on invariant violations (e.g. data corruption)
-// after which it must not continue; panicking instead of exiting lets the
-// process's own recovery and logging run.
+// and failed writes to its logs, after which it must not continue;
+// panicking instead of exiting lets the process's own recovery and logging
+// run, and lets Apply recover from the one failure it can (see write).
 func (p pebbleLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	p.l.Log(context.Background(), slog.LevelError+4, msg, "component", "pebble")
-	panic("pebble: " + msg)
+	panic(fatalError(msg))
 }
 
 // withFS opens the store on fs instead of the disk.

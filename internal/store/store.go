@@ -13,6 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/rdgraph/rdg/internal/graph"
 )
@@ -66,6 +67,15 @@ type Pebble struct {
 	// scratch holds Apply's working memory between calls (see apply.go).
 	scratch chan *scratch
 	stalls  *stalls
+
+	// The disk (disk.go): the directory, its file system, the gate asked
+	// before writes, the error that stopped writes for good, and the
+	// background error handler.
+	dir      string
+	fs       vfs.FS
+	gate     Gate
+	writeErr atomic.Pointer[error]
+	bg       *bgErrors
 }
 
 // Open opens the store in dir, creating it if it does not exist.
@@ -77,6 +87,24 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 	if err := c.ttl.Validate(); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	fs := c.fs
+	if fs == nil {
+		fs = vfs.Default
+	}
+	fs = noPreallocFS{fs}
+	if c.gate != nil {
+		// Open replays the write-ahead log into tables before it returns,
+		// and Pebble cannot be stopped while it retries a write that finds
+		// the disk full: check that there is room first.
+		need, err := replayBytes(fs, dir)
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
+		if err := c.gate.Check(need); err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
+	}
+	bg := newBGErrors(c.logger)
 	po := &pebble.Options{
 		Merger:             merger,
 		Logger:             pebbleLogger{c.logger},
@@ -88,7 +116,7 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 		// read amplification builds up, which under a sustained ingest of
 		// uniformly spread keys is what otherwise stalls writes.
 		CompactionConcurrencyRange: func() (int, int) { return 1, min(max(runtime.GOMAXPROCS(0), 1), 4) },
-		FS:                         c.fs,
+		FS:                         fs,
 	}
 	// Bloom filters on every level: the default comparer's prefix is the
 	// whole key, so they let a node read or a reverse edge lookup skip tables
@@ -108,8 +136,11 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 			st.end()
 			log.Info("store: write stall ended")
 		},
+		BackgroundError: bg.handle,
 	})
+	bg.opening.Store(true)
 	db, err := pebble.Open(dir, po)
+	bg.opening.Store(false)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
@@ -122,7 +153,7 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 		wo = pebble.NoSync
 	}
 	p := &Pebble{db: db, wo: wo, ttl: c.ttl, now: c.now, log: c.logger, sweepKeys: c.sweepKeys, stop: make(chan struct{}),
-		scratch: make(chan *scratch, scratchKept), stalls: st}
+		scratch: make(chan *scratch, scratchKept), stalls: st, dir: dir, fs: fs, gate: c.gate, bg: bg}
 	if len(p.ttl) > 0 && c.sweepEvery > 0 {
 		p.swept.Add(1)
 		go p.sweepLoop(c.sweepEvery)
@@ -210,7 +241,11 @@ func migrateLayout1(db *pebble.DB, log *slog.Logger) error {
 	return nil
 }
 
-// Close closes the store. Reads and writes after Close panic, as Pebble's do.
+// Close closes the store, first flushing what the write-ahead log holds
+// into tables (unless the disk is full or writes failed) and then removing
+// the logs, which that leaves holding nothing, so that a clean stop leaves
+// only tables and no log to replay. It waits for writes in flight; reads
+// and writes after Close panic, as Pebble's do.
 func (p *Pebble) Close() error {
 	if p.closed.Swap(true) {
 		return ErrClosed
@@ -218,8 +253,17 @@ func (p *Pebble) Close() error {
 	close(p.stop)
 	p.closeMu.Lock()
 	p.swept.Wait()
+	// Held to the end: no write may land in the log begun by the flush,
+	// which is removed with the others.
+	p.mu.Lock()
+	flushed := p.flushForClose()
+	close(p.bg.closing)
 	err := p.db.Close()
+	p.mu.Unlock()
 	p.closeMu.Unlock()
+	if err == nil && flushed {
+		removeLogs(p.fs, p.dir, p.log)
+	}
 	return err
 }
 

@@ -218,7 +218,12 @@ func (p *Pebble) deleteExpired(keys [][]byte) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	if err := p.db.Apply(b, p.wo); err != nil {
+	if p.gate != nil {
+		if err := p.gate.Check(0); err != nil {
+			return 0, fmt.Errorf("store: sweep: %w", err)
+		}
+	}
+	if err := p.write(b); err != nil {
 		return 0, fmt.Errorf("store: sweep: %w", err)
 	}
 	return n, nil

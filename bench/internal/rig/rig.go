@@ -48,16 +48,27 @@ type Kafka struct {
 	st *stack.Stack
 }
 
+// KafkaOpt changes how StartKafka starts the broker.
+type KafkaOpt func(*stack.Config)
+
+// KafkaSync makes the broker fsync each produced batch before it
+// acknowledges it (`rdg up --kafka-sync`) if on.
+func KafkaSync(on bool) KafkaOpt { return func(c *stack.Config) { c.KafkaSync = on } }
+
 // StartKafka starts the broker (log under dataDir/kafka) and the registry
 // through package stack, exactly as `rdg up --no-writer` does with no jobs.
-func StartKafka(ctx context.Context, dataDir string, log *slog.Logger) (*Kafka, error) {
-	st, err := stack.Start(ctx, stack.Config{
+func StartKafka(ctx context.Context, dataDir string, log *slog.Logger, opts ...KafkaOpt) (*Kafka, error) {
+	cfg := stack.Config{
 		DataDir:      dataDir,
 		KafkaAddr:    "127.0.0.1:0",
 		RegistryAddr: "127.0.0.1:0",
 		NoWriter:     true,
 		Logger:       log,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	st, err := stack.Start(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +157,7 @@ type Loaded struct {
 // Load starts the broker and the registry with their data under dir (a new
 // temporary directory if empty, removed by Close) and produces w into
 // them, saying so on stderr.
-func Load(ctx context.Context, dir string, w Workload, log *slog.Logger) (_ *Loaded, err error) {
+func Load(ctx context.Context, dir string, w Workload, log *slog.Logger, opts ...KafkaOpt) (_ *Loaded, err error) {
 	l := &Loaded{}
 	defer func() {
 		if err != nil {
@@ -159,7 +170,7 @@ func Load(ctx context.Context, dir string, w Workload, log *slog.Logger) (_ *Loa
 		}
 		dir = l.tmp
 	}
-	if l.Kafka, err = StartKafka(ctx, dir, log); err != nil {
+	if l.Kafka, err = StartKafka(ctx, dir, log, opts...); err != nil {
 		return nil, err
 	}
 	reg, err := sr.NewClient(sr.URLs(l.RegistryURL()))
