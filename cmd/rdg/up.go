@@ -39,6 +39,7 @@ type upFlags struct {
 	sec          securityFlags
 	storage      storeFlags
 	ttl          string
+	admission    admissionFlags
 }
 
 // securityFlags are the API's authentication and TLS options, shared by
@@ -143,6 +144,7 @@ With --demo, the Netflix example jobs run against generated member events
 	f.sec.add(cmd)
 	f.storage.add(cmd)
 	addTTLFlag(fl, &f.ttl)
+	f.admission.add(cmd)
 	return cmd
 }
 
@@ -199,6 +201,9 @@ func runUp(ctx context.Context, f *upFlags) error {
 		return err
 	}
 	if err := f.storage.apply(&cfg); err != nil {
+		return err
+	}
+	if err := f.admission.apply(&cfg); err != nil {
 		return err
 	}
 	ttl, err := parseTTL(f.ttl)

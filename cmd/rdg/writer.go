@@ -19,6 +19,7 @@ type writerRunFlags struct {
 	sec      securityFlags
 	storage  storeFlags
 	ttl      string
+	queries  admissionFlags
 }
 
 func newWriterCmd() *cobra.Command {
@@ -49,6 +50,9 @@ durable, so a crash at any moment loses nothing.`,
 			if err := f.storage.apply(&cfg); err != nil {
 				return err
 			}
+			if err := f.queries.apply(&cfg); err != nil {
+				return err
+			}
 			ttl, err := parseTTL(f.ttl)
 			if err != nil {
 				return err
@@ -72,6 +76,7 @@ durable, so a crash at any moment loses nothing.`,
 	f.sec.add(run)
 	f.storage.add(run)
 	addTTLFlag(fl, &f.ttl)
+	f.queries.add(run)
 	cmd.AddCommand(run)
 	return cmd
 }

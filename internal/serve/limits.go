@@ -22,6 +22,8 @@ type Limits struct {
 	GetNodesMax int
 	// NeighborsDefault and NeighborsMax bound NeighborsRequest.limit.
 	NeighborsDefault, NeighborsMax int
+	// TraverseStartMax is the most start nodes one Traverse may name.
+	TraverseStartMax int
 	// TraverseMaxDepth bounds TraverseRequest.depth and the number of steps.
 	TraverseMaxDepth int
 	// TraverseNodesDefault and TraverseNodesMax bound TraverseRequest.max_nodes.
@@ -63,6 +65,7 @@ func DefaultLimits() Limits {
 		GetNodesMax:          1_000,
 		NeighborsDefault:     100,
 		NeighborsMax:         10_000,
+		TraverseStartMax:     1_000,
 		TraverseMaxDepth:     100,
 		TraverseNodesDefault: 1_000,
 		TraverseNodesMax:     100_000,
@@ -102,6 +105,7 @@ func (l Limits) withDefaults() Limits {
 	fill(&l.GetNodesMax, d.GetNodesMax)
 	fill(&l.NeighborsMax, d.NeighborsMax)
 	fill(&l.NeighborsDefault, d.NeighborsDefault)
+	fill(&l.TraverseStartMax, d.TraverseStartMax)
 	fill(&l.TraverseMaxDepth, d.TraverseMaxDepth)
 	fill(&l.TraverseNodesMax, d.TraverseNodesMax)
 	fill(&l.TraverseNodesDefault, d.TraverseNodesDefault)
@@ -182,7 +186,9 @@ func (s *service) guards(ctx context.Context, field string, pl *rdgv1.QueryLimit
 	if d := pl.GetDeadlineMs(); d > 0 {
 		budget = min(budget, time.Duration(d)*time.Millisecond)
 	}
-	now := time.Now()
+	// The budget starts when the request arrived: time spent waiting for
+	// admission counts.
+	now := arrival(ctx)
 	soft := now.Add(budget)
 	if dl, ok := ctx.Deadline(); ok {
 		margin := min(dl.Sub(now)/10, maxReplyMargin)
@@ -193,6 +199,13 @@ func (s *service) guards(ctx context.Context, field string, pl *rdgv1.QueryLimit
 	lim.Deadline = soft
 	hctx, cancel := context.WithDeadline(ctx, soft.Add(hardGrace))
 	return lim, hctx, cancel, nil
+}
+
+// startBy is when a query whose budget runs from arrived to deadline must
+// have started: with less than a tenth of its budget left it could only
+// return a near-empty partial answer, so admission refuses it instead.
+func startBy(arrived, deadline time.Time) time.Time {
+	return deadline.Add(-deadline.Sub(arrived) / 10)
 }
 
 func limitToProto(l graph.Limit) rdgv1.Limit {
