@@ -68,8 +68,10 @@ func (strictJSON) Unmarshal(b []byte, m any) error {
 	}
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(b, pm); err != nil {
 		// protojson's errors name the field and the position; its
-		// "proto: " prefix says nothing to an API client.
-		return fmt.Errorf("JSON %s: %s", pm.ProtoReflect().Descriptor().Name(), strings.TrimPrefix(strings.TrimPrefix(err.Error(), "proto:"), " "))
+		// "proto:" prefix (followed by a space or, at random, a
+		// non-breaking one) says nothing to an API client.
+		msg := strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0")
+		return fmt.Errorf("JSON %s: %s", pm.ProtoReflect().Descriptor().Name(), msg)
 	}
 	return nil
 }
