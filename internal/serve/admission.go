@@ -23,8 +23,8 @@ import (
 // Admission control. Limits bound one query; Admission bounds what all of
 // them together may take: how many run at once, and how much memory the
 // running ones may hold by their estimates (query_cost.go). A request
-// that does not fit waits in a first-come, first-served queue; the time it
-// waits counts against its deadline, and one that cannot start while a
+// that does not fit waits in a queue, served in order of arrival as room
+// frees (dispatch); the time it waits counts against its deadline, and one that cannot start while a
 // tenth of its budget is left is refused with ResourceExhausted, as is one
 // that finds the queue full. Refusals carry a retry hint: a Retry-After
 // header (or trailer) in seconds and, for gRPC clients, a
@@ -161,18 +161,26 @@ func (a *admission) start(cost int64) {
 	a.m.admitted.Inc()
 }
 
-// dispatch starts queued queries from the head while they fit; a.mu is
-// held. The head waits for room even when a smaller query behind it would
-// fit, so that large queries are not starved by small ones.
+// dispatch starts queued queries in their order of arrival, each that
+// fits; a.mu is held. A query waiting for memory does not hold up the
+// smaller ones behind it: memory freed goes first to the oldest query it
+// is enough for, so a large query starts as soon as enough is free, and
+// if smaller queries keep too much of it busy for too long, the large one
+// is refused at its deadline like any other rather than stalling them
+// all.
 func (a *admission) dispatch() {
-	for len(a.queue) > 0 && a.fits(a.queue[0].cost) {
-		w := a.queue[0]
-		a.queue[0] = nil
-		a.queue = a.queue[1:]
+	kept := a.queue[:0]
+	for _, w := range a.queue {
+		if a.cfg.MaxRunning > 0 && a.running >= a.cfg.MaxRunning || !a.fits(w.cost) {
+			kept = append(kept, w)
+			continue
+		}
 		w.admitted = true
 		a.start(w.cost)
 		close(w.ready)
 	}
+	clear(a.queue[len(kept):])
+	a.queue = kept
 	a.m.queued.Set(float64(len(a.queue)))
 }
 
@@ -181,7 +189,9 @@ func (a *admission) dispatch() {
 // success the caller must call release.
 func (a *admission) acquire(ctx context.Context, cost int64, startBy time.Time) error {
 	a.mu.Lock()
-	if len(a.queue) == 0 && a.fits(cost) {
+	// Nothing queued fits now (dispatch starts whatever does), so a query
+	// that fits overtakes no one that could run.
+	if a.fits(cost) {
 		a.start(cost)
 		a.mu.Unlock()
 		a.m.wait.Observe(0)
@@ -222,8 +232,7 @@ func (a *admission) acquire(ctx context.Context, cost int64, startBy time.Time) 
 				break
 			}
 		}
-		// w may have been the head that the next ones waited behind.
-		a.dispatch()
+		a.m.queued.Set(float64(len(a.queue)))
 	}
 	retry := a.retryAfter()
 	a.mu.Unlock()

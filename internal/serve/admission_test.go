@@ -353,3 +353,28 @@ func TestDefaultAdmission(t *testing.T) {
 		t.Errorf("zero Admission: %q", got)
 	}
 }
+
+// TestAdmissionSmallQueriesPassAWaitingLargeOne: a query waiting for
+// memory does not hold up a smaller one that fits meanwhile.
+func TestAdmissionSmallQueriesPassAWaitingLargeOne(t *testing.T) {
+	s := newAdmissionServer(t, serve.Admission{MaxRunning: 10, MaxMemory: serve.MemoryFor(100), MaxQueued: 4})
+	release := s.hold(t)
+	large := make(chan error, 1)
+	go func() {
+		// Its limits allow more than the whole bound: lowered to fit,
+		// it needs all of it, so it waits for the held query.
+		_, err := s.c.Traverse(context.Background(), connect.NewRequest(&rdgv1.TraverseRequest{Start: []*rdgv1.NodeRef{ref("account", "m1")},
+			Depth: 6, MaxNodes: 100_000, MaxEdges: 1_000_000, Limits: &rdgv1.QueryLimits{MaxVisited: 1_000_000}}))
+		large <- err
+	}()
+	s.awaitMetric(t, "rdg_query_queued", 1)
+	m := mustOK(s.c.GetNodes(context.Background(), connect.NewRequest(&rdgv1.GetNodesRequest{Refs: []*rdgv1.NodeRef{ref("device", "tv")}})))(t)
+	equal(t, "small query's answer", len(m.GetNodes()), 1)
+	equal(t, "the large one still waits", s.metric(t, "rdg_query_queued"), 1)
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-large; err != nil {
+		t.Fatalf("the large query, once the held one ended: %v", err)
+	}
+}
