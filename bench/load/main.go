@@ -91,6 +91,7 @@ type config struct {
 	Keep        bool      `json:"-"`
 	Reuse       bool      `json:"reuse"`
 	RDG         string    `json:"-"`
+	Logs        string    `json:"-"`
 	JSON        string    `json:"-"`
 }
 
@@ -156,6 +157,7 @@ func main() {
 	flag.BoolVar(&c.Keep, "keep", false, "keep -dir")
 	flag.BoolVar(&c.Reuse, "reuse", false, "reuse the graph in -dir if it was built with the same -members, -events and -seed (and keep -dir)")
 	flag.StringVar(&c.RDG, "rdg", "", "the rdg binary to serve with (default: built from ./cmd/rdg)")
+	flag.StringVar(&c.Logs, "logs", "", "keep the servers' logs (rdg-<mode>.log) in this directory (default: removed at the end)")
 	flag.StringVar(&c.JSON, "json", "bench/out/load.json", "write the results here as JSON (empty: don't)")
 	flag.Parse()
 	c.Duration, c.Warmup = duration.String(), warmup.String()
@@ -509,7 +511,11 @@ func load(ctx context.Context, url string, clients int, end time.Time, members i
 func runMode(ctx context.Context, c config, bin, tmp, mode string, args []string, members int, duration, warmup time.Duration) (modeResult, error) {
 	r := modeResult{Mode: mode, Args: args, CacheBytes: int64(c.CacheMiB) << 20, ByKind: map[string]kindResult{},
 		Failed: map[string]int64{}, Errors: map[string]map[string]int{}}
-	s, err := startServer(ctx, bin, c.Graph.dir(c.Dir), filepath.Join(tmp, "rdg-"+mode+".log"), c.CacheMiB, args)
+	logs := tmp
+	if c.Logs != "" {
+		logs = c.Logs
+	}
+	s, err := startServer(ctx, bin, c.Graph.dir(c.Dir), filepath.Join(logs, "rdg-"+mode+".log"), c.CacheMiB, args)
 	if err != nil {
 		return r, err
 	}

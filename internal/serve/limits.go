@@ -149,15 +149,19 @@ func clamp[T uint32 | int32](v T, def, maximum int) int {
 	return int(v)
 }
 
-// Deadline handling. A query's budget ends at the earliest of the server's
-// Timeout, limits.deadline_ms and — less a margin to send the answer in —
-// the transport's deadline (grpc-timeout, Connect-Timeout-Ms). The engine
-// stops at the budget with a partial result; the context it reads with
-// ends hardGrace later, so that a store read already under way when the
-// budget ends is cut off rather than left to run.
+// Deadline handling. A query's budget runs from the request's arrival to
+// the earliest of the server's Timeout, limits.deadline_ms and the
+// transport's deadline (grpc-timeout, Connect-Timeout-Ms). The engine
+// stops before the budget ends, with a partial result, leaving a margin
+// to encode and send the answer in: a tenth of the budget, at most
+// maxReplyMargin before the server's or the client's own deadline and at
+// most maxTransportMargin before the transport's. The context it reads
+// with ends hardGrace later, so that a store read already under way when
+// the engine's time is up is cut off rather than left to run.
 const (
-	hardGrace      = 250 * time.Millisecond
-	maxReplyMargin = 50 * time.Millisecond
+	hardGrace          = 250 * time.Millisecond
+	maxReplyMargin     = time.Second
+	maxTransportMargin = 50 * time.Millisecond
 )
 
 // guards validates a request's QueryLimits and turns them into the
@@ -189,9 +193,9 @@ func (s *service) guards(ctx context.Context, field string, pl *rdgv1.QueryLimit
 	// The budget starts when the request arrived: time spent waiting for
 	// admission counts.
 	now := arrival(ctx)
-	soft := now.Add(budget)
+	soft := now.Add(budget - min(budget/10, maxReplyMargin))
 	if dl, ok := ctx.Deadline(); ok {
-		margin := min(dl.Sub(now)/10, maxReplyMargin)
+		margin := min(dl.Sub(now)/10, maxTransportMargin)
 		if t := dl.Add(-margin); t.Before(soft) {
 			soft = t
 		}
