@@ -1,8 +1,9 @@
 // Package serve owns the wire form of rdg's API and serving it over HTTP:
 // the connect-go handler for rdg.v1.GraphService (gRPC, gRPC-Web and
-// Connect/JSON on one handler), request validation and limits, the
-// conversion between protobuf and graph types, and an HTTP server that
-// speaks HTTP/1.1 and cleartext HTTP/2 on one port.
+// Connect/JSON on one handler), request validation and limits, admission
+// control (how much query work runs at once), the conversion between
+// protobuf and graph types, the bearer token and the explorer's sessions,
+// and an HTTP server that speaks HTTP/1.1 and cleartext HTTP/2 on one port.
 //
 // serve knows the graph only as a graph.Reader. It must not know Kafka,
 // Pebble, PostgreSQL or jobs: every store backend is served the same way,
