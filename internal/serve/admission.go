@@ -24,9 +24,9 @@ import (
 // them together may take: how many run at once, and how much memory the
 // running ones may hold by their estimates (query_cost.go). A request
 // that does not fit waits in a queue, served in order of arrival as room
-// frees (dispatch); the time it waits counts against its deadline, and one that cannot start while a
-// tenth of its budget is left is refused with ResourceExhausted, as is one
-// that finds the queue full. Refusals carry a retry hint: a Retry-After
+// frees (dispatch). The time it waits counts against its deadline, and it
+// waits for at most half of it (startBy): one that cannot start by then is
+// refused with ResourceExhausted, as is one that finds the queue full. Refusals carry a retry hint: a Retry-After
 // header (or trailer) in seconds and, for gRPC clients, a
 // google.rpc.RetryInfo error detail.
 //

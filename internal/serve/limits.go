@@ -206,10 +206,13 @@ func (s *service) guards(ctx context.Context, field string, pl *rdgv1.QueryLimit
 }
 
 // startBy is when a query whose budget runs from arrived to deadline must
-// have started: with less than a tenth of its budget left it could only
-// return a near-empty partial answer, so admission refuses it instead.
+// have started, or be refused. Half the budget: a query admitted later
+// would have little time left for its work, so its answer would be
+// mostly cut short and its client's wait mostly wasted, and under
+// overload an early refusal with a retry hint serves a client better
+// than a long wait ending in one.
 func startBy(arrived, deadline time.Time) time.Time {
-	return deadline.Add(-deadline.Sub(arrived) / 10)
+	return deadline.Add(-deadline.Sub(arrived) / 2)
 }
 
 func limitToProto(l graph.Limit) rdgv1.Limit {
