@@ -111,13 +111,21 @@ type modeResult struct {
 	PeakRSS     int64   `json:"peak_rss_bytes"`
 	// Admitted are the queries answered; their latency is measured by the
 	// client, time waiting for admission included.
-	Admitted report.Latency            `json:"admitted"`
-	ByKind   map[string]kindResult     `json:"by_kind"`
-	Rejected int64                     `json:"rejected"`
-	Failed   map[string]int64          `json:"failed"`
-	Server   map[string]float64        `json:"server_metrics"`
-	Checks   map[string]checkOutcome   `json:"checks,omitempty"`
-	Errors   map[string]map[string]int `json:"error_samples,omitempty"`
+	Admitted report.Latency        `json:"admitted"`
+	ByKind   map[string]kindResult `json:"by_kind"`
+	// ServerAdmitted and ServerLate are what the server's
+	// rdg_query_duration_seconds counted during the measured run: the
+	// queries it admitted, and those whose answer ended after the
+	// deadline (from its arrival at the server). Unlike the client's
+	// latencies they leave out the client's own decoding, which shares
+	// the machine's cores with the server.
+	ServerAdmitted float64                   `json:"server_admitted"`
+	ServerLate     float64                   `json:"server_late"`
+	Rejected       int64                     `json:"rejected"`
+	Failed         map[string]int64          `json:"failed"`
+	Server         map[string]float64        `json:"server_metrics"`
+	Checks         map[string]checkOutcome   `json:"checks,omitempty"`
+	Errors         map[string]map[string]int `json:"error_samples,omitempty"`
 }
 
 type kindResult struct {
@@ -565,6 +573,10 @@ func runMode(ctx context.Context, c config, bin, tmp, mode string, args []string
 	if warmup > 0 {
 		load(ctx, s.url, max(c.Clients/10, 1), time.Now().Add(warmup), members, uint64(c.Graph.Seed)+1000, c.HonourRetry)
 	}
+	before, err := s.metrics()
+	if err != nil {
+		return r, err
+	}
 	calls := load(ctx, s.url, c.Clients, time.Now().Add(duration), members, uint64(c.Graph.Seed), c.HonourRetry)
 	stopWatch()
 	abortMu.Lock()
@@ -577,6 +589,9 @@ func runMode(ctx context.Context, c config, bin, tmp, mode string, args []string
 		if r.Server, err = s.metrics(); err != nil {
 			return r, err
 		}
+		n0, late0 := answersLate(before)
+		n1, late1 := answersLate(r.Server)
+		r.ServerAdmitted, r.ServerLate = n1-n0, late1-late0
 	}
 
 	var admitted []time.Duration
@@ -625,11 +640,28 @@ func runMode(ctx context.Context, c config, bin, tmp, mode string, args []string
 	return r, nil
 }
 
+// answersLate sums rdg_query_duration_seconds over the RPCs: how many
+// admitted queries it counted, and how many of them took longer than the
+// deadline (one of its bucket bounds).
+func answersLate(m map[string]float64) (n, late float64) {
+	le := fmt.Sprintf(`,le="%g"}`, serverDeadline.Seconds())
+	for k, v := range m {
+		switch {
+		case strings.HasPrefix(k, "rdg_query_duration_seconds_count"):
+			n += v
+			late += v
+		case strings.HasPrefix(k, "rdg_query_duration_seconds_bucket") && strings.HasSuffix(k, le):
+			late -= v
+		}
+	}
+	return n, late
+}
+
 func printResults(res output) {
 	fmt.Printf("\nrdg query server under load: %s\n", res.Env)
 	fmt.Printf("graph: %d members, %d events -> %d nodes, %d edges; %d clients for %s per mode; deadline %s\n",
 		res.Graph.Members, res.Graph.Events, res.Graph.Nodes, res.Graph.Edges, res.Config.Clients, res.Config.Duration, serverDeadline)
-	t := report.Table{Title: "per mode", Cols: []string{"mode", "running", "query mem", "RSS start", "peak RSS", "admitted", "p50 ms", "p99 ms", "max ms", "rejected", "failed"}}
+	t := report.Table{Title: "per mode (latency of admitted queries as their clients saw it)", Cols: []string{"mode", "running", "query mem", "RSS start", "peak RSS", "admitted", "p50 ms", "p99 ms", "max ms", "rejected", "failed", "late on server"}}
 	for _, r := range res.Runs {
 		failed := int64(0)
 		for _, n := range r.Failed {
@@ -646,8 +678,10 @@ func printResults(res output) {
 		if r.Aborted != "" {
 			peak = "aborted"
 		}
-		t.Add(r.Mode, running, mem, report.Bytes(r.StartRSS), peak, r.Admitted.N, r.Admitted.P50ms, r.Admitted.P99ms, r.Admitted.MaxMs, r.Rejected, failed)
+		t.Add(r.Mode, running, mem, report.Bytes(r.StartRSS), peak, r.Admitted.N, r.Admitted.P50ms, r.Admitted.P99ms, r.Admitted.MaxMs, r.Rejected, failed,
+			fmt.Sprintf("%.0f of %.0f", r.ServerLate, r.ServerAdmitted))
 	}
+	t.Notes = append(t.Notes, fmt.Sprintf("late on server: answers that ended more than %s after the request reached the server (rdg_query_duration_seconds)", serverDeadline))
 	for _, r := range res.Runs {
 		if r.Aborted != "" {
 			t.Notes = append(t.Notes, fmt.Sprintf("%s: %s", r.Mode, r.Aborted))

@@ -17,7 +17,10 @@ import (
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 )
 
 // Admission control. Limits bound one query; Admission bounds what all of
@@ -384,6 +387,9 @@ func (a *admission) tickets(next http.Handler) http.Handler {
 		defer func() {
 			if t.held {
 				a.release(t.cost, time.Since(t.started))
+				if proc := strings.TrimPrefix(r.URL.Path, "/"+string(graphService.FullName())+"/"); graphService.Methods().ByName(protoreflect.Name(proc)) != nil {
+					a.m.latency.WithLabelValues(proc).Observe(time.Since(t.arrived).Seconds())
+				}
 			}
 		}()
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ticketKey{}, t)))
@@ -409,12 +415,17 @@ func (s *service) admit(ctx context.Context, cost int64, startBy time.Time) erro
 	return nil
 }
 
+// graphService names the RPCs that latency is labelled with (a label
+// taken from the path as it came would let clients grow the metric).
+var graphService = rdgv1.File_rdg_v1_graph_proto.Services().ByName("GraphService")
+
 type admissionMetrics struct {
 	running, queued, reserved prometheus.Gauge
 	maxRunning, maxMemory     prometheus.Gauge
 	admitted                  prometheus.Counter
 	rejected                  *prometheus.CounterVec
 	wait                      prometheus.Histogram
+	latency                   *prometheus.HistogramVec
 }
 
 func newAdmissionMetrics() *admissionMetrics {
@@ -429,6 +440,9 @@ func newAdmissionMetrics() *admissionMetrics {
 			Help: "Queries refused by admission control, by reason: queue_full, deadline (could not start in time), canceled (the client gave up waiting)."}, []string{"reason"}),
 		wait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rdg_query_queue_wait_seconds", Help: "Time admitted queries waited to start.",
 			Buckets: []float64{0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rdg_query_duration_seconds",
+			Help:    "Time from the arrival of an admitted query to the end of its answer (waiting for admission included), by RPC.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 7.5, 10, 15, 30}}, []string{"procedure"}),
 	}
 	for _, r := range []string{"queue_full", "deadline", "canceled"} {
 		m.rejected.WithLabelValues(r)
@@ -437,5 +451,5 @@ func newAdmissionMetrics() *admissionMetrics {
 }
 
 func (m *admissionMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.running, m.queued, m.reserved, m.maxRunning, m.maxMemory, m.admitted, m.rejected, m.wait}
+	return []prometheus.Collector{m.running, m.queued, m.reserved, m.maxRunning, m.maxMemory, m.admitted, m.rejected, m.wait, m.latency}
 }

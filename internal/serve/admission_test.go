@@ -264,6 +264,9 @@ func TestAdmissionQueuedRunWhenRoomFrees(t *testing.T) {
 	s.awaitMetric(t, "rdg_query_running", 0)
 	equal(t, "admitted", s.metric(t, "rdg_query_admitted_total"), 3)
 	equal(t, "rejected", s.metric(t, `rdg_query_rejected_total{reason="queue_full"}`)+s.metric(t, `rdg_query_rejected_total{reason="deadline"}`), 0)
+	for _, proc := range []string{"GetNodes", "Neighbors", "Traverse"} {
+		s.awaitMetric(t, `rdg_query_duration_seconds_count{procedure="`+proc+`"}`, 1)
+	}
 }
 
 // TestAdmissionDeadlineWhileQueued: the deadline counts from arrival, so a
