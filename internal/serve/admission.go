@@ -29,17 +29,18 @@ import (
 // that does not fit waits in a queue, served in order of arrival as room
 // frees (dispatch). The time it waits counts against its deadline, and it
 // waits for at most half of it (startBy): one that cannot start by then is
-// refused with ResourceExhausted, as is one that finds the queue full. Refusals carry a retry hint: a Retry-After
-// header (or trailer) in seconds and, for gRPC clients, a
-// google.rpc.RetryInfo error detail.
+// refused with ResourceExhausted, as is one that finds the queue full.
+// Refusals carry a retry hint: a Retry-After header (or trailer) in
+// seconds and, for gRPC clients, a google.rpc.RetryInfo error detail.
 //
 // A query's reservation is held until its answer has been written, so that
 // the encoded answer counts too. Stats is not admitted: its scan runs at
-// most once at a time whatever the number of requests (stats.go).
+// most once at a time whatever the number of requests (query_stats.go).
 
 // Admission configures admission control. A zero field means no bound on
-// what it bounds, which with all three zero is no admission control at
-// all: meant for benchmarking the server without it.
+// what it bounds; with MaxRunning and MaxMemory zero nothing ever waits,
+// which is no admission control at all: meant for benchmarking the server
+// without it.
 type Admission struct {
 	// MaxRunning is the most queries that run at once.
 	MaxRunning int
@@ -129,7 +130,7 @@ type admission struct {
 	mu       sync.Mutex
 	running  int
 	reserved int64
-	queue    []*waiter // FIFO; the head is the next to start
+	queue    []*waiter // in order of arrival
 	avgRun   time.Duration
 }
 
@@ -169,12 +170,16 @@ func (a *admission) start(cost int64) {
 // smaller ones behind it: memory freed goes first to the oldest query it
 // is enough for, so a large query starts as soon as enough is free, and
 // if smaller queries keep too much of it busy for too long, the large one
-// is refused at its deadline like any other rather than stalling them
-// all.
+// is refused when its time to start runs out, like any other, rather than
+// stalling them all.
 func (a *admission) dispatch() {
 	kept := a.queue[:0]
-	for _, w := range a.queue {
-		if a.cfg.MaxRunning > 0 && a.running >= a.cfg.MaxRunning || !a.fits(w.cost) {
+	for i, w := range a.queue {
+		if a.cfg.MaxRunning > 0 && a.running >= a.cfg.MaxRunning {
+			kept = append(kept, a.queue[i:]...)
+			break
+		}
+		if !a.fits(w.cost) {
 			kept = append(kept, w)
 			continue
 		}
@@ -223,6 +228,9 @@ func (a *admission) acquire(ctx context.Context, cost int64, startBy time.Time) 
 		reason = "deadline"
 	case <-ctx.Done():
 		reason = "canceled"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			reason = "deadline" // the transport's
+		}
 	}
 	a.mu.Lock()
 	if w.admitted {
@@ -241,10 +249,10 @@ func (a *admission) acquire(ctx context.Context, cost int64, startBy time.Time) 
 	a.mu.Unlock()
 	a.m.rejected.WithLabelValues(reason).Inc()
 	waited := time.Since(t0).Round(time.Millisecond)
-	if reason == "canceled" {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("the request's deadline passed after %s waiting for the server to have room", waited))
-		}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("the request's deadline passed after %s waiting for the server to have room", waited))
+	case ctx.Err() != nil:
 		return connect.NewError(connect.CodeCanceled, errors.New("request canceled while waiting for the server to have room"))
 	}
 	return busyError(fmt.Sprintf("server busy: waited %s and could not start the query in time for its deadline", waited), retry)
@@ -437,7 +445,7 @@ func newAdmissionMetrics() *admissionMetrics {
 		maxMemory:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "rdg_query_memory_limit_bytes", Help: "The most memory running queries may reserve (0: no bound)."}),
 		admitted:   prometheus.NewCounter(prometheus.CounterOpts{Name: "rdg_query_admitted_total", Help: "Queries admitted to run."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rdg_query_rejected_total",
-			Help: "Queries refused by admission control, by reason: queue_full, deadline (could not start in time), canceled (the client gave up waiting)."}, []string{"reason"}),
+			Help: "Queries refused by admission control, by reason: queue_full, deadline (could not start in time, by the server's or the transport's deadline), canceled (the client gave up waiting)."}, []string{"reason"}),
 		wait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rdg_query_queue_wait_seconds", Help: "Time admitted queries waited to start.",
 			Buckets: []float64{0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rdg_query_duration_seconds",
