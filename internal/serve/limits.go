@@ -158,10 +158,17 @@ func clamp[T uint32 | int32](v T, def, maximum int) int {
 // most maxTransportMargin before the transport's. The context it reads
 // with ends hardGrace later, so that a store read already under way when
 // the engine's time is up is cut off rather than left to run.
+//
+// Traversals and groups, whose answers can hold a million elements, stop
+// earlier still by replyPerVisit for every element they visit
+// (graph.Limits.ReplyPerVisit): a large answer takes longer to build,
+// encode and send than the fixed margin allows, the more so on a server
+// busy with other queries.
 const (
 	hardGrace          = 250 * time.Millisecond
 	maxReplyMargin     = time.Second
 	maxTransportMargin = 50 * time.Millisecond
+	replyPerVisit      = 2 * time.Microsecond
 )
 
 // guards validates a request's QueryLimits and turns them into the

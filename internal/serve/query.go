@@ -127,6 +127,7 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 		maxNodes = uint32(m.GetLimits().GetMaxResults())
 	}
 
+	lim.ReplyPerVisit = replyPerVisit
 	binary := binaryAnswer(req.Header(), req.HTTPMethod())
 	treq := graph.TraverseRequest{
 		Start:    start,
@@ -247,6 +248,7 @@ func (s *service) ConnectedGroup(ctx context.Context, req *connect.Request[rdgv1
 	if l := m.GetLimit(); l > 0 {
 		lim.MaxResults = clamp(l, s.lim.ResultsDefault, s.lim.ResultsMax)
 	}
+	lim.ReplyPerVisit = replyPerVisit
 	if err := s.admit(ctx, s.groupCost(&lim), startBy(arrival(ctx), lim.Deadline)); err != nil {
 		return nil, err
 	}
