@@ -43,6 +43,7 @@ type upFlags struct {
 	access       accessFlags
 	disk         diskFlags
 	kafkaSync    bool
+	admission    admissionFlags
 }
 
 // securityFlags are the API's authentication and TLS options, shared by
@@ -166,6 +167,7 @@ With --demo, the Netflix example jobs run against generated member events
 	f.access.add(cmd, false, true, true)
 	f.disk.add(cmd)
 	fl.BoolVar(&f.kafkaSync, "kafka-sync", false, "the embedded broker fsyncs each produced batch before acknowledging it: an acknowledged record then survives a machine crash, not only a process crash (slower; see README, Durability)")
+	f.admission.add(cmd)
 	return cmd
 }
 
@@ -247,6 +249,9 @@ func runUp(ctx context.Context, f *upFlags) error {
 		return err
 	}
 	if err := f.storage.apply(&cfg); err != nil {
+		return err
+	}
+	if err := f.admission.apply(&cfg); err != nil {
 		return err
 	}
 	ttl, err := parseTTL(f.ttl)

@@ -21,6 +21,7 @@ type writerRunFlags struct {
 	ttl      string
 	access   accessFlags
 	disk     diskFlags
+	queries  admissionFlags
 }
 
 func newWriterCmd() *cobra.Command {
@@ -62,6 +63,9 @@ gives another, makes the API require the password as a bearer token.`,
 			if err := f.disk.apply(&cfg); err != nil {
 				return err
 			}
+			if err := f.queries.apply(&cfg); err != nil {
+				return err
+			}
 			ttl, err := parseTTL(f.ttl)
 			if err != nil {
 				return err
@@ -87,6 +91,7 @@ gives another, makes the API require the password as a bearer token.`,
 	addTTLFlag(fl, &f.ttl)
 	f.access.add(run, false, true, true)
 	f.disk.add(run)
+	f.queries.add(run)
 	cmd.AddCommand(run)
 	return cmd
 }

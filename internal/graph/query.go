@@ -66,6 +66,11 @@ type Limits struct {
 	// every few dozen elements, so they stop within microseconds of it
 	// (plus the time of one store read).
 	Deadline time.Time
+	// ReplyPerVisit moves Deadline earlier by this much for every element
+	// visited, for a caller that must still encode and send what the
+	// query keeps (everything it keeps, it visited) before the deadline:
+	// the larger the result, the earlier the walk stops.
+	ReplyPerVisit time.Duration
 }
 
 // Outcome is how a query ended.
@@ -122,7 +127,7 @@ func (b *budget) visit() bool {
 
 // checkClock checks the deadline and the context.
 func (b *budget) checkClock() bool {
-	if !b.lim.Deadline.IsZero() && !time.Now().Before(b.lim.Deadline) {
+	if !b.lim.Deadline.IsZero() && !time.Now().Before(b.lim.Deadline.Add(-time.Duration(b.visited)*b.lim.ReplyPerVisit)) {
 		b.hit = LimitDeadline
 		return false
 	}

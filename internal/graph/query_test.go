@@ -522,3 +522,25 @@ func TestTTLCutoffs(t *testing.T) {
 		t.Error("empty TTL has cutoffs")
 	}
 }
+
+// TestReplyPerVisit: the deadline comes earlier the more a query has
+// visited, so a large answer stops where a small one would go on.
+func TestReplyPerVisit(t *testing.T) {
+	m := newMem()
+	for i := range 200 {
+		m.edge("link", "hub:h", fmt.Sprintf("leaf:l%03d", i), 1, nil)
+	}
+	ctx := context.Background()
+	start := []NodeRef{mustRef("hub:h")}
+	deadline := time.Now().Add(time.Hour)
+	sg, err := Traverse(ctx, m, TraverseRequest{Start: start, Limits: Limits{Deadline: deadline}})
+	if err != nil || sg.Partial || len(sg.Nodes) != 201 {
+		t.Fatalf("an hour ahead: %v %+v, %d nodes", err, sg.Outcome, len(sg.Nodes))
+	}
+	// A minute per visit: the hour is used up by the 60th visit, and the
+	// clock is looked at every 32.
+	sg, err = Traverse(ctx, m, TraverseRequest{Start: start, Limits: Limits{Deadline: deadline, ReplyPerVisit: time.Minute}})
+	if err != nil || !sg.Partial || sg.LimitHit != LimitDeadline || sg.Visited > 96 {
+		t.Errorf("a minute per visit: %v %+v", err, sg.Outcome)
+	}
+}

@@ -1,7 +1,7 @@
 package serve
 
 import (
-	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,10 +29,17 @@ import (
 // "Authorization: Bearer <token>" by API clients (curl, grpcurl -H, rdg
 // query, a gRPC stub). A browser has no way to add that header to a page
 // load, so the web explorer logs in once at /ui/login: the server checks the
-// token and sets an HttpOnly, SameSite=Strict cookie holding a value derived
-// from it (not the token itself), which the explorer's own requests then
-// carry. SameSite=Strict keeps other sites from making requests that carry
-// the cookie.
+// token and starts a session, whose random id it sets as an HttpOnly,
+// SameSite=Strict cookie (Secure over TLS) that the explorer's own requests
+// then carry. SameSite=Strict keeps other sites from making requests that
+// carry the cookie.
+//
+// Sessions live in the serving process: each expires (SessionTTL after
+// login), every login starts a new one (ending the session the browser
+// had), logging out ends it on the server, not only in the browser, and a
+// restart (which is how the token changes) ends them all. Failed logins
+// are rate-limited per client address (LoginAttempts): over the limit, a
+// login is refused with 429 before the token is even looked at.
 //
 // Open without a token: /healthz and /readyz (probes carry no secrets) and
 // the gRPC health service, for the same reason; /ui/login, which is where a
@@ -42,6 +52,12 @@ const (
 	logoutPath    = "/ui/logout"
 	// healthPrefix is the gRPC health service's path prefix.
 	healthPrefix = "/grpc.health.v1.Health/"
+
+	// DefaultSessionTTL is how long an explorer session lasts.
+	DefaultSessionTTL = 12 * time.Hour
+	// maxSessions bounds the sessions kept: past it, logging in ends the
+	// session closest to expiring.
+	maxSessions = 10_000
 )
 
 // openPaths need no token.
@@ -79,10 +95,36 @@ func CheckToken(tok string) error {
 }
 
 type tokenAuth struct {
-	next    http.Handler
-	token   [sha256.Size]byte // sha256 of the token: compared in constant time whatever the lengths
-	session string            // the cookie value
-	log     *slog.Logger
+	next     http.Handler
+	token    [sha256.Size]byte // sha256 of the token: compared in constant time whatever the lengths
+	log      *slog.Logger
+	ttl      time.Duration
+	sessions sessionStore
+	limiter  loginLimiter
+}
+
+// TokenOpt configures RequireToken.
+type TokenOpt func(*tokenAuth)
+
+// SessionTTL sets how long an explorer session lasts after its login
+// (DefaultSessionTTL if d <= 0).
+func SessionTTL(d time.Duration) TokenOpt {
+	return func(a *tokenAuth) {
+		if d > 0 {
+			a.ttl = d
+		}
+	}
+}
+
+// LoginAttempts sets the failed explorer logins one client address may
+// make: burst at once, then one more every every. The default is 5, then
+// one every 12 seconds (5 a minute).
+func LoginAttempts(burst int, every time.Duration) TokenOpt {
+	return func(a *tokenAuth) {
+		if burst > 0 && every > 0 {
+			a.limiter.burst, a.limiter.every = burst, every
+		}
+	}
 }
 
 // RequireToken returns a handler that serves next only to requests that
@@ -93,21 +135,25 @@ type tokenAuth struct {
 // otherwise. It also serves the explorer's /ui/login and /ui/logout.
 // An empty or malformed token panics: authentication that silently lets
 // everyone in is worse than none.
-func RequireToken(token string, next http.Handler, log *slog.Logger) http.Handler {
+func RequireToken(token string, next http.Handler, log *slog.Logger, opts ...TokenOpt) http.Handler {
 	if err := CheckToken(token); err != nil {
 		panic("serve.RequireToken: " + err.Error())
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	mac := hmac.New(sha256.New, []byte(token))
-	mac.Write([]byte("rdg explorer session v1"))
-	return &tokenAuth{
-		next:    next,
-		token:   sha256.Sum256([]byte(token)),
-		session: hex.EncodeToString(mac.Sum(nil)),
-		log:     log,
+	a := &tokenAuth{
+		next:     next,
+		token:    sha256.Sum256([]byte(token)),
+		log:      log,
+		ttl:      DefaultSessionTTL,
+		sessions: sessionStore{byID: map[[sha256.Size]byte]time.Time{}},
+		limiter:  loginLimiter{burst: 5, every: 12 * time.Second, byAddr: map[string]*bucket{}},
 	}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 func (a *tokenAuth) valid(tok string) bool {
@@ -115,8 +161,151 @@ func (a *tokenAuth) valid(tok string) bool {
 	return subtle.ConstantTimeCompare(h[:], a.token[:]) == 1
 }
 
-func (a *tokenAuth) validSession(v string) bool {
-	return subtle.ConstantTimeCompare([]byte(v), []byte(a.session)) == 1
+// sessionStore holds the explorer's sessions by the sha256 of their
+// cookie value: a lookup by hash leaks nothing through its timing that
+// would help guess a value.
+type sessionStore struct {
+	mu   sync.Mutex
+	byID map[[sha256.Size]byte]time.Time // expiry
+}
+
+// create starts a session and returns its cookie value.
+func (s *sessionStore) create(now time.Time, ttl time.Duration) string {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		panic("serve: no randomness for a session id: " + err.Error())
+	}
+	v := hex.EncodeToString(raw[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.byID) >= maxSessions {
+		s.evict(now)
+	}
+	s.byID[sha256.Sum256([]byte(v))] = now.Add(ttl)
+	return v
+}
+
+// evict drops expired sessions, or if none has expired the one closest
+// to expiring; s.mu is held.
+func (s *sessionStore) evict(now time.Time) {
+	var (
+		oldest    [sha256.Size]byte
+		oldestExp time.Time
+	)
+	for id, exp := range s.byID {
+		if !exp.After(now) {
+			delete(s.byID, id)
+			continue
+		}
+		if oldestExp.IsZero() || exp.Before(oldestExp) {
+			oldest, oldestExp = id, exp
+		}
+	}
+	if len(s.byID) >= maxSessions {
+		delete(s.byID, oldest)
+	}
+}
+
+func (s *sessionStore) valid(v string, now time.Time) bool {
+	id := sha256.Sum256([]byte(v))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.byID[id]
+	if ok && !exp.After(now) {
+		delete(s.byID, id)
+		return false
+	}
+	return ok
+}
+
+func (s *sessionStore) revoke(v string) {
+	s.mu.Lock()
+	delete(s.byID, sha256.Sum256([]byte(v)))
+	s.mu.Unlock()
+}
+
+// loginLimiter is a token bucket of failed logins per client address.
+type loginLimiter struct {
+	burst int
+	every time.Duration
+
+	mu     sync.Mutex
+	byAddr map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// maxLimitedAddrs bounds the addresses the limiter remembers; a full
+// bucket carries no information and is forgotten first.
+const maxLimitedAddrs = 10_000
+
+// refill brings b up to now; l.mu is held.
+func (l *loginLimiter) refill(b *bucket, now time.Time) {
+	b.tokens = min(float64(l.burst), b.tokens+float64(now.Sub(b.at))/float64(l.every))
+	b.at = now
+}
+
+// allow reports whether addr may try a login now, and if not, how long
+// until it may.
+func (l *loginLimiter) allow(addr string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.byAddr[addr]
+	if !ok {
+		return true, 0
+	}
+	l.refill(b, now)
+	if b.tokens >= 1 {
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) * float64(l.every))
+}
+
+// fail takes a token from addr's bucket.
+func (l *loginLimiter) fail(addr string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.byAddr[addr]
+	if !ok {
+		if len(l.byAddr) >= maxLimitedAddrs {
+			for k, ob := range l.byAddr {
+				if l.refill(ob, now); ob.tokens >= float64(l.burst) {
+					delete(l.byAddr, k)
+				}
+			}
+			if len(l.byAddr) >= maxLimitedAddrs {
+				// Every remembered address is limited: forget one rather
+				// than grow without bound.
+				for k := range l.byAddr {
+					delete(l.byAddr, k)
+					break
+				}
+			}
+		}
+		b = &bucket{tokens: float64(l.burst), at: now}
+		l.byAddr[addr] = b
+	}
+	l.refill(b, now)
+	b.tokens = max(b.tokens-1, 0)
+}
+
+// succeed forgets addr's failures.
+func (l *loginLimiter) succeed(addr string) {
+	l.mu.Lock()
+	delete(l.byAddr, addr)
+	l.mu.Unlock()
+}
+
+// clientAddr is the address a login is rate-limited by: the peer's IP,
+// never a header the client could set.
+func clientAddr(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func (a *tokenAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -154,7 +343,7 @@ func (a *tokenAuth) check(r *http.Request) string {
 		return ""
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		if a.validSession(c.Value) {
+		if a.sessions.valid(c.Value, time.Now()) {
 			return ""
 		}
 		return "session expired or invalid: log in again at " + loginPath
@@ -209,13 +398,29 @@ func (a *tokenAuth) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		next := r.PostForm.Get("next")
+		addr, now := clientAddr(r), time.Now()
+		if ok, wait := a.limiter.allow(addr, now); !ok {
+			secs := int64(math.Ceil(wait.Seconds()))
+			a.log.Warn("explorer login refused: too many failed logins from this address", "remote", r.RemoteAddr)
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			a.loginPage(w, http.StatusTooManyRequests, fmt.Sprintf("Too many failed logins from your address: try again in %d s.", secs), next)
+			return
+		}
 		if !a.valid(strings.TrimSpace(r.PostForm.Get("token"))) {
+			a.limiter.fail(addr, now)
 			a.log.Info("explorer login with a wrong token", "remote", r.RemoteAddr)
 			a.loginPage(w, http.StatusUnauthorized, "Wrong token.", next)
 			return
 		}
+		a.limiter.succeed(addr)
+		// A new session for every login, so that a session id set in the
+		// browser before (by whoever) does not outlive it.
+		if c, err := r.Cookie(SessionCookie); err == nil {
+			a.sessions.revoke(c.Value)
+		}
 		http.SetCookie(w, &http.Cookie{
-			Name: SessionCookie, Value: a.session, Path: "/",
+			Name: SessionCookie, Value: a.sessions.create(now, a.ttl), Path: "/",
+			MaxAge: int(a.ttl / time.Second), Expires: now.Add(a.ttl),
 			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 		})
 		http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
@@ -230,6 +435,10 @@ func (a *tokenAuth) logout(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST")
 		http.Error(w, "method not allowed: POST to log out", http.StatusMethodNotAllowed)
 		return
+	}
+	// Ended on the server, so that a copy of the cookie is worth nothing.
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		a.sessions.revoke(c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})

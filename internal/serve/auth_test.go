@@ -35,7 +35,7 @@ const secToken = "s3cret-Token_42"
 // secHandler is the handler rdg's stack assembles: the API over an empty
 // Pebble store, reflection, health (serving), the explorer, /healthz,
 // /readyz and /metrics, behind RequireToken when token is set.
-func secHandler(t *testing.T, token string) http.Handler {
+func secHandler(t *testing.T, token string, opts ...serve.TokenOpt) http.Handler {
 	t.Helper()
 	st := emptyStore(t)
 	health := serve.NewHealth()
@@ -50,7 +50,7 @@ func secHandler(t *testing.T, token string) http.Handler {
 		serve.WithHandle("GET /metrics", text("# metrics\n")),
 	)
 	if token != "" {
-		h = serve.RequireToken(token, h, nil)
+		h = serve.RequireToken(token, h, nil, opts...)
 	}
 	return h
 }

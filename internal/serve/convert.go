@@ -36,11 +36,18 @@ func nodeRefFromProto(field string, r *rdgv1.NodeRef) (graph.NodeRef, error) {
 	if ref.ID == "" {
 		return graph.NodeRef{}, invalidArg(field+".id", "empty id")
 	}
+	if len(ref.ID) > maxIDBytes {
+		return graph.NodeRef{}, invalidArg(field+".id", "%d bytes, longer than any node id (at most %d)", len(ref.ID), maxIDBytes)
+	}
 	if err := ref.Validate(); err != nil {
 		return graph.NodeRef{}, invalidArg(field, "%v", err)
 	}
 	return ref, nil
 }
+
+// maxIDBytes is the longest node id a job stores (job.MaxIDLen): a longer
+// one names no node, and reading the store with it is wasted work.
+const maxIDBytes = 4096
 
 func nodeRefsFromProto(field string, rs []*rdgv1.NodeRef) ([]graph.NodeRef, error) {
 	refs := make([]graph.NodeRef, len(rs))
@@ -158,9 +165,12 @@ func predicatesFromProto(field string, ps []*rdgv1.Predicate) ([]graph.Predicate
 		if p == nil {
 			return nil, invalidArg(f, "required")
 		}
+		if p.GetField() == "" {
+			return nil, invalidArg(f+".field", "required")
+		}
 		var op graph.Op
 		switch p.GetOp() {
-		case rdgv1.Op_OP_UNSPECIFIED, rdgv1.Op_OP_EQ:
+		case rdgv1.Op_OP_EQ:
 			op = graph.OpEq
 		case rdgv1.Op_OP_NE:
 			op = graph.OpNe
@@ -172,13 +182,15 @@ func predicatesFromProto(field string, ps []*rdgv1.Predicate) ([]graph.Predicate
 			op = graph.OpGt
 		case rdgv1.Op_OP_GE:
 			op = graph.OpGe
+		case rdgv1.Op_OP_UNSPECIFIED:
+			// A predicate's comparison is the whole of its meaning: a
+			// client that left it out (or misspelt its name) has not said
+			// which one it means.
+			return nil, invalidArg(f+".op", "required: OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT or OP_GE")
 		default:
 			return nil, invalidArg(f+".op", "unknown operator %d", int32(p.GetOp()))
 		}
 		pr := graph.Predicate{Field: p.GetField(), Op: op, Value: valueFromProto(p.GetValue())}
-		if p.GetField() == "" {
-			return nil, invalidArg(f+".field", "required")
-		}
 		if err := pr.Validate(); err != nil {
 			return nil, invalidArg(f+".field", "%v", err)
 		}

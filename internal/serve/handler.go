@@ -1,8 +1,9 @@
 // Package serve owns the wire form of rdg's API and serving it over HTTP:
 // the connect-go handler for rdg.v1.GraphService (gRPC, gRPC-Web and
-// Connect/JSON on one handler), request validation and limits, the
-// conversion between protobuf and graph types, and an HTTP server that
-// speaks HTTP/1.1 and cleartext HTTP/2 on one port.
+// Connect/JSON on one handler), request validation and limits, admission
+// control (how much query work runs at once), the conversion between
+// protobuf and graph types, the bearer token and the explorer's sessions,
+// and an HTTP server that speaks HTTP/1.1 and cleartext HTTP/2 on one port.
 //
 // serve knows the graph only as a graph.Reader. It must not know Kafka,
 // Pebble, PostgreSQL or jobs: every store backend is served the same way,
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
 
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
@@ -29,6 +31,8 @@ type Opt func(*config)
 
 type config struct {
 	limits      Limits
+	admission   Admission
+	metrics     prometheus.Registerer
 	log         *slog.Logger
 	routes      []route
 	handlerOpts []connect.HandlerOption
@@ -41,6 +45,16 @@ type route struct {
 
 // WithLimits replaces DefaultLimits; zero fields keep their default.
 func WithLimits(l Limits) Opt { return func(c *config) { c.limits = l } }
+
+// WithAdmission sets admission control: how many queries run at once,
+// how much memory they may hold, how many wait (admission.go). Without it
+// the handler admits every query at once, as Admission{} does.
+func WithAdmission(a Admission) Opt { return func(c *config) { c.admission = a } }
+
+// WithMetrics registers the handler's metrics (admission control's
+// running, queued and rejected queries, and their reserved memory) with
+// reg.
+func WithMetrics(reg prometheus.Registerer) Opt { return func(c *config) { c.metrics = reg } }
 
 // WithLogger sets the logger for access logs (debug level) and for store
 // errors, whose details are logged rather than sent to clients. The default
@@ -79,7 +93,12 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 		o(&c)
 	}
 	c.limits = c.limits.withDefaults()
-	svc := &service{r: r, lim: c.limits, log: c.log}
+	svc := &service{r: r, lim: c.limits, log: c.log, adm: newAdmission(c.admission)}
+	if c.metrics != nil {
+		for _, m := range svc.adm.m.collectors() {
+			c.metrics.MustRegister(m)
+		}
+	}
 	if sr, ok := r.(graph.StatsReader); ok {
 		svc.stats = newStatsCache(sr, c.limits.StatsTopKMax, c.limits.StatsTimeout, c.log)
 	}
@@ -91,8 +110,14 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 			c.log.ErrorContext(ctx, "panic serving request", "procedure", spec.Procedure, "panic", p)
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 		}),
+		// Requests with fields this server does not know are refused: the
+		// field may be a filter or a limit, and ignoring it would answer
+		// another question than the one asked.
+		connect.WithInterceptors(refuseUnknownFields()),
 		connect.WithReadMaxBytes(c.limits.MaxRequestBytes),
 		connect.WithCodec(wireCodec{}),
+		connect.WithCodec(strictJSON{name: "json"}),
+		connect.WithCodec(strictJSON{name: "json; charset=utf-8"}),
 		connect.WithCompression("gzip",
 			func() connect.Decompressor { return &gzip.Reader{} },
 			func() connect.Compressor { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }),
@@ -101,7 +126,8 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 	hopts = append(hopts, c.handlerOpts...)
 
 	mux := http.NewServeMux()
-	mux.Handle(rdgv1connect.NewGraphServiceHandler(svc, hopts...))
+	path, api := rdgv1connect.NewGraphServiceHandler(svc, hopts...)
+	mux.Handle(path, svc.adm.tickets(api))
 	for _, rt := range c.routes {
 		mux.Handle(rt.pattern, rt.h)
 	}
@@ -159,6 +185,7 @@ type service struct {
 	lim   Limits
 	log   *slog.Logger
 	stats *statsCache // nil if r cannot compute statistics
+	adm   *admission
 }
 
 var _ rdgv1connect.GraphServiceHandler = (*service)(nil)
@@ -172,8 +199,12 @@ func (s *service) GetNodes(ctx context.Context, req *connect.Request[rdgv1.GetNo
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.lim.Timeout)
+	deadline := arrival(ctx).Add(s.lim.Timeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	if err := s.admit(ctx, getNodesCost(len(refs)), startBy(arrival(ctx), deadline)); err != nil {
+		return nil, err
+	}
 
 	var pa protoAlloc
 	out := &rdgv1.GetNodesResponse{}

@@ -22,6 +22,8 @@ type Limits struct {
 	GetNodesMax int
 	// NeighborsDefault and NeighborsMax bound NeighborsRequest.limit.
 	NeighborsDefault, NeighborsMax int
+	// TraverseStartMax is the most start nodes one Traverse may name.
+	TraverseStartMax int
 	// TraverseMaxDepth bounds TraverseRequest.depth and the number of steps.
 	TraverseMaxDepth int
 	// TraverseNodesDefault and TraverseNodesMax bound TraverseRequest.max_nodes.
@@ -63,6 +65,7 @@ func DefaultLimits() Limits {
 		GetNodesMax:          1_000,
 		NeighborsDefault:     100,
 		NeighborsMax:         10_000,
+		TraverseStartMax:     1_000,
 		TraverseMaxDepth:     100,
 		TraverseNodesDefault: 1_000,
 		TraverseNodesMax:     100_000,
@@ -102,6 +105,7 @@ func (l Limits) withDefaults() Limits {
 	fill(&l.GetNodesMax, d.GetNodesMax)
 	fill(&l.NeighborsMax, d.NeighborsMax)
 	fill(&l.NeighborsDefault, d.NeighborsDefault)
+	fill(&l.TraverseStartMax, d.TraverseStartMax)
 	fill(&l.TraverseMaxDepth, d.TraverseMaxDepth)
 	fill(&l.TraverseNodesMax, d.TraverseNodesMax)
 	fill(&l.TraverseNodesDefault, d.TraverseNodesDefault)
@@ -145,15 +149,26 @@ func clamp[T uint32 | int32](v T, def, maximum int) int {
 	return int(v)
 }
 
-// Deadline handling. A query's budget ends at the earliest of the server's
-// Timeout, limits.deadline_ms and — less a margin to send the answer in —
-// the transport's deadline (grpc-timeout, Connect-Timeout-Ms). The engine
-// stops at the budget with a partial result; the context it reads with
-// ends hardGrace later, so that a store read already under way when the
-// budget ends is cut off rather than left to run.
+// Deadline handling. A query's budget runs from the request's arrival to
+// the earliest of the server's Timeout, limits.deadline_ms and the
+// transport's deadline (grpc-timeout, Connect-Timeout-Ms). The engine
+// stops before the budget ends, with a partial result, leaving a margin
+// to encode and send the answer in: a tenth of the budget, at most
+// maxReplyMargin before the server's or the client's own deadline and at
+// most maxTransportMargin before the transport's. The context it reads
+// with ends hardGrace later, so that a store read already under way when
+// the engine's time is up is cut off rather than left to run.
+//
+// Traversals and groups, whose answers can hold a million elements, stop
+// earlier still by replyPerVisit for every element they visit
+// (graph.Limits.ReplyPerVisit): a large answer takes longer to build,
+// encode and send than the fixed margin allows, the more so on a server
+// busy with other queries.
 const (
-	hardGrace      = 250 * time.Millisecond
-	maxReplyMargin = 50 * time.Millisecond
+	hardGrace          = 250 * time.Millisecond
+	maxReplyMargin     = time.Second
+	maxTransportMargin = 50 * time.Millisecond
+	replyPerVisit      = 2 * time.Microsecond
 )
 
 // guards validates a request's QueryLimits and turns them into the
@@ -182,10 +197,12 @@ func (s *service) guards(ctx context.Context, field string, pl *rdgv1.QueryLimit
 	if d := pl.GetDeadlineMs(); d > 0 {
 		budget = min(budget, time.Duration(d)*time.Millisecond)
 	}
-	now := time.Now()
-	soft := now.Add(budget)
+	// The budget starts when the request arrived: time spent waiting for
+	// admission counts.
+	now := arrival(ctx)
+	soft := now.Add(budget - min(budget/10, maxReplyMargin))
 	if dl, ok := ctx.Deadline(); ok {
-		margin := min(dl.Sub(now)/10, maxReplyMargin)
+		margin := min(dl.Sub(now)/10, maxTransportMargin)
 		if t := dl.Add(-margin); t.Before(soft) {
 			soft = t
 		}
@@ -193,6 +210,16 @@ func (s *service) guards(ctx context.Context, field string, pl *rdgv1.QueryLimit
 	lim.Deadline = soft
 	hctx, cancel := context.WithDeadline(ctx, soft.Add(hardGrace))
 	return lim, hctx, cancel, nil
+}
+
+// startBy is when a query whose budget runs from arrived to deadline must
+// have started, or be refused. Half the budget: a query admitted later
+// would have little time left for its work, so its answer would be
+// mostly cut short and its client's wait mostly wasted, and under
+// overload an early refusal with a retry hint serves a client better
+// than a long wait ending in one.
+func startBy(arrived, deadline time.Time) time.Time {
+	return deadline.Add(-deadline.Sub(arrived) / 2)
 }
 
 func limitToProto(l graph.Limit) rdgv1.Limit {

@@ -52,6 +52,9 @@ func (s *service) Neighbors(ctx context.Context, req *connect.Request[rdgv1.Neig
 	if r := m.GetLimits().GetMaxResults(); r > 0 {
 		limit = min(limit, int(r))
 	}
+	if err := s.admit(ctx, s.neighborsCost(&limit), startBy(arrival(ctx), lim.Deadline)); err != nil {
+		return nil, err
+	}
 
 	res, err := graph.ListNeighbors(ctx, s.r, graph.NeighborsRequest{
 		Node:      ref,
@@ -87,6 +90,9 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 	if len(m.GetStart()) == 0 {
 		return nil, invalidArg("start", "at least one start node is required")
 	}
+	if n := len(m.GetStart()); n > s.lim.TraverseStartMax {
+		return nil, invalidArg("start", "%d start nodes, more than the server's maximum of %d", n, s.lim.TraverseStartMax)
+	}
 	start, err := nodeRefsFromProto("start", m.GetStart())
 	if err != nil {
 		return nil, err
@@ -121,8 +127,9 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 		maxNodes = uint32(m.GetLimits().GetMaxResults())
 	}
 
+	lim.ReplyPerVisit = replyPerVisit
 	binary := binaryAnswer(req.Header(), req.HTTPMethod())
-	sub, err := graph.Traverse(ctx, s.r, graph.TraverseRequest{
+	treq := graph.TraverseRequest{
 		Start:    start,
 		Steps:    steps,
 		Depth:    int(m.GetDepth()),
@@ -133,7 +140,15 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 		// The binary answer re-encodes properties from the store's
 		// encoding, without maps in between.
 		RawProps: binary,
-	})
+	}
+	depth := treq.Depth
+	if depth == 0 {
+		depth = max(len(steps), 1)
+	}
+	if err := s.admit(ctx, s.traverseCost(&treq, depth), startBy(arrival(ctx), lim.Deadline)); err != nil {
+		return nil, err
+	}
+	sub, err := graph.Traverse(ctx, s.r, treq)
 	if err != nil {
 		return nil, s.queryError(ctx, req.Spec(), err)
 	}
@@ -192,6 +207,9 @@ func (s *service) ShortestPath(ctx context.Context, req *connect.Request[rdgv1.S
 		return nil, err
 	}
 	defer cancel()
+	if err := s.admit(ctx, s.pathCost(&lim, depth), startBy(arrival(ctx), lim.Deadline)); err != nil {
+		return nil, err
+	}
 
 	res, err := graph.ShortestPath(ctx, s.r, graph.PathRequest{
 		From: from, To: to, Direction: dir, EdgeTypes: types, MaxDepth: depth, Limits: lim,
@@ -229,6 +247,10 @@ func (s *service) ConnectedGroup(ctx context.Context, req *connect.Request[rdgv1
 	defer cancel()
 	if l := m.GetLimit(); l > 0 {
 		lim.MaxResults = clamp(l, s.lim.ResultsDefault, s.lim.ResultsMax)
+	}
+	lim.ReplyPerVisit = replyPerVisit
+	if err := s.admit(ctx, s.groupCost(&lim), startBy(arrival(ctx), lim.Deadline)); err != nil {
+		return nil, err
 	}
 
 	res, err := graph.ConnectedGroup(ctx, s.r, graph.GroupRequest{Node: ref, EdgeTypes: types, Limits: lim})

@@ -529,7 +529,7 @@ func TestQueryInvalidArguments(t *testing.T) {
 		}},
 		{"steps[1].node_predicates[0].field", "element fields", func() error {
 			_, err := c.Traverse(ctx, connect.NewRequest(&rdgv1.TraverseRequest{Start: []*rdgv1.NodeRef{m1}, Steps: []*rdgv1.Step{{}, {
-				NodePredicates: []*rdgv1.Predicate{{Field: "@bogus", Value: iv(1)}}}}}))
+				NodePredicates: []*rdgv1.Predicate{{Field: "@bogus", Op: rdgv1.Op_OP_EQ, Value: iv(1)}}}}}))
 			return err
 		}},
 		{"steps[0].edge_predicates[0].op", "unknown operator", func() error {

@@ -111,6 +111,10 @@ type Config struct {
 	DataDirLock *datadir.Lock
 	DiskReserve uint64
 	KafkaSync   bool
+
+	// QueryAdmission bounds the query work the API takes on at once
+	// (serve.Admission); nil means serve.DefaultAdmission().
+	QueryAdmission *serve.Admission
 }
 
 // KafkaClientOpts are the options with which the stack's clients reach its
@@ -453,6 +457,12 @@ func (s *Stack) startAPI(ctx context.Context, addr string) error {
 	var h http.Handler
 	if s.store != nil {
 		opts := []serve.Opt{serve.WithLogger(s.log), serve.WithReflection(), serve.WithHealth(s.health), serve.WithUI()}
+		adm := serve.DefaultAdmission()
+		if s.cfg.QueryAdmission != nil {
+			adm = *s.cfg.QueryAdmission
+		}
+		opts = append(opts, serve.WithAdmission(adm), serve.WithMetrics(s.promReg))
+		s.log.Info("query admission control", "bounds", adm.String())
 		for p, eh := range extra {
 			opts = append(opts, serve.WithHandle(p, eh))
 		}

@@ -94,7 +94,8 @@ func (Direction) EnumDescriptor() ([]byte, []int) {
 type Op int32
 
 const (
-	// Unset: the same as OP_EQ.
+	// Unset: refused with INVALID_ARGUMENT, since a predicate means nothing
+	// without its comparison.
 	Op_OP_UNSPECIFIED Op = 0
 	// field = value
 	Op_OP_EQ Op = 1
@@ -1174,7 +1175,7 @@ type Predicate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Property name, or "@id", "@type", "@first_seen", "@last_seen".
 	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
-	// Comparison; unset means OP_EQ.
+	// Comparison. Required.
 	Op Op `protobuf:"varint,2,opt,name=op,proto3,enum=rdg.v1.Op" json:"op,omitempty"`
 	// The value to compare with. Unset (or with no kind) means null.
 	Value         *Value `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
@@ -1237,7 +1238,10 @@ func (x *Predicate) GetValue() *Value {
 // default; a value above the server's maximum is lowered to it; a negative
 // value is refused with INVALID_ARGUMENT. Server defaults / maxima:
 // max_visited 100,000 / 1,000,000; max_results 1,000 / 100,000;
-// max_fanout 10,000 / 100,000; deadline_ms 10,000 / 10,000.
+// max_fanout 10,000 / 100,000; deadline_ms 10,000 / 10,000. The deadline
+// counts from the request's arrival, time waiting for the server to have
+// room included. A server whose memory for queries is smaller than what a
+// query's limits allow lowers them to fit.
 type QueryLimits struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The most elements (edges examined plus node records read) the query
@@ -1371,7 +1375,8 @@ func (x *Path) GetEdges() []*Edge {
 type TraverseRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The nodes to start from, returned at depth 0 whether or not they are
-	// stored. At least one is required.
+	// stored. At least one is required, and at most the server's maximum
+	// (1,000 by default).
 	Start []*NodeRef `protobuf:"bytes,1,rep,name=start,proto3" json:"start,omitempty"`
 	// steps[i] says how to take hop i+1. A traversal deeper than the number of
 	// steps repeats the last step. No steps means every edge in both
