@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,23 +117,15 @@ func TestCrashNoLoss(t *testing.T) {
 			writer = c.startWriter(t, fmt.Sprintf("writer#%d", writerRuns), writerDir)
 			continue
 		}
-		// Kill once the process's consumers own every source partition (a restarted
-		// one first waits for its groups to drop the killed members: the
-		// session timeout), is reading, and has committed k.commits times
-		// (or everything). Killing a process while one of its consumers
-		// still waits in a rebalance stalls that group for about two
-		// minutes on the embedded broker (kfake keeps the dead member's
-		// pending JoinGroup, may elect it leader, and arms no session
-		// timer for it because its join response cannot be delivered, so
-		// only the 60s rebalance and sync timeouts remove it): a broker
-		// matter, not a delivery one. Waiting for a stable assignment
-		// first makes that rare, not impossible: a kill right after the
-		// group settled stalled it once more (RDG_CRASH_SEED=
-		// 1796123405344852500, which passed in 38s when run again), so the
-		// wait covers both timeouts and the session timeout.
-		for _, g := range slices.Sorted(maps.Keys(groups)) {
-			c.awaitAssignment(t, kfakeStall, g, groups[g][0], consumers[g], 6/consumers[g], jobs, writer)
-		}
+		// Kill once the process's consumers own every source partition (a
+		// restarted one first waits for its groups to drop the killed
+		// members: the session timeout), is reading, and has committed
+		// k.commits times (or everything). Killing a process while one of
+		// its consumers still waits in a rebalance leaves the embedded
+		// broker with a member it arms no session timer for (see
+		// settleJobGroups): waiting for a settled group first makes that
+		// rare, and settleJobGroups deals with it when it happens anyway.
+		jobs = c.settleJobGroups(t, groups, consumers, jobs, jobsDir, &jobRuns, writer)
 		await(t, 60*time.Second, func() (bool, string) {
 			jobs.alive(t)
 			n, commits := jobs.metric("rdg_job_records_in_total"), jobs.metric("rdg_job_commits_total")
@@ -161,6 +154,7 @@ func TestCrashNoLoss(t *testing.T) {
 	produceDone := time.Now()
 	t.Logf("%s: all %d events produced", produceDone.Sub(start).Round(time.Millisecond), total)
 
+	jobs = c.settleJobGroups(t, groups, consumers, jobs, jobsDir, &jobRuns, writer)
 	c.awaitJobsThenWriter(t, kfakeStall+120*time.Second, groups, jobs, writer)
 	t.Logf("%s: every group caught up (%s after the last event was produced)",
 		time.Since(start).Round(time.Millisecond), time.Since(produceDone).Round(time.Millisecond))
@@ -177,4 +171,57 @@ func TestCrashNoLoss(t *testing.T) {
 	t.Logf("stored graph: %d nodes, %d edges; reference: %d nodes, %d edges (computed in %s); %d events, %d job and %d writer processes; total %s",
 		nodes, edges, len(ref.nodes), len(ref.edges), time.Since(refStart).Round(time.Millisecond), total, jobRuns, writerRuns,
 		time.Since(start).Round(time.Millisecond))
+}
+
+// settleJobGroups waits for every job group to settle on the running job
+// process's consumers and returns the job process. The embedded broker
+// arms no session timer for a member whose JoinGroup answer it could not
+// deliver (kfake's group.reply starts the timer only after a delivered
+// answer): such a member of a killed process, or one a live client gave
+// up on, can be left Stable in the group, owning partitions that nobody
+// reads, until the group next rebalances. When a group still has such a
+// member after kfakeStall, the job process is restarted (what an operator
+// would do), which makes the group rebalance and drop it; nothing
+// committed is at stake either way.
+func (c *cluster) settleJobGroups(t *testing.T, groups map[string][]string, consumers map[string]int, jobs *proc, jobsDir string, runs *int, others ...*proc) *proc {
+	t.Helper()
+	settled := func() (bool, string) {
+		var status []string
+		ok := true
+		for _, g := range slices.Sorted(maps.Keys(groups)) {
+			done, s := c.assigned(t, g, groups[g][0], consumers[g], 6/consumers[g])
+			ok = ok && done
+			status = append(status, s)
+		}
+		return ok, strings.Join(status, "; ")
+	}
+	deadline := time.Now().Add(kfakeStall)
+	for {
+		jobs.alive(t)
+		for _, p := range others {
+			p.alive(t)
+		}
+		done, status := settled()
+		if done {
+			return jobs
+		}
+		if time.Now().After(deadline) {
+			t.Logf("job groups not settled after %s (%s): restarting %s to make them rebalance", kfakeStall, status, jobs.name)
+			jobs.term(t)
+			*runs++
+			jobs = c.startJob(t, fmt.Sprintf("jobs#%d", *runs), jobsDir, "")
+			c.awaitAssignmentAll(t, groups, consumers, append([]*proc{jobs}, others...)...)
+			return jobs
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// awaitAssignmentAll waits, failing the test after kfakeStall, for every
+// job group to settle.
+func (c *cluster) awaitAssignmentAll(t *testing.T, groups map[string][]string, consumers map[string]int, running ...*proc) {
+	t.Helper()
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
+		c.awaitAssignment(t, kfakeStall, g, groups[g][0], consumers[g], 6/consumers[g], running...)
+	}
 }

@@ -95,60 +95,68 @@ func TestScaleOut(t *testing.T) {
 // partitions if each > 0.
 func (c *cluster) awaitAssignment(t *testing.T, timeout time.Duration, group, topic string, members, each int, running ...*proc) {
 	t.Helper()
-	td, err := c.adm.ListTopics(context.Background(), topic)
-	if err != nil || td.Error() != nil {
-		t.Fatalf("list %s: %v %v", topic, err, td.Error())
-	}
-	parts := len(td[topic].Partitions)
 	await(t, timeout, func() (bool, string) {
 		for _, p := range running {
 			p.alive(t)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		gs, err := c.adm.DescribeGroups(ctx, group)
-		if err != nil {
-			return false, err.Error()
-		}
-		g := gs[group]
-		if g.Err != nil {
-			return false, g.Err.Error()
-		}
-		owned := map[int32]int{}
-		var sizes []int
-		var desc []string
-		for _, m := range g.Members {
-			ca, ok := m.Assigned.AsConsumer()
-			n := 0
-			var ps []int32
-			if ok {
-				for _, at := range ca.Topics {
-					if at.Topic == topic {
-						n += len(at.Partitions)
-						ps = append(ps, at.Partitions...)
-						for _, p := range at.Partitions {
-							owned[p]++
-						}
+		return c.assigned(t, group, topic, members, each)
+	})
+}
+
+// assigned reports whether group is Stable with exactly members members
+// that own every partition of topic once, each member each partitions
+// (any number if each is 0), and says how the group stands.
+func (c *cluster) assigned(t *testing.T, group, topic string, members, each int) (bool, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	td, err := c.adm.ListTopics(ctx, topic)
+	if err != nil || td.Error() != nil {
+		t.Fatalf("list %s: %v %v", topic, err, td.Error())
+	}
+	parts := len(td[topic].Partitions)
+	gs, err := c.adm.DescribeGroups(ctx, group)
+	if err != nil {
+		return false, err.Error()
+	}
+	g := gs[group]
+	if g.Err != nil {
+		return false, g.Err.Error()
+	}
+	owned := map[int32]int{}
+	var sizes []int
+	var desc []string
+	for _, m := range g.Members {
+		ca, ok := m.Assigned.AsConsumer()
+		n := 0
+		var ps []int32
+		if ok {
+			for _, at := range ca.Topics {
+				if at.Topic == topic {
+					n += len(at.Partitions)
+					ps = append(ps, at.Partitions...)
+					for _, p := range at.Partitions {
+						owned[p]++
 					}
 				}
 			}
-			sizes = append(sizes, n)
-			desc = append(desc, fmt.Sprintf("%s:%v", m.ClientHost+"/"+m.MemberID[max(0, len(m.MemberID)-8):], ps))
 		}
-		status := fmt.Sprintf("group %s %s, members %s", group, g.State, strings.Join(desc, " "))
-		if g.State != "Stable" || len(g.Members) != members || len(owned) != parts {
+		sizes = append(sizes, n)
+		desc = append(desc, fmt.Sprintf("%s:%v", m.ClientHost+"/"+m.MemberID[max(0, len(m.MemberID)-8):], ps))
+	}
+	status := fmt.Sprintf("group %s %s, members %s", group, g.State, strings.Join(desc, " "))
+	if g.State != "Stable" || len(g.Members) != members || len(owned) != parts {
+		return false, status
+	}
+	for _, n := range sizes {
+		if each > 0 && n != each {
 			return false, status
 		}
-		for _, n := range sizes {
-			if each > 0 && n != each {
-				return false, status
-			}
+	}
+	for _, n := range owned {
+		if n != 1 {
+			return false, status
 		}
-		for _, n := range owned {
-			if n != 1 {
-				return false, status
-			}
-		}
-		return true, status
-	})
+	}
+	return true, status
 }
