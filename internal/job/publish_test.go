@@ -185,8 +185,8 @@ func TestOversizedElementDeadLettered(t *testing.T) {
 			dls := readCommitted(t, e.seeds, DeadLetterTopic("blobs"), 1)
 			dl := dls[0]
 			h := headers(dl)
-			if h[HeaderStage] != StagePublish || h[HeaderElementTopic] != codec.NodeTopic("account") || h[HeaderTopic] != blobTopic ||
-				!strings.Contains(h[HeaderError], "MESSAGE_TOO_LARGE") || !strings.Contains(h[HeaderError], "exceeds the producer's max record bytes") {
+			if h[codec.HeaderStage] != StagePublish || h[codec.HeaderElementTopic] != codec.NodeTopic("account") || h[codec.HeaderTopic] != blobTopic ||
+				!strings.Contains(h[codec.HeaderError], "MESSAGE_TOO_LARGE") || !strings.Contains(h[codec.HeaderError], "exceeds the producer's max record bytes") {
 				t.Fatalf("dead letter headers %v", h)
 			}
 			n, err := codec.NewElements(e.reg).DecodeNode(testCtx(t), dl.Value)
@@ -236,7 +236,7 @@ func TestRefusedElementDeadLettered(t *testing.T) {
 			errc := e.run(t, compileJob(t, "inline.yaml", blobJob(delivery)), nil)
 			e.awaitCommitted(t, errc, 30)
 			dls := readCommitted(t, e.seeds, DeadLetterTopic("blobs"), 1)
-			if h := headers(dls[0]); string(dls[0].Key) != "poison" || h[HeaderStage] != StagePublish || !strings.Contains(h[HeaderError], "INVALID_RECORD") {
+			if h := headers(dls[0]); string(dls[0].Key) != "poison" || h[codec.HeaderStage] != StagePublish || !strings.Contains(h[codec.HeaderError], "INVALID_RECORD") {
 				t.Fatalf("dead letter %q with headers %v", dls[0].Key, h)
 			}
 			got := map[string]bool{}
@@ -333,8 +333,8 @@ func TestDeadLetterWithoutValue(t *testing.T) {
 	for _, r := range readCommitted(t, e.seeds, DeadLetterTopic("blobs"), 2) {
 		got[string(r.Key)] = r
 	}
-	if r := got["k1"]; r == nil || len(r.Value) != 0 || headers(r)[HeaderStage] != StageDecode ||
-		!strings.Contains(headers(r)[HeaderError], "the value (21 bytes) is left out: INVALID_RECORD") {
+	if r := got["k1"]; r == nil || len(r.Value) != 0 || headers(r)[codec.HeaderStage] != StageDecode ||
+		!strings.Contains(headers(r)[codec.HeaderError], "the value (21 bytes) is left out: INVALID_RECORD") {
 		t.Fatalf("refused dead letter: %+v", r)
 	}
 	if r := got["k2"]; r == nil || string(r.Value) != "not avro either" {
@@ -352,8 +352,8 @@ func TestDeadLetterWithoutValue(t *testing.T) {
 	}
 	dl := prod.recs[0]
 	h := headers(dl)
-	if dl.Value != nil || h["trace"] != "" || h[HeaderOffset] != "9" || RecordSize(dl) > 1000 ||
-		!strings.Contains(h[HeaderError], "the value (5000 bytes) is left out: dead letter of") {
-		t.Fatalf("dead letter of %d bytes, value %d bytes, headers %v", RecordSize(dl), len(dl.Value), h)
+	if dl.Value != nil || h["trace"] != "" || h[codec.HeaderOffset] != "9" || codec.RecordSize(dl) > 1000 ||
+		!strings.Contains(h[codec.HeaderError], "the value (5000 bytes) is left out: dead letter of") {
+		t.Fatalf("dead letter of %d bytes, value %d bytes, headers %v", codec.RecordSize(dl), len(dl.Value), h)
 	}
 }

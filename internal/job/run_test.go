@@ -190,8 +190,8 @@ func TestRun(t *testing.T) {
 			for _, x := range r.Headers {
 				h[x.Key] = string(x.Value)
 			}
-			if string(r.Value) != "not avro" || string(r.Key) != "k" || h[HeaderStage] != StageDecode ||
-				h[HeaderTopic] != source || h[HeaderPartition] != "1" || h[HeaderOffset] != "5" || h[HeaderSchemaID] != "0" || h[HeaderError] == "" {
+			if string(r.Value) != "not avro" || string(r.Key) != "k" || h[codec.HeaderStage] != StageDecode ||
+				h[codec.HeaderTopic] != source || h[codec.HeaderPartition] != "1" || h[codec.HeaderOffset] != "5" || h[codec.HeaderSchemaID] != "0" || h[codec.HeaderError] == "" {
 				t.Errorf("dead letter %q key %q headers %v", r.Value, r.Key, h)
 			}
 		}
