@@ -227,6 +227,41 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, topics ...Topic) error 
 	return nil
 }
 
+// DefaultMaxRecordBytes is the largest record franz-go's producer sends
+// unless told otherwise (ProducerBatchMaxBytes), which Kafka's default
+// max.message.bytes admits.
+const DefaultMaxRecordBytes = 1_000_012
+
+// RaiseMaxMessageBytes sets topic's max.message.bytes to want and returns
+// the largest record a producer may send to it: want, or, where the
+// cluster does not let rdg alter the topic (an external cluster), the
+// topic's own limit but at most want (DefaultMaxRecordBytes if it cannot
+// be read either), with the reason it could not be raised.
+func RaiseMaxMessageBytes(ctx context.Context, adm *kadm.Client, topic string, want int32) (int32, error) {
+	v := strconv.Itoa(int(want))
+	resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &v}}, topic)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		if r, err = resp.On(topic, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err == nil {
+		return want, nil
+	}
+	limit := min(int32(DefaultMaxRecordBytes), want)
+	if rcs, derr := adm.DescribeTopicConfigs(ctx, topic); derr == nil {
+		if rc, derr := rcs.On(topic, nil); derr == nil && rc.Err == nil {
+			for _, c := range rc.Configs {
+				if n, perr := strconv.Atoi(c.MaybeValue()); c.Key == "max.message.bytes" && perr == nil && n > 0 {
+					limit = int32(min(n, int(want)))
+				}
+			}
+		}
+	}
+	return limit, err
+}
+
 // WaitReachable waits until a Kafka cluster answers metadata requests, so a
 // process started alongside its broker fails with a clear message rather
 // than a stream of connection errors.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +34,7 @@ func DeadLetterTopic(name string) string { return codec.DeadLetterPrefix + name 
 // handled as Chain.Flush says. Dead letters get a larger limit
 // (codec.DeadLetterMaxBytes), so that an element too large for its graph
 // topic still fits in the dead-letter topic with its bytes.
-const GraphRecordMaxBytes = 1_000_012
+const GraphRecordMaxBytes = broker.DefaultMaxRecordBytes
 
 // RunConfig is what a running job needs from its process.
 type RunConfig struct {
@@ -216,34 +215,15 @@ func startState(ctx context.Context, j *Job, cfg RunConfig, log *slog.Logger) (d
 	return dlqMax, base, nil
 }
 
-// deadLetterMax sets the dead-letter topic's max.message.bytes to
-// codec.DeadLetterMaxBytes and returns the limit the job may produce to it: the
-// broker's where it cannot be set (an external cluster that does not let
-// rdg alter topics), never more than codec.DeadLetterMaxBytes.
+// deadLetterMax raises the dead-letter topic's max.message.bytes to
+// codec.DeadLetterMaxBytes and returns the limit the job may produce to it
+// (see broker.RaiseMaxMessageBytes).
 func deadLetterMax(ctx context.Context, adm *kadm.Client, topic string, log *slog.Logger) int32 {
-	v := strconv.Itoa(codec.DeadLetterMaxBytes)
-	resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &v}}, topic)
-	if err == nil {
-		var r kadm.AlterConfigsResponse
-		if r, err = resp.On(topic, nil); err == nil {
-			err = r.Err
-		}
+	limit, err := broker.RaiseMaxMessageBytes(ctx, adm, topic, codec.DeadLetterMaxBytes)
+	if err != nil {
+		log.Warn("cannot raise the dead-letter topic's max.message.bytes; a dead letter larger than the topic takes goes without its value",
+			"topic", topic, "want", codec.DeadLetterMaxBytes, "limit", limit, "err", err)
 	}
-	if err == nil {
-		return codec.DeadLetterMaxBytes
-	}
-	limit := int32(GraphRecordMaxBytes)
-	if rcs, derr := adm.DescribeTopicConfigs(ctx, topic); derr == nil {
-		if rc, derr := rcs.On(topic, nil); derr == nil && rc.Err == nil {
-			for _, c := range rc.Configs {
-				if n, perr := strconv.Atoi(c.MaybeValue()); c.Key == "max.message.bytes" && perr == nil && n > 0 {
-					limit = int32(min(n, codec.DeadLetterMaxBytes))
-				}
-			}
-		}
-	}
-	log.Warn("cannot raise the dead-letter topic's max.message.bytes; a dead letter larger than the topic takes goes without its value",
-		"topic", topic, "want", codec.DeadLetterMaxBytes, "limit", limit, "err", err)
 	return limit
 }
 

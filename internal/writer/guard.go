@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 )
 
@@ -42,36 +42,6 @@ import (
 // cannot decode: a name no job may take (codec.WriterDeadLetterPrefix).
 func DeadLetterTopic(store string) string {
 	return codec.DeadLetterPrefix + codec.WriterDeadLetterPrefix + store
-}
-
-// ensureDeadLetterTopic creates the writer's dead-letter topic, or raises
-// an existing one's max.message.bytes, and returns the largest dead letter
-// the writer may produce to it.
-func ensureDeadLetterTopic(ctx context.Context, adm *kadm.Client, topic string, log *slog.Logger) (int32, error) {
-	v := strconv.Itoa(codec.DeadLetterMaxBytes)
-	resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"max.message.bytes": &v}, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	switch {
-	case err == nil:
-		return codec.DeadLetterMaxBytes, nil
-	case !errors.Is(err, kerr.TopicAlreadyExists):
-		return 0, fmt.Errorf("create topic %s: %w", topic, err)
-	}
-	aresp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &v}}, topic)
-	if err == nil {
-		var r kadm.AlterConfigsResponse
-		if r, err = aresp.On(topic, nil); err == nil {
-			err = r.Err
-		}
-	}
-	if err != nil {
-		// Kafka's default then; a larger dead letter goes without its value.
-		log.Warn("cannot raise the writer's dead-letter topic's max.message.bytes", "topic", topic, "err", err)
-		return 1_000_012, nil
-	}
-	return codec.DeadLetterMaxBytes, nil
 }
 
 // deadLetters produces one batch's dead letters and waits for them before
@@ -310,17 +280,23 @@ func notFound(err error) bool {
 	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
 }
 
-// prepare creates the writer's dead-letter topic and returns the largest
-// dead letter it takes.
+// prepare creates the writer's dead-letter topic, or raises an existing
+// one's max.message.bytes to codec.DeadLetterMaxBytes, and returns the
+// largest dead letter the writer may produce to it.
 func prepare(ctx context.Context, cfg Config, dlq string, log *slog.Logger) (int32, error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Seeds...)}, cfg.KafkaOpts...)...)
 	if err != nil {
 		return 0, fmt.Errorf("writer: kafka client: %w", err)
 	}
 	defer cl.Close()
-	max, err := ensureDeadLetterTopic(ctx, kadm.NewClient(cl), dlq, log)
-	if err != nil {
+	adm := kadm.NewClient(cl)
+	if err := broker.EnsureTopics(ctx, adm, broker.Topic{Name: dlq, Partitions: 1}); err != nil {
 		return 0, fmt.Errorf("writer: %w", err)
 	}
-	return max, nil
+	limit, err := broker.RaiseMaxMessageBytes(ctx, adm, dlq, codec.DeadLetterMaxBytes)
+	if err != nil {
+		log.Warn("cannot raise the writer's dead-letter topic's max.message.bytes; a dead letter larger than the topic takes goes without its value",
+			"topic", dlq, "want", codec.DeadLetterMaxBytes, "limit", limit, "err", err)
+	}
+	return limit, nil
 }

@@ -167,7 +167,7 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 			if topic == dlq {
 				return dlqMax
 			}
-			return 1_000_012 // franz-go's default
+			return broker.DefaultMaxRecordBytes
 		}),
 		// Regex subscriptions see new topics on metadata refresh; a new
 		// job's first elements should not wait minutes for it.
