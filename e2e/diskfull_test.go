@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -71,25 +69,6 @@ func fillTo(t *testing.T, dir string, free uint64) string {
 		t.Fatalf("fill %s: %v", dir, err)
 	}
 	return path
-}
-
-// gauge reads a gauge from a /metrics endpoint.
-func gauge(apiURL, name string) (float64, error) {
-	resp, err := http.Get(apiURL + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	mf, ok := mfs[name]
-	if !ok || len(mf.GetMetric()) != 1 {
-		return 0, fmt.Errorf("%s: no such gauge", name)
-	}
-	return mf.GetMetric()[0].GetGauge().GetValue(), nil
 }
 
 // A full disk (issue 16, item 5), with real processes: `rdg up` (broker,
@@ -166,7 +145,7 @@ func TestFullDisk(t *testing.T) {
 	filler := fillTo(t, mnt, (reserveMiB+4)<<20)
 	await(t, 120*time.Second, func() (bool, string) {
 		up.alive(t)
-		if full, err := gauge(up.apiURL, "rdg_data_dir_full"); err == nil && full == 1 {
+		if full, err := scrape(up.apiURL, "rdg_data_dir_full"); err == nil && full == 1 {
 			return true, ""
 		}
 		prod.mu.Lock()
@@ -202,7 +181,7 @@ func TestFullDisk(t *testing.T) {
 	if logs := up.logs.String(); !strings.Contains(logs, "data directory full") || !strings.Contains(logs, "dir="+dir) {
 		t.Errorf("the log does not say that %s is full", dir)
 	}
-	if free, err := gauge(up.apiURL, "rdg_data_dir_free_bytes"); err != nil || free <= 0 || free >= reserveMiB<<20 {
+	if free, err := scrape(up.apiURL, "rdg_data_dir_free_bytes"); err != nil || free <= 0 || free >= reserveMiB<<20 {
 		t.Errorf("rdg_data_dir_free_bytes = %v (%v), want the free bytes, below the reserve", free, err)
 	}
 

@@ -142,8 +142,8 @@ func (p *proc) awaitReady(t *testing.T) {
 	})
 }
 
-// metric is the sum of a counter's samples on the process's /metrics, 0
-// if it cannot be read.
+// metric is the sum of a counter's or gauge's samples on the process's
+// /metrics, 0 if it cannot be read.
 func (p *proc) metric(name string) float64 {
 	v, err := scrape(p.apiURL, name)
 	if err != nil {
