@@ -31,8 +31,8 @@ func runToExit(t *testing.T, timeout time.Duration, args ...string) (string, err
 // One process per data directory (issue 16, item 2): while `rdg up` owns
 // a data directory, a second `rdg up` (any mode) or `rdg writer run` on it
 // exits at once, naming the owner's pid and the directory, before writing
-// anything; both used to start, and the two embedded brokers overwrote
-// each other's acknowledged records in kafka/. A SIGKILLed owner does not
+// anything: two owners' embedded brokers would overwrite each other's
+// acknowledged records in kafka/. A SIGKILLed owner does not
 // block a restart: the kernel drops its lock, and the pid it left in the
 // lock file means nothing.
 func TestOneProcessPerDataDir(t *testing.T) {
@@ -78,8 +78,8 @@ func TestOneProcessPerDataDir(t *testing.T) {
 
 // Data files follow no umask (issue 16, item 9): started with umask 000,
 // `rdg up --demo` writes its data directory, the broker's log, the store
-// and the demo's job files 0700 and 0600; kfake and Pebble create theirs
-// 0755 and 0644, which the umask used to decide.
+// and the demo's job files 0700 and 0600, although kfake and Pebble create
+// theirs 0755 and 0644 and leave the rest to the umask.
 func TestDataFilesPrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	api := freePort(t)

@@ -79,10 +79,10 @@ func fillTo(t *testing.T, dir string, free uint64) string {
 // and how many bytes are free, while queries are still answered; SIGTERM
 // stops the process cleanly and promptly; a start on the still-full disk
 // fails at once saying why; and once space is freed a restart catches up
-// and the store holds the graph of every event produced. Before the
-// guard, the producer saw UNKNOWN_SERVER_ERROR, the writer panicked inside
-// Pebble and took the process down, and a restart retried Pebble's flush
-// at 100% CPU, deaf to SIGTERM.
+// and the store holds the graph of every event produced. It guards against
+// what an unguarded full disk does: the producer sees UNKNOWN_SERVER_ERROR,
+// the writer panics inside Pebble and takes the process down, and a
+// restart retries Pebble's flush at 100% CPU, deaf to SIGTERM.
 func TestFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a file system through real processes")

@@ -27,9 +27,9 @@ import (
 )
 
 // Avro bombs against real processes: a record of a dozen bytes whose
-// array claims 2^40 (or 50 million) items used to make hamba grow a slice
-// until the Go runtime died of "out of memory", and since the record was
-// never committed, every restart died on it again.
+// array claims 2^40 (or 50 million) items, which hamba, left to itself,
+// grows a slice for until the Go runtime dies of "out of memory"; the
+// record is then never committed, so every restart would die on it again.
 
 const (
 	// poisonEvent is what well-behaved producers write to the poison jobs'

@@ -143,8 +143,8 @@ func privateUmask() {
 }
 
 // CheckPrivate reports, for a warning, if dir can be read or entered by
-// users other than its owner: a data directory made by an older rdg, or
-// by hand, keeps the mode it was created with.
+// users other than its owner: Acquire makes private only what it creates,
+// and a data directory created otherwise (by hand, say) keeps its mode.
 func CheckPrivate(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {

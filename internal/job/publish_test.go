@@ -170,8 +170,9 @@ func headers(r *kgo.Record) map[string]string {
 // record mapped to two copies of a property, 1.23 MB) goes to the
 // dead-letter topic without a round trip, with its bytes, stage publish
 // and MESSAGE_TOO_LARGE; the job commits past it and maps the records
-// after it, at least once and exactly once. (Before, the broker's refusal
-// failed the job, which restarted into it for ever, committing nothing.)
+// after it, at least once and exactly once. It guards against a refusal
+// that fails the job, which would restart into it for ever, committing
+// nothing.
 func TestOversizedElementDeadLettered(t *testing.T) {
 	for _, delivery := range []string{DeliveryAtLeastOnce, DeliveryExactlyOnce} {
 		t.Run(delivery, func(t *testing.T) {
@@ -279,8 +280,8 @@ func TestBrokerFailureIsNotDeadLettered(t *testing.T) {
 
 // Lag counts, for a partition the group has not committed, from where the
 // job began: the log start (earliest) or the end when it started (latest),
-// whether or not the group has members; kadm's group lag, summed over
-// members, said 0 for a job restarting in a loop before its first commit.
+// whether or not the group has members. kadm's group lag, summed over
+// members, says 0 for a job restarting in a loop before its first commit.
 func TestLagWithoutCommit(t *testing.T) {
 	e := newPublishEnv(t)
 	e.produce(t, blobRec{"m-0", "v"}, blobRec{"m-1", "v"}, blobRec{"m-2", "v"})

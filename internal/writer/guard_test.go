@@ -232,8 +232,8 @@ func (s *syncBuffer) String() string {
 // go on, the stall is logged at ERROR and counted in
 // rdg_store_partitions_stalled; once the schema is registered the
 // partition resumes by itself and the record and those after it are
-// stored. (Before, the writer skipped such records as undecodable and
-// committed past them: the store silently lost them.)
+// stored. It guards against skipping such records as undecodable and
+// committing past them, which loses them from the store silently.
 func TestWriterStallsOnMissingSchema(t *testing.T) {
 	e := newEnv(t, 300)
 	future := e.nextSchemaID(t)

@@ -435,9 +435,10 @@ func (p *pipeline) close() {
 }
 
 // apply stores one batch and owes its offsets, committing them if the
-// interval has passed; the batch's dead letters are acknowledged first. Its context is not canceled when the writer stops:
-// a batch begun is finished, so that stopping never leaves work applied but
-// uncommitted for no reason.
+// interval has passed; the batch's dead letters are acknowledged first.
+// Its context is not canceled when the writer stops: a batch begun is
+// finished, so that stopping never leaves work applied but uncommitted for
+// no reason.
 func (p *pipeline) apply(wk *work) error {
 	defer p.release(wk)
 	ctx := p.ctx
