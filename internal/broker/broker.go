@@ -1,6 +1,8 @@
-// Package broker runs rdg's embedded Kafka broker (franz-go's kfake) and
-// owns the topic administration that every part of rdg shares: creating
-// source, graph, dead-letter and internal topics with the configs they need.
+// Package broker runs rdg's embedded Kafka broker (franz-go's kfake), with
+// its access (SASL, TLS) and its refusal of writes while a gate says the
+// disk is full, and owns the topic administration that every part of rdg
+// shares: creating source, graph, dead-letter and internal topics with the
+// configs they need.
 //
 // broker knows Kafka and nothing of rdg's data: it must not know jobs,
 // graph elements, Avro or stores.
