@@ -205,7 +205,7 @@ func TestFullDisk(t *testing.T) {
 	t.Logf("stopped %s after SIGTERM", time.Since(began).Round(time.Millisecond))
 
 	// A start on the still-full disk fails at once, saying why.
-	out, err := runToExit(t, 30*time.Second, args...)
+	out, err := runRdg(t, 30*time.Second, args...)
 	if err == nil || !strings.Contains(out, "data directory "+dir+" is full") || !strings.Contains(out, "bytes free") {
 		t.Errorf("start on a full disk: %v, want a failure naming the directory and its free bytes:\n%s", err, out)
 	}
