@@ -6,8 +6,8 @@
 // Its parts — the embedded broker's log (kafka/), the store (store/) — are
 // written by libraries that each assume they are the only writer and that
 // create their files 0644; two processes on one directory silently
-// overwrite each other's acknowledged records. Lock gives the directory one
-// owner and makes the files that follow 0600.
+// overwrite each other's acknowledged records. Acquire gives the directory
+// one owner and makes the files that follow 0600.
 //
 // datadir knows file systems and processes, nothing of Kafka, Pebble or
 // graphs: what the directory holds is its parts' business.

@@ -54,7 +54,8 @@ type RunConfig struct {
 }
 
 // Run runs j until ctx is done or a non-recoverable error occurs (a graph
-// or dead-letter topic rejecting writes). It starts the job's side inputs,
+// or dead-letter topic failing writes; a record refused for itself is
+// dead-lettered instead, see Chain.Flush). It starts the job's side inputs,
 // then Tuning.Concurrency consumers in the job's group. Returning because
 // ctx is done is not an error.
 //

@@ -77,7 +77,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type Config struct {
 	Seeds     []string
 	KafkaOpts []kgo.Opt
-	Registry  *sr.Client
+	// Registry resolves graph records' schema ids; a record whose schema
+	// it cannot give stalls its partition (see guard.go).
+	Registry *sr.Client
 	// Store names the store in the consumer group, so that several stores
 	// can each hold the whole graph.
 	Store   string
