@@ -128,23 +128,7 @@ func (e *publishEnv) awaitCommitted(t *testing.T, errc <-chan error, want int64)
 // readCommitted reads n records of topic as a read_committed consumer.
 func readCommitted(t *testing.T, seeds []string, topic string, n int) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var recs []*kgo.Record
-	for len(recs) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records of %s", len(recs), n, topic)
-		}
-		recs = append(recs, fs.Records()...)
-	}
-	return recs
+	return readAll(t, seeds, []string{topic}, n, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 }
 
 // endOffset is topic's end offset (partition 0 and any other summed).

@@ -255,11 +255,12 @@ func keys(m map[string]bool) []string {
 	return ks
 }
 
-// readAll consumes topics from the start until it has n records.
-func readAll(t *testing.T, seeds []string, topics []string, n int) []*kgo.Record {
+// readAll consumes topics from the start until it has n records; opts
+// add to the consumer's options.
+func readAll(t *testing.T, seeds []string, topics []string, n int, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +271,7 @@ func readAll(t *testing.T, seeds []string, topics []string, n int) []*kgo.Record
 	for len(recs) < n {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records", len(recs), n)
+			t.Fatalf("read %d of %d records of %v", len(recs), n, topics)
 		}
 		fs.EachError(func(topic string, p int32, err error) { t.Logf("fetch %s/%d: %v", topic, p, err) })
 		recs = append(recs, fs.Records()...)
