@@ -25,6 +25,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/rdgraph/rdg/internal/access"
 )
 
 // Embedded is an in-process single-broker Kafka cluster listening on real
@@ -89,7 +91,7 @@ func (cfg *config) accessOpts() []kfake.Opt {
 	var kopts []kfake.Opt
 	if cfg.saslUser != "" {
 		kopts = append(kopts, kfake.EnableSASL())
-		for _, m := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		for _, m := range access.Mechanisms {
 			kopts = append(kopts, kfake.Superuser(m, cfg.saslUser, cfg.saslPass))
 		}
 	}
