@@ -91,12 +91,12 @@ func TestBadRecordsDoNotStopJob(t *testing.T) {
 		if string(r.Value) != string(values[i+1]) {
 			t.Errorf("dead letter %d: value differs from the original record", i)
 		}
-		if h[job.HeaderStage] != job.StageDecode || h[job.HeaderTopic] != demo.TopicLogins ||
-			h[job.HeaderOffset] != fmt.Sprint(offsets[i+1]) || h[job.HeaderError] == "" {
+		if h[codec.HeaderStage] != job.StageDecode || h[codec.HeaderTopic] != demo.TopicLogins ||
+			h[codec.HeaderOffset] != fmt.Sprint(offsets[i+1]) || h[codec.HeaderError] == "" {
 			t.Errorf("dead letter %d headers = %v", i, h)
 		}
 	}
-	if h := got[1].Headers; !hasHeader(h, job.HeaderSchemaID, "987654") {
+	if h := got[1].Headers; !hasHeader(h, codec.HeaderSchemaID, "987654") {
 		t.Errorf("unknown-schema dead letter lacks its schema id header: %v", h)
 	}
 }

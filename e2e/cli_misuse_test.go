@@ -13,9 +13,8 @@ import (
 // TestCLIMisuse runs the rdg binary with arguments an operator gets wrong
 // and checks that each exits with status 1 at once, before it touches
 // Kafka, a registry or a data directory, with a message naming what is
-// wrong. Values that used to be accepted and then misread (a negative rate
-// meant "as fast as possible", --partitions -1 reached Kafka) are among
-// them.
+// wrong. Among them are values a looser check would misread: a negative
+// rate taken for "as fast as possible", --partitions -1 passed on to Kafka.
 func TestCLIMisuse(t *testing.T) {
 	bin := rdgBinary(t)
 	cases := []struct {
@@ -31,6 +30,9 @@ func TestCLIMisuse(t *testing.T) {
 		{[]string{"up", "--demo", "--demo-rate", "-5"}, "--demo-rate -5: want more than 0"},
 		{[]string{"up", "--demo", "--demo-members", "0"}, "--demo-members 0: want 1 or more"},
 		{[]string{"up", "--store-cache-mib", "0"}, "--store-cache-mib 0: want 1 or more"},
+		{[]string{"up", "--disk-reserve-mib", "0"}, "--disk-reserve-mib 0: want 1 or more"},
+		{[]string{"up", "--query-queue", "-1"}, "--query-queue -1: want 0 or more"},
+		{[]string{"writer", "run", "--query-memory-mib", "-1"}, "--query-memory-mib -1: want 0 or more"},
 		{[]string{"up", "--ttl", "bogus"}, `--ttl "bogus": want type=duration`},
 		{[]string{"up", "--ttl", "device=-1h"}, `--ttl "device=-1h"`},
 		{[]string{"up", "--token", "a", "--token-file", "b"}, "--token and --token-file are exclusive"},

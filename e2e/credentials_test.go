@@ -150,7 +150,7 @@ func TestCredentials(t *testing.T) {
 		if code := post(creds.Password); code != http.StatusOK {
 			t.Errorf("API with the password as token: %d, want 200", code)
 		}
-		if out, err := runRdgCmd(t, "query", "stats", "--server", apiURL, "--ca-file", certFile); err == nil || !strings.Contains(out, "unauthenticated") {
+		if out, err := runRdg(t, time.Minute, "query", "stats", "--server", apiURL, "--ca-file", certFile); err == nil || !strings.Contains(out, "unauthenticated") {
 			t.Errorf("rdg query without credentials: %v\n%s; want unauthenticated", err, out)
 		}
 	})
@@ -173,7 +173,7 @@ func TestCredentials(t *testing.T) {
 
 	// Events from outside through the client flags: five members, so that
 	// m-000001 certainly logs in.
-	out, err := runRdgCmd(t, "generate", "--brokers", kafka, "--registry", regURL, "--count", "300", "--rate", "-1",
+	out, err := runRdg(t, time.Minute, "generate", "--brokers", kafka, "--registry", regURL, "--count", "300", "--rate", "-1",
 		"--members", "5", "--seed", "7", "--partitions", "3",
 		"--credentials-file", credsFile, "--kafka-ca-file", certFile, "--registry-ca-file", certFile)
 	if err != nil || !strings.Contains(out, "events=300") {
@@ -187,7 +187,7 @@ func TestCredentials(t *testing.T) {
 		await(t, 60*time.Second, func() (bool, string) {
 			up.alive(t)
 			jr.alive(t)
-			out, err := runRdgCmd(t, "query", "neighbors", "account:m-000001", "--edge-types", edge, "--json",
+			out, err := runRdg(t, time.Minute, "query", "neighbors", "account:m-000001", "--edge-types", edge, "--json",
 				"--server", apiURL, "--ca-file", certFile, "--credentials-file", credsFile)
 			if err != nil {
 				return false, fmt.Sprintf("%v: %s", err, out)
@@ -269,7 +269,7 @@ func TestCredentials(t *testing.T) {
 	ext.awaitReady(t)
 	await(t, 60*time.Second, func() (bool, string) {
 		ext.alive(t)
-		out, err := runRdgCmd(t, "query", "neighbors", "account:m-000001", "--edge-types", "played_ext", "--json",
+		out, err := runRdg(t, time.Minute, "query", "neighbors", "account:m-000001", "--edge-types", "played_ext", "--json",
 			"--server", apiURL, "--ca-file", certFile, "--credentials-file", credsFile)
 		return err == nil && strings.Contains(out, `"played_ext"`) && strings.Contains(out, `"name_ext"`), fmt.Sprintf("%v: %s", err, out)
 	})
@@ -281,17 +281,17 @@ func TestCredentials(t *testing.T) {
 		"--credentials-file", credsFile, "--kafka-ca-file", certFile, "--registry-ca-file", certFile,
 		"--data-dir", filepath.Join(dir, "writer"), "--api-addr", wAPI, "--store", "second")
 	wr.awaitReady(t)
-	if out, err := runRdgCmd(t, "query", "stats", "--server", "http://"+wAPI); err == nil || !strings.Contains(out, "unauthenticated") {
+	if out, err := runRdg(t, time.Minute, "query", "stats", "--server", "http://"+wAPI); err == nil || !strings.Contains(out, "unauthenticated") {
 		t.Errorf("rdg query of the writer without credentials: %v\n%s; want unauthenticated", err, out)
 	}
 	await(t, 60*time.Second, func() (bool, string) {
 		wr.alive(t)
-		out, err := runRdgCmd(t, "query", "neighbors", "account:m-000001", "--edge-types", "uses", "--json",
+		out, err := runRdg(t, time.Minute, "query", "neighbors", "account:m-000001", "--edge-types", "uses", "--json",
 			"--server", "http://"+wAPI, "--credentials-file", credsFile)
 		return err == nil && strings.Contains(out, `"uses"`), fmt.Sprintf("%v: %s", err, out)
 	})
 
-	out, err = runRdgCmd(t, "dlq", "list", "--json", "--brokers", kafka, "--credentials-file", credsFile, "--kafka-ca-file", certFile)
+	out, err = runRdg(t, time.Minute, "dlq", "list", "--json", "--brokers", kafka, "--credentials-file", credsFile, "--kafka-ca-file", certFile)
 	if err != nil || !strings.Contains(out, "rdg.dlq.logins-ext") {
 		t.Errorf("rdg dlq list with credentials: %v\n%s", err, out)
 	}
@@ -321,13 +321,4 @@ func shell(t *testing.T, dir, line string) string {
 		t.Fatalf("%s: %v\n%s", line, err, out)
 	}
 	return string(out)
-}
-
-// runRdgCmd runs the rdg binary to completion and returns its output.
-func runRdgCmd(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, rdgBinary(t), args...).CombinedOutput()
-	return string(out), err
 }

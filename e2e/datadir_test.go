@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,25 +13,11 @@ import (
 	"time"
 )
 
-// runToExit runs rdg with args and returns its output and exit error,
-// failing if it is still running after timeout: what a process that must
-// refuse to start has to do.
-func runToExit(t *testing.T, timeout time.Duration, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, rdgBinary(t), args...).CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("rdg %s still running after %s, want it to refuse to start:\n%s", strings.Join(args, " "), timeout, out)
-	}
-	return string(out), err
-}
-
 // One process per data directory (issue 16, item 2): while `rdg up` owns
 // a data directory, a second `rdg up` (any mode) or `rdg writer run` on it
 // exits at once, naming the owner's pid and the directory, before writing
-// anything; both used to start, and the two embedded brokers overwrote
-// each other's acknowledged records in kafka/. A SIGKILLed owner does not
+// anything: two owners' embedded brokers would overwrite each other's
+// acknowledged records in kafka/. A SIGKILLed owner does not
 // block a restart: the kernel drops its lock, and the pid it left in the
 // lock file means nothing.
 func TestOneProcessPerDataDir(t *testing.T) {
@@ -49,7 +34,7 @@ func TestOneProcessPerDataDir(t *testing.T) {
 		{"writer", "run", "--data-dir", dir, "--brokers", kafka, "--registry", "http://" + reg, "--api-addr", freePort(t)},
 	} {
 		began := time.Now()
-		out, err := runToExit(t, 20*time.Second, second...)
+		out, err := runRdg(t, 20*time.Second, second...)
 		t.Logf("rdg %s refused in %s", second[0], time.Since(began).Round(time.Millisecond))
 		if err == nil {
 			t.Errorf("rdg %s exited 0 on a data directory in use:\n%s", strings.Join(second, " "), out)
@@ -78,8 +63,8 @@ func TestOneProcessPerDataDir(t *testing.T) {
 
 // Data files follow no umask (issue 16, item 9): started with umask 000,
 // `rdg up --demo` writes its data directory, the broker's log, the store
-// and the demo's job files 0700 and 0600; kfake and Pebble create theirs
-// 0755 and 0644, which the umask used to decide.
+// and the demo's job files 0700 and 0600, although kfake and Pebble create
+// theirs 0755 and 0644 and leave the rest to the umask.
 func TestDataFilesPrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	api := freePort(t)

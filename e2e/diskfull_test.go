@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -73,25 +71,6 @@ func fillTo(t *testing.T, dir string, free uint64) string {
 	return path
 }
 
-// gauge reads a gauge from a /metrics endpoint.
-func gauge(apiURL, name string) (float64, error) {
-	resp, err := http.Get(apiURL + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	mf, ok := mfs[name]
-	if !ok || len(mf.GetMetric()) != 1 {
-		return 0, fmt.Errorf("%s: no such gauge", name)
-	}
-	return mf.GetMetric()[0].GetGauge().GetValue(), nil
-}
-
 // A full disk (issue 16, item 5), with real processes: `rdg up` (broker,
 // registry, graph writer, store) on a small tmpfs and the Netflix example
 // jobs in a `rdg job run` process. Once the file system has less free
@@ -100,10 +79,10 @@ func gauge(apiURL, name string) (float64, error) {
 // and how many bytes are free, while queries are still answered; SIGTERM
 // stops the process cleanly and promptly; a start on the still-full disk
 // fails at once saying why; and once space is freed a restart catches up
-// and the store holds the graph of every event produced. Before the
-// guard, the producer saw UNKNOWN_SERVER_ERROR, the writer panicked inside
-// Pebble and took the process down, and a restart retried Pebble's flush
-// at 100% CPU, deaf to SIGTERM.
+// and the store holds the graph of every event produced. It guards against
+// what an unguarded full disk does: the producer sees UNKNOWN_SERVER_ERROR,
+// the writer panics inside Pebble and takes the process down, and a
+// restart retries Pebble's flush at 100% CPU, deaf to SIGTERM.
 func TestFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a file system through real processes")
@@ -166,7 +145,7 @@ func TestFullDisk(t *testing.T) {
 	filler := fillTo(t, mnt, (reserveMiB+4)<<20)
 	await(t, 120*time.Second, func() (bool, string) {
 		up.alive(t)
-		if full, err := gauge(up.apiURL, "rdg_data_dir_full"); err == nil && full == 1 {
+		if full, err := scrape(up.apiURL, "rdg_data_dir_full"); err == nil && full == 1 {
 			return true, ""
 		}
 		prod.mu.Lock()
@@ -202,7 +181,7 @@ func TestFullDisk(t *testing.T) {
 	if logs := up.logs.String(); !strings.Contains(logs, "data directory full") || !strings.Contains(logs, "dir="+dir) {
 		t.Errorf("the log does not say that %s is full", dir)
 	}
-	if free, err := gauge(up.apiURL, "rdg_data_dir_free_bytes"); err != nil || free <= 0 || free >= reserveMiB<<20 {
+	if free, err := scrape(up.apiURL, "rdg_data_dir_free_bytes"); err != nil || free <= 0 || free >= reserveMiB<<20 {
 		t.Errorf("rdg_data_dir_free_bytes = %v (%v), want the free bytes, below the reserve", free, err)
 	}
 
@@ -226,7 +205,7 @@ func TestFullDisk(t *testing.T) {
 	t.Logf("stopped %s after SIGTERM", time.Since(began).Round(time.Millisecond))
 
 	// A start on the still-full disk fails at once, saying why.
-	out, err := runToExit(t, 30*time.Second, args...)
+	out, err := runRdg(t, 30*time.Second, args...)
 	if err == nil || !strings.Contains(out, "data directory "+dir+" is full") || !strings.Contains(out, "bytes free") {
 		t.Errorf("start on a full disk: %v, want a failure naming the directory and its free bytes:\n%s", err, out)
 	}

@@ -41,7 +41,7 @@ func TestKafkaSyncFlag(t *testing.T) {
 	}
 	up.term(t)
 
-	out, err := runToExit(t, 20*time.Second, "up", "--kafka-sync", "--brokers", kafka, "--data-dir", t.TempDir())
+	out, err := runRdg(t, 20*time.Second, "up", "--kafka-sync", "--brokers", kafka, "--data-dir", t.TempDir())
 	if err == nil || !strings.Contains(out, "--kafka-sync is for the embedded broker") {
 		t.Errorf("rdg up --kafka-sync --brokers: %v, want a refusal saying the flag needs the embedded broker:\n%s", err, out)
 	}

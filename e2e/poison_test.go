@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,9 +24,9 @@ import (
 )
 
 // Avro bombs against real processes: a record of a dozen bytes whose
-// array claims 2^40 (or 50 million) items used to make hamba grow a slice
-// until the Go runtime died of "out of memory", and since the record was
-// never committed, every restart died on it again.
+// array claims 2^40 (or 50 million) items, which hamba, left to itself,
+// grows a slice for until the Go runtime dies of "out of memory"; the
+// record is then never committed, so every restart would die on it again.
 
 const (
 	// poisonEvent is what well-behaved producers write to the poison jobs'
@@ -60,28 +57,6 @@ func varintValue(id int, parts ...any) []byte {
 		}
 	}
 	return b
-}
-
-// peakRSS is a process's peak resident set size (VmHWM) in bytes.
-func peakRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		t.Skipf("no /proc to read peak memory from: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM line %q: %v", sc.Text(), err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
 }
 
 // TestPoisonRecordRestart runs `rdg up` with two jobs, one reading records
@@ -237,7 +212,7 @@ func TestPoisonRecordRestart(t *testing.T) {
 	}
 	checkRSS := func(p *proc) {
 		t.Helper()
-		if rss := peakRSS(t, p.cmd.Process.Pid); rss > maxPoisonRSS {
+		if rss := vmHWM(t, p.cmd.Process.Pid); rss > maxPoisonRSS {
 			t.Errorf("%s: peak RSS %d MiB, want under %d MiB", p.name, rss>>20, maxPoisonRSS>>20)
 		} else {
 			t.Logf("%s: peak RSS %d MiB", p.name, rss>>20)

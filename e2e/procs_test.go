@@ -6,6 +6,7 @@ package e2e
 // has its own log, printed (its tail) when the test fails.
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -142,8 +144,8 @@ func (p *proc) awaitReady(t *testing.T) {
 	})
 }
 
-// metric is the sum of a counter's samples on the process's /metrics, 0
-// if it cannot be read.
+// metric is the sum of a counter's or gauge's samples on the process's
+// /metrics, 0 if it cannot be read.
 func (p *proc) metric(name string) float64 {
 	v, err := scrape(p.apiURL, name)
 	if err != nil {
@@ -645,4 +647,40 @@ func copyJob(t *testing.T, src, dir string, edit func(string) string) string {
 		t.Fatalf("copied job: %v", err)
 	}
 	return dst
+}
+
+// runRdg runs the rdg binary with args to its exit and returns its output
+// and exit error, failing the test if it is still running after timeout.
+func runRdg(t *testing.T, timeout time.Duration, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, rdgBinary(t), args...).CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("rdg %s still running after %s:\n%s", strings.Join(args, " "), timeout, out)
+	}
+	return string(out), err
+}
+
+// vmHWM is a process's peak resident set size (VmHWM) in bytes; it skips
+// the test where there is no /proc to read it from.
+func vmHWM(tb testing.TB, pid int) int64 {
+	tb.Helper()
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		tb.Skipf("no /proc to read peak memory from: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				tb.Fatalf("VmHWM line %q: %v", sc.Text(), err)
+			}
+			return kb << 10
+		}
+	}
+	tb.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }

@@ -111,7 +111,8 @@ func (p *rdgProcess) stop(t testing.TB) {
 	}
 }
 
-// scrape reads the sum of a metric's samples from a /metrics endpoint.
+// scrape reads the sum of a counter's or gauge's samples from a /metrics
+// endpoint: 0 if it has none.
 func scrape(apiURL, name string) (float64, error) {
 	resp, err := http.Get(apiURL + "/metrics")
 	if err != nil {
@@ -126,7 +127,7 @@ func scrape(apiURL, name string) (float64, error) {
 	var sum float64
 	if mf, ok := mfs[name]; ok {
 		for _, m := range mf.GetMetric() {
-			sum += m.GetCounter().GetValue()
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return sum, nil

@@ -12,36 +12,12 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/store"
 )
-
-// gaugeOrCounter is the sum of a metric's samples on apiURL/metrics, gauge
-// or counter; 0 if it cannot be read.
-func gaugeOrCounter(apiURL, name string) float64 {
-	resp, err := http.Get(apiURL + "/metrics")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return 0
-	}
-	var sum float64
-	if mf, ok := mfs[name]; ok {
-		for _, m := range mf.GetMetric() {
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return sum
-}
 
 func httpBody(t *testing.T, url string) string {
 	t.Helper()
@@ -125,7 +101,7 @@ func TestWriterStallsAndDeadLettersAcrossProcesses(t *testing.T) {
 	}
 	await(t, 30*time.Second, func() (bool, string) {
 		w.alive(t)
-		stalled, rejected := gaugeOrCounter(w.apiURL, "rdg_store_partitions_stalled"), gaugeOrCounter(w.apiURL, "rdg_store_records_rejected_total")
+		stalled, rejected := w.metric("rdg_store_partitions_stalled"), w.metric("rdg_store_records_rejected_total")
 		return stalled == 1 && rejected == 1 && committed() == 2,
 			fmt.Sprintf("stalled %v, rejected %v, committed %d (want 1, 1, 2)", stalled, rejected, committed())
 	})
@@ -146,7 +122,7 @@ func TestWriterStallsAndDeadLettersAcrossProcesses(t *testing.T) {
 	}
 	await(t, 30*time.Second, func() (bool, string) {
 		w.alive(t)
-		stalled := gaugeOrCounter(w.apiURL, "rdg_store_partitions_stalled")
+		stalled := w.metric("rdg_store_partitions_stalled")
 		return stalled == 0 && committed() == 4, fmt.Sprintf("stalled %v, committed %d (want 0, 4)", stalled, committed())
 	})
 	w.term(t)

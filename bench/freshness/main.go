@@ -64,7 +64,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/bench/internal/report"
 	"github.com/rdgraph/rdg/bench/internal/rig"
@@ -269,18 +268,7 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 		Logger:          lg,
 		StoreOptions:    storeOpts(c),
 		KafkaSync:       c.KafkaSync,
-		BeforeJobs: func(ctx context.Context, seeds []string, reg *sr.Client) error {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			if err := demo.EnsureTopics(ctx, kadm.NewClient(cl), c.Parts); err != nil {
-				return err
-			}
-			_, err = demo.ProduceCatalog(ctx, cl, reg, world)
-			return err
-		},
+		BeforeJobs:      rig.PublishCatalog(world, c.Parts),
 	})
 	if err != nil {
 		return out, err

@@ -14,7 +14,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/bench/internal/report"
 	"github.com/rdgraph/rdg/bench/internal/rig"
@@ -96,18 +95,7 @@ func build(ctx context.Context, dir string, spec graphSpec) (graphInfo, error) {
 	st, err := stack.Start(ctx, stack.Config{
 		DataDir: dir, KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
 		Jobs: jobs, GraphPartitions: 2, Logger: lg,
-		BeforeJobs: func(ctx context.Context, seeds []string, reg *sr.Client) error {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			if err := demo.EnsureTopics(ctx, kadm.NewClient(cl), 2); err != nil {
-				return err
-			}
-			_, err = demo.ProduceCatalog(ctx, cl, reg, world)
-			return err
-		},
+		BeforeJobs: rig.PublishCatalog(world, 2),
 	})
 	if err != nil {
 		return gi, err

@@ -94,6 +94,9 @@ func (f *accessFlags) kafka() ([]kgo.Opt, error) {
 		return nil, err
 	}
 	k := access.Kafka{SASL: creds, Mechanism: f.saslMechanism}
+	if (f.kafkaCert == "") != (f.kafkaKey == "") {
+		return nil, errors.New("--kafka-cert-file and --kafka-key-file go together")
+	}
 	if f.kafkaTLS || f.kafkaCA != "" || f.kafkaCert != "" || f.kafkaKey != "" {
 		if k.TLS, err = access.ClientTLS(f.kafkaCA, f.kafkaCert, f.kafkaKey); err != nil {
 			return nil, fmt.Errorf("kafka: %w", err)
@@ -113,6 +116,9 @@ func (f *accessFlags) registry(url string) ([]sr.ClientOpt, error) {
 		return nil, err
 	}
 	r := access.Registry{Basic: creds}
+	if (f.registryCert == "") != (f.registryKey == "") {
+		return nil, errors.New("--registry-cert-file and --registry-key-file go together")
+	}
 	if f.registryCA != "" || f.registryCert != "" || f.registryKey != "" {
 		if !strings.HasPrefix(url, "https://") {
 			return nil, fmt.Errorf("--registry-ca-file, --registry-cert-file and --registry-key-file need an https:// registry URL, not %q", url)

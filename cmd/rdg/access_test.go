@@ -79,6 +79,11 @@ func TestUpAccessFlags(t *testing.T) {
 	if _, err := apply(accessFlags{credentialsFile: file, saslMechanism: "GSSAPI"}, securityFlags{}, stack.Config{Brokers: []string{"k:9092"}}); err == nil || !strings.Contains(err.Error(), "GSSAPI") {
 		t.Errorf("unknown mechanism: %v", err)
 	}
+	for _, f := range []accessFlags{{kafkaCert: "c.pem"}, {kafkaKey: "k.pem"}, {registryCert: "c.pem"}, {registryKey: "k.pem"}} {
+		if _, err := apply(f, securityFlags{}, stack.Config{Brokers: []string{"k:9092"}, RegistryURL: "https://r:8081"}); err == nil || !strings.Contains(err.Error(), "go together") {
+			t.Errorf("%+v: %v, want the certificate and key flags named together", f, err)
+		}
+	}
 	if _, err := apply(accessFlags{credentialsFile: filepath.Join(dir, "missing")}, securityFlags{}, stack.Config{}); err == nil {
 		t.Error("missing credentials file: no error")
 	}

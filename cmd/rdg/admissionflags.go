@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/rdgraph/rdg/internal/serve"
@@ -27,17 +25,9 @@ func (f *admissionFlags) add(cmd *cobra.Command) {
 		"MiB of memory running queries may reserve, each by an estimate from its limits; a query larger than this runs with lower limits (default: a quarter of the memory, or of the cgroup's limit; 0: no bound, for benchmarking only)")
 	fl.IntVar(&f.queued, "query-queue", d.MaxQueued,
 		"queries that may wait for room to run; more are refused at once with resource_exhausted and a retry hint (default: 32 per core)")
+	atLeast(fl, 0, "query-concurrency", "query-memory-mib", "query-queue")
 }
 
-func (f *admissionFlags) apply(cfg *stack.Config) error {
-	switch {
-	case f.running < 0:
-		return fmt.Errorf("--query-concurrency %d: want 0 or more", f.running)
-	case f.memoryMiB < 0:
-		return fmt.Errorf("--query-memory-mib %d: want 0 or more", f.memoryMiB)
-	case f.queued < 0:
-		return fmt.Errorf("--query-queue %d: want 0 or more", f.queued)
-	}
+func (f *admissionFlags) apply(cfg *stack.Config) {
 	cfg.QueryAdmission = &serve.Admission{MaxRunning: f.running, MaxMemory: f.memoryMiB << 20, MaxQueued: f.queued}
-	return nil
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/rdgraph/rdg/internal/datadir"
@@ -18,12 +16,9 @@ type diskFlags struct {
 func (f *diskFlags) add(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.reserveMiB, "disk-reserve-mib", datadir.DefaultReserve>>20,
 		"refuse writes (Kafka produce requests get KAFKA_STORAGE_ERROR, the graph writer holds its batch) while the data directory's file system has less free space than this many MiB, and refuse to start; queries are still served")
+	atLeast(cmd.Flags(), 1, "disk-reserve-mib")
 }
 
-func (f *diskFlags) apply(cfg *stack.Config) error {
-	if f.reserveMiB < 1 {
-		return fmt.Errorf("--disk-reserve-mib %d: want at least 1", f.reserveMiB)
-	}
+func (f *diskFlags) apply(cfg *stack.Config) {
 	cfg.DiskReserve = uint64(f.reserveMiB) << 20
-	return nil
 }

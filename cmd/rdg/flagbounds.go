@@ -14,7 +14,7 @@ import (
 // checkFlagBounds refuses a value outside it before any command runs. A
 // value such as --partitions -1 or --rate -5 then fails at once, naming the
 // flag, instead of reaching Kafka as an error far from its cause or being
-// read as something else (a negative rate was "as fast as possible").
+// read as something else (any negative rate as -1, "as fast as possible").
 const (
 	annAtLeast = "rdg.at-least" // value >= bound
 	annAbove   = "rdg.above"    // value > bound

@@ -129,9 +129,7 @@ func (q *queryFlags) client() (rdgv1connect.GraphServiceClient, error) {
 		if err != nil {
 			return nil, err
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = tc
-		hc = &http.Client{Transport: tr}
+		hc = access.HTTPClient(tc, 0)
 	}
 	return rdgv1connect.NewGraphServiceClient(hc, strings.TrimRight(q.server, "/"), opts...), nil
 }

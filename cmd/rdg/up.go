@@ -241,9 +241,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 	}
 	cfg.ListenerTLS = cfg.TLSCert != ""
 	warnExposed(&cfg)
-	if err := f.disk.apply(&cfg); err != nil {
-		return err
-	}
+	f.disk.apply(&cfg)
 	var err error
 	if kopts, err = cfg.KafkaClientOpts(); err != nil {
 		return err
@@ -251,9 +249,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 	if err := f.storage.apply(&cfg); err != nil {
 		return err
 	}
-	if err := f.admission.apply(&cfg); err != nil {
-		return err
-	}
+	f.admission.apply(&cfg)
 	ttl, err := parseTTL(f.ttl)
 	if err != nil {
 		return err

@@ -60,12 +60,8 @@ gives another, makes the API require the password as a bearer token.`,
 			if err := f.storage.apply(&cfg); err != nil {
 				return err
 			}
-			if err := f.disk.apply(&cfg); err != nil {
-				return err
-			}
-			if err := f.queries.apply(&cfg); err != nil {
-				return err
-			}
+			f.disk.apply(&cfg)
+			f.queries.apply(&cfg)
 			ttl, err := parseTTL(f.ttl)
 			if err != nil {
 				return err

@@ -154,11 +154,18 @@ func (r Registry) Opts() []sr.ClientOpt {
 	if r.TLS != nil {
 		// sr's default client has a 5 s timeout; keep it with the TLS
 		// transport.
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = r.TLS
-		opts = append(opts, sr.HTTPClient(&http.Client{Timeout: 5 * time.Second, Transport: tr}))
+		opts = append(opts, sr.HTTPClient(HTTPClient(r.TLS, 5*time.Second)))
 	}
 	return opts
+}
+
+// HTTPClient is an HTTP client that verifies https:// servers with tc
+// (and otherwise behaves as http.DefaultClient), giving up on a request
+// after timeout (0: never).
+func HTTPClient(tc *tls.Config, timeout time.Duration) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return &http.Client{Timeout: timeout, Transport: tr}
 }
 
 // ClientTLS is a client TLS configuration that verifies servers against

@@ -1,6 +1,8 @@
-// Package broker runs rdg's embedded Kafka broker (franz-go's kfake) and
-// owns the topic administration that every part of rdg shares: creating
-// source, graph, dead-letter and internal topics with the configs they need.
+// Package broker runs rdg's embedded Kafka broker (franz-go's kfake), with
+// its access (SASL, TLS) and its refusal of writes while a gate says the
+// disk is full, and owns the topic administration that every part of rdg
+// shares: creating source, graph, dead-letter and internal topics with the
+// configs they need.
 //
 // broker knows Kafka and nothing of rdg's data: it must not know jobs,
 // graph elements, Avro or stores.
@@ -23,6 +25,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/rdgraph/rdg/internal/access"
 )
 
 // Embedded is an in-process single-broker Kafka cluster listening on real
@@ -87,7 +91,7 @@ func (cfg *config) accessOpts() []kfake.Opt {
 	var kopts []kfake.Opt
 	if cfg.saslUser != "" {
 		kopts = append(kopts, kfake.EnableSASL())
-		for _, m := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		for _, m := range access.Mechanisms {
 			kopts = append(kopts, kfake.Superuser(m, cfg.saslUser, cfg.saslPass))
 		}
 	}
@@ -225,6 +229,41 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, topics ...Topic) error 
 		}
 	}
 	return nil
+}
+
+// DefaultMaxRecordBytes is the largest record franz-go's producer sends
+// unless told otherwise (ProducerBatchMaxBytes), which Kafka's default
+// max.message.bytes admits.
+const DefaultMaxRecordBytes = 1_000_012
+
+// RaiseMaxMessageBytes sets topic's max.message.bytes to want and returns
+// the largest record a producer may send to it: want, or, where the
+// cluster does not let rdg alter the topic (an external cluster), the
+// topic's own limit but at most want (DefaultMaxRecordBytes if it cannot
+// be read either), with the reason it could not be raised.
+func RaiseMaxMessageBytes(ctx context.Context, adm *kadm.Client, topic string, want int32) (int32, error) {
+	v := strconv.Itoa(int(want))
+	resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &v}}, topic)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		if r, err = resp.On(topic, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err == nil {
+		return want, nil
+	}
+	limit := min(int32(DefaultMaxRecordBytes), want)
+	if rcs, derr := adm.DescribeTopicConfigs(ctx, topic); derr == nil {
+		if rc, derr := rcs.On(topic, nil); derr == nil && rc.Err == nil {
+			for _, c := range rc.Configs {
+				if n, perr := strconv.Atoi(c.MaybeValue()); c.Key == "max.message.bytes" && perr == nil && n > 0 {
+					limit = int32(min(n, int(want)))
+				}
+			}
+		}
+	}
+	return limit, err
 }
 
 // WaitReachable waits until a Kafka cluster answers metadata requests, so a

@@ -295,3 +295,61 @@ func TestCommitError(t *testing.T) {
 		t.Fatalf("all partitions committed: %v", err)
 	}
 }
+
+// RaiseMaxMessageBytes raises a topic's limit where the cluster lets it,
+// and otherwise gives the topic's own limit, never more than asked for,
+// with the reason.
+func TestRaiseMaxMessageBytes(t *testing.T) {
+	b := start(t)
+	_, adm := client(t, b.Addr())
+	ctx := testCtx(t)
+	small := "2000"
+	for _, topic := range []string{"allowed", "refused"} {
+		if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"max.message.bytes": &small}, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := RaiseMaxMessageBytes(ctx, adm, "allowed", 16<<20); err != nil || got != 16<<20 {
+		t.Fatalf("allowed: %d, %v; want %d", got, err, 16<<20)
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, "allowed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rcs.On("allowed", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "max.message.bytes" && c.MaybeValue() != fmt.Sprint(16<<20) {
+			t.Errorf("allowed: max.message.bytes is %s after the raise", c.MaybeValue())
+		}
+	}
+
+	// A cluster that does not let rdg alter topics.
+	b.cluster.ControlKey(int16(kmsg.IncrementalAlterConfigs), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.cluster.KeepControl()
+		r := req.(*kmsg.IncrementalAlterConfigsRequest)
+		resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+		for _, rr := range r.Resources {
+			x := kmsg.NewIncrementalAlterConfigsResponseResource()
+			x.ResourceType, x.ResourceName, x.ErrorCode = rr.ResourceType, rr.ResourceName, kerr.TopicAuthorizationFailed.Code
+			resp.Resources = append(resp.Resources, x)
+		}
+		return resp, nil, true
+	})
+	for _, c := range []struct {
+		topic string
+		want  int32
+		got   int32
+	}{
+		{"refused", 16 << 20, 2000},
+		{"refused", 1000, 1000},
+		{"no-such-topic", 16 << 20, DefaultMaxRecordBytes},
+	} {
+		got, err := RaiseMaxMessageBytes(ctx, adm, c.topic, c.want)
+		if got != c.got || err == nil {
+			t.Errorf("%s, want %d: %d, %v; want %d and the reason", c.topic, c.want, got, err, c.got)
+		}
+	}
+}

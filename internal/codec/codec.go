@@ -3,13 +3,14 @@
 // Avro body), the cache that resolves a schema id to a parsed writer schema
 // through a schema registry, the record layout of the graph topics
 // (rdg.node.<type> and rdg.edge.<type>: keys, Avro value schemas, encoding),
+// the dead-letter format (topic names and rdg.* headers, deadletter.go),
 // and the decoding of Avro bodies within limits: nothing a body claims is
 // allocated before its bytes are known to hold it (bounds.go).
 //
 // codec knows the graph data model and the registry's client API. It must
 // not know jobs, stores or serving: both the jobs that publish graph
-// elements and the writer that stores them use it, so the wire format has a
-// single definition.
+// elements and the writer that stores them use it, so the wire formats
+// they share have a single definition.
 package codec
 
 import (

@@ -6,8 +6,8 @@
 // Its parts — the embedded broker's log (kafka/), the store (store/) — are
 // written by libraries that each assume they are the only writer and that
 // create their files 0644; two processes on one directory silently
-// overwrite each other's acknowledged records. Lock gives the directory one
-// owner and makes the files that follow 0600.
+// overwrite each other's acknowledged records. Acquire gives the directory
+// one owner and makes the files that follow 0600.
 //
 // datadir knows file systems and processes, nothing of Kafka, Pebble or
 // graphs: what the directory holds is its parts' business.
@@ -143,8 +143,8 @@ func privateUmask() {
 }
 
 // CheckPrivate reports, for a warning, if dir can be read or entered by
-// users other than its owner: a data directory made by an older rdg, or
-// by hand, keeps the mode it was created with.
+// users other than its owner: Acquire makes private only what it creates,
+// and a data directory created otherwise (by hand, say) keeps its mode.
 func CheckPrivate(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {

@@ -77,9 +77,9 @@ func TestReplayAvroBomb(t *testing.T) {
 // FuzzParseRecord: any headers and value a dead-letter topic holds parse,
 // print in every format without panicking, and print a bounded preview.
 func FuzzParseRecord(f *testing.F) {
-	f.Add([]byte("k"), []byte{0, 0, 0, 0, 1, 2, 'x'}, job.HeaderStage, "decode", job.HeaderPartition, "3", job.HeaderOffset, "-1", job.HeaderSchemaID, "99999999999999999999")
-	f.Add([]byte{0xff}, []byte(nil), job.HeaderError, "line 1\nline 2\n\xff", job.HeaderStage, "", "trace", "abc", job.HeaderTopic, "t")
-	f.Add([]byte(nil), bytes.Repeat([]byte{0xc3}, 300), job.HeaderStage, "map", job.HeaderStage, "size", job.HeaderOffset, "18446744073709551616", job.HeaderPartition, "-2147483649")
+	f.Add([]byte("k"), []byte{0, 0, 0, 0, 1, 2, 'x'}, codec.HeaderStage, "decode", codec.HeaderPartition, "3", codec.HeaderOffset, "-1", codec.HeaderSchemaID, "99999999999999999999")
+	f.Add([]byte{0xff}, []byte(nil), codec.HeaderError, "line 1\nline 2\n\xff", codec.HeaderStage, "", "trace", "abc", codec.HeaderTopic, "t")
+	f.Add([]byte(nil), bytes.Repeat([]byte{0xc3}, 300), codec.HeaderStage, "map", codec.HeaderStage, "size", codec.HeaderOffset, "18446744073709551616", codec.HeaderPartition, "-2147483649")
 	f.Fuzz(func(t *testing.T, key, value []byte, k1, v1, k2, v2, k3, v3, k4, v4 string) {
 		r := &kgo.Record{Partition: 1, Offset: 2, Timestamp: time.UnixMilli(0), Key: key, Value: value,
 			Headers: []kgo.RecordHeader{{Key: k1, Value: []byte(v1)}, {Key: k2, Value: []byte(v2)}, {Key: k3, Value: []byte(v3)}, {Key: k4, Value: []byte(v4)}}}
@@ -87,7 +87,7 @@ func FuzzParseRecord(f *testing.F) {
 		// The last rdg.stage header is the job's; earlier ones are kept.
 		last := ""
 		for _, h := range r.Headers {
-			if h.Key == job.HeaderStage {
+			if h.Key == codec.HeaderStage {
 				last = string(h.Value)
 			}
 		}

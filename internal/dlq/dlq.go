@@ -1,12 +1,13 @@
-// Package dlq owns reading and replaying dead-letter topics (rdg.dlq.<job>):
-// the records a job could not process, kept with their original key, value
-// and headers plus the rdg.* headers saying which stage failed and why.
+// Package dlq owns reading and replaying dead-letter topics (rdg.dlq.<job>,
+// and the graph writers' rdg.dlq.writer-<store>): the records a job or
+// writer could not process, kept with their original key, value and
+// headers plus the rdg.* headers saying which stage failed and why.
 // It summarizes those topics, reads their records with the headers parsed,
 // and replays them through a (fixed) job, publishing the resulting nodes
 // and edges to the graph topics exactly as the job runner does.
 //
-// dlq knows Kafka, the job's dead-letter format and the graph topics'
-// record layout (through package codec). It must not know stores or
+// dlq knows Kafka, jobs (to replay through them), and the dead-letter
+// format and the graph topics' record layout (package codec). It must not know stores or
 // serving: a replay ends at the graph topics, and the graph writer merges
 // what it publishes like any other update.
 package dlq
@@ -24,12 +25,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/codec"
 )
 
-// TopicPrefix starts the name of every dead-letter topic. It is derived
-// from job.DeadLetterTopic so the naming has one definition.
-var TopicPrefix = job.DeadLetterTopic("")
+// TopicPrefix starts the name of every dead-letter topic, a job's or a
+// graph writer's.
+const TopicPrefix = codec.DeadLetterPrefix
 
 // JobOf returns the job whose dead-letter topic is topic, or "" if topic is
 // not a dead-letter topic.
@@ -103,7 +104,7 @@ func ParseRecord(r *kgo.Record) Record {
 	last := map[string]int{}
 	for i, h := range r.Headers {
 		switch h.Key {
-		case job.HeaderStage, job.HeaderError, job.HeaderTopic, job.HeaderPartition, job.HeaderOffset, job.HeaderSchemaID:
+		case codec.HeaderStage, codec.HeaderError, codec.HeaderTopic, codec.HeaderPartition, codec.HeaderOffset, codec.HeaderSchemaID:
 			last[h.Key] = i
 		}
 	}
@@ -114,21 +115,21 @@ func ParseRecord(r *kgo.Record) Record {
 		}
 		v := string(h.Value)
 		switch h.Key {
-		case job.HeaderStage:
+		case codec.HeaderStage:
 			rec.Stage = v
-		case job.HeaderError:
+		case codec.HeaderError:
 			rec.Error = v
-		case job.HeaderTopic:
+		case codec.HeaderTopic:
 			rec.SourceTopic = v
-		case job.HeaderPartition:
+		case codec.HeaderPartition:
 			if p, err := strconv.ParseInt(v, 10, 32); err == nil {
 				rec.SourcePartition = int32(p)
 			}
-		case job.HeaderOffset:
+		case codec.HeaderOffset:
 			if o, err := strconv.ParseInt(v, 10, 64); err == nil {
 				rec.SourceOffset = o
 			}
-		case job.HeaderSchemaID:
+		case codec.HeaderSchemaID:
 			if id, err := strconv.Atoi(v); err == nil {
 				rec.SchemaID = id
 			}
@@ -404,7 +405,7 @@ func Summarize(ctx context.Context, c Cluster, topics ...string) ([]Summary, err
 // stageOf is the job's rdg.stage header: the last one (see ParseRecord).
 func stageOf(r *kgo.Record) string {
 	for i := len(r.Headers) - 1; i >= 0; i-- {
-		if r.Headers[i].Key == job.HeaderStage {
+		if r.Headers[i].Key == codec.HeaderStage {
 			return string(r.Headers[i].Value)
 		}
 	}

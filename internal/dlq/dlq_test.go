@@ -143,12 +143,12 @@ func (e *env) deadLetter(t *testing.T, ctx context.Context, j *job.Job, rec sour
 		stage, schemaID = se.Stage, se.SchemaID
 	}
 	headers := append(append([]kgo.RecordHeader(nil), rec.headers...),
-		kgo.RecordHeader{Key: job.HeaderStage, Value: []byte(stage)},
-		kgo.RecordHeader{Key: job.HeaderError, Value: []byte(err.Error())},
-		kgo.RecordHeader{Key: job.HeaderTopic, Value: []byte(j.Spec.Source.Topic)},
-		kgo.RecordHeader{Key: job.HeaderPartition, Value: []byte(strconv.Itoa(int(rec.partition)))},
-		kgo.RecordHeader{Key: job.HeaderOffset, Value: []byte(strconv.FormatInt(rec.offset, 10))},
-		kgo.RecordHeader{Key: job.HeaderSchemaID, Value: []byte(strconv.Itoa(schemaID))},
+		kgo.RecordHeader{Key: codec.HeaderStage, Value: []byte(stage)},
+		kgo.RecordHeader{Key: codec.HeaderError, Value: []byte(err.Error())},
+		kgo.RecordHeader{Key: codec.HeaderTopic, Value: []byte(j.Spec.Source.Topic)},
+		kgo.RecordHeader{Key: codec.HeaderPartition, Value: []byte(strconv.Itoa(int(rec.partition)))},
+		kgo.RecordHeader{Key: codec.HeaderOffset, Value: []byte(strconv.FormatInt(rec.offset, 10))},
+		kgo.RecordHeader{Key: codec.HeaderSchemaID, Value: []byte(strconv.Itoa(schemaID))},
 	)
 	r := &kgo.Record{Topic: job.DeadLetterTopic(j.Spec.Name), Key: rec.key, Value: rec.value, Headers: headers, Timestamp: rec.ts}
 	if err := e.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
@@ -470,10 +470,10 @@ func TestParseRecordKeepsEarlierRDGHeaders(t *testing.T) {
 	// A source record that was itself copied from a dead-letter topic: its
 	// rdg headers are its own; the job's are the last ones.
 	r := ParseRecord(&kgo.Record{Headers: []kgo.RecordHeader{
-		{Key: job.HeaderStage, Value: []byte("decode")},
+		{Key: codec.HeaderStage, Value: []byte("decode")},
 		{Key: "x", Value: []byte("1")},
-		{Key: job.HeaderStage, Value: []byte("map")},
-		{Key: job.HeaderOffset, Value: []byte("oops")},
+		{Key: codec.HeaderStage, Value: []byte("map")},
+		{Key: codec.HeaderOffset, Value: []byte("oops")},
 	}})
 	if r.Stage != "map" || r.SourceOffset != -1 || r.SourcePartition != -1 || len(r.Headers) != 2 || string(r.Headers[0].Value) != "decode" {
 		t.Errorf("ParseRecord = %+v", r)
@@ -538,7 +538,7 @@ func TestTransactionalDeadLetters(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, v := range values {
-			r := &kgo.Record{Topic: topic, Value: []byte(v), Headers: []kgo.RecordHeader{{Key: job.HeaderStage, Value: []byte(job.StageDecode)}}}
+			r := &kgo.Record{Topic: topic, Value: []byte(v), Headers: []kgo.RecordHeader{{Key: codec.HeaderStage, Value: []byte(job.StageDecode)}}}
 			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 				t.Fatal(err)
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,7 +37,7 @@ type ChainConfig struct {
 	// MaxRecordBytes rejects larger source values (stage size); 0: no limit.
 	MaxRecordBytes int
 	// MaxElementBytes is the largest graph record the producer can send
-	// (its max record bytes for graph topics, as RecordSize counts): a
+	// (its max record bytes for graph topics, as codec.RecordSize counts): a
 	// larger element is dead-lettered at stage publish without a round
 	// trip. 0: no limit.
 	MaxElementBytes int
@@ -378,7 +377,7 @@ func (p *publisher) add(ctx context.Context, b *elements) {
 // produceElement produces a graph record, or its dead letter if it is
 // larger than the producer would send.
 func (p *publisher) produceElement(ctx context.Context, r *kgo.Record) {
-	if size := RecordSize(r); p.maxElement > 0 && size > p.maxElement {
+	if size := codec.RecordSize(r); p.maxElement > 0 && size > p.maxElement {
 		err := fmt.Errorf("%w: element of %d bytes exceeds the producer's max record bytes %d", kerr.MessageTooLarge, size, p.maxElement)
 		p.produce(ctx, p.elementDeadLetter(r, err), p.epoch.plain)
 		return
@@ -397,18 +396,6 @@ func (p *publisher) deadLetter(ctx context.Context, rec *kgo.Record, err error) 
 	if errors.As(err, &se) {
 		stage, schemaID = se.Stage, se.SchemaID
 	}
-	headers := append(append([]kgo.RecordHeader(nil), rec.Headers...),
-		kgo.RecordHeader{Key: HeaderStage, Value: []byte(stage)},
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(err.Error())},
-		kgo.RecordHeader{Key: HeaderTopic, Value: []byte(rec.Topic)},
-		kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
-		kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
-		kgo.RecordHeader{Key: HeaderSchemaID, Value: []byte(strconv.Itoa(schemaID))},
-	)
-	dl := &kgo.Record{Topic: p.dlq, Key: rec.Key, Value: rec.Value, Headers: headers, Timestamp: rec.Timestamp}
-	if size := RecordSize(dl); p.maxDeadLetter > 0 && size > p.maxDeadLetter {
-		dl = strippedDeadLetter(dl, fmt.Errorf("dead letter of %d bytes exceeds the producer's max record bytes %d for %s", size, p.maxDeadLetter, p.dlq))
-	}
-	p.produce(ctx, dl, p.epoch.plain)
+	p.produce(ctx, codec.DeadLetter(p.dlq, p.maxDeadLetter, rec, stage, schemaID, err), p.epoch.plain)
 	return stage, schemaID
 }

@@ -6,8 +6,8 @@
 // elements and dead letters, and commits source offsets only once what
 // they produced is acknowledged.
 //
-// job knows Kafka, the schema registry's client, Avro, the graph topics'
-// wire format (package codec) and the graph model. It must not know
-// stores, serving or the graph writer, beyond the writer's dead-letter
-// topic names, which no job may take.
+// job knows Kafka, the schema registry's client, Avro, the wire formats of
+// graph topics and dead letters (package codec) and the graph model. It
+// must not know stores, serving or the graph writer: the dead-letter
+// format and topic names it shares with the writer are codec's.
 package job

@@ -84,5 +84,5 @@ func fileKind(m os.FileMode) string {
 	case m&os.ModeDevice != 0:
 		return "a device"
 	}
-	return "not a plain file"
+	return "a special file"
 }

@@ -19,7 +19,7 @@ import (
 // with the stage that failed; the dead-letter topic records it in a header.
 const (
 	StageSize    = "size"
-	StageDecode  = "decode"
+	StageDecode  = codec.StageDecode
 	StageFilter  = "filter"
 	StageProject = "project"
 	StageEnrich  = "enrich"

@@ -3,7 +3,6 @@ package job
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -120,7 +119,7 @@ func (p *publisher) resolve(ctx context.Context, r rejection) error {
 	case rec.Topic != p.dlq:
 		rec = p.elementDeadLetter(rec, r.err)
 	default:
-		rec, next = strippedDeadLetter(rec, r.err), stepStripped
+		rec, next = codec.StripDeadLetter(rec, r.err), stepStripped
 	}
 	p.prod.Produce(ctx, rec, p.resend(r.ep, next))
 	if p.flush != nil {
@@ -159,61 +158,12 @@ func (p *publisher) elementDeadLetter(r *kgo.Record, err error) *kgo.Record {
 	p.log.Warn("graph element dead-lettered", "topic", r.Topic, "key", clip(string(r.Key)), "bytes", len(r.Value),
 		"stage", StagePublish, "err", err, "dlq", p.dlq)
 	return &kgo.Record{Topic: p.dlq, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: []kgo.RecordHeader{
-		{Key: HeaderElementTopic, Value: []byte(r.Topic)},
-		{Key: HeaderStage, Value: []byte(StagePublish)},
-		{Key: HeaderError, Value: []byte(err.Error())},
-		{Key: HeaderTopic, Value: []byte(p.source)},
-		{Key: HeaderPartition, Value: []byte("-1")},
-		{Key: HeaderOffset, Value: []byte("-1")},
-		{Key: HeaderSchemaID, Value: []byte(strconv.Itoa(id))},
+		{Key: codec.HeaderElementTopic, Value: []byte(r.Topic)},
+		{Key: codec.HeaderStage, Value: []byte(StagePublish)},
+		{Key: codec.HeaderError, Value: []byte(err.Error())},
+		{Key: codec.HeaderTopic, Value: []byte(p.source)},
+		{Key: codec.HeaderPartition, Value: []byte("-1")},
+		{Key: codec.HeaderOffset, Value: []byte("-1")},
+		{Key: codec.HeaderSchemaID, Value: []byte(strconv.Itoa(id))},
 	}}
 }
-
-// maxStrippedError bounds rdg.error in a dead letter sent without its value.
-const maxStrippedError = 1024
-
-// strippedDeadLetter is dead letter r without its value and the source
-// record's own headers, which may be what made it too large: only the
-// rdg.* headers, rdg.error saying why the value is missing.
-func strippedDeadLetter(r *kgo.Record, why error) *kgo.Record {
-	out := &kgo.Record{Topic: r.Topic, Key: r.Key, Timestamp: r.Timestamp}
-	if len(out.Key) > maxStrippedError {
-		out.Key = nil
-	}
-	last := map[string]int{}
-	for i, h := range r.Headers {
-		last[h.Key] = i
-	}
-	for i, h := range r.Headers {
-		if last[h.Key] != i {
-			continue
-		}
-		switch h.Key {
-		case HeaderError:
-			msg := fmt.Sprintf("%s; the value (%d bytes) is left out: %v", h.Value, len(r.Value), why)
-			if len(msg) > maxStrippedError {
-				msg = msg[:maxStrippedError]
-			}
-			out.Headers = append(out.Headers, kgo.RecordHeader{Key: h.Key, Value: []byte(msg)})
-		case HeaderStage, HeaderTopic, HeaderPartition, HeaderOffset, HeaderSchemaID, HeaderElementTopic:
-			out.Headers = append(out.Headers, h)
-		}
-	}
-	return out
-}
-
-// RecordSize is about what r takes in a record batch of its own, as a
-// producer measures it against its max record bytes: the batch header and
-// the record with its length fields, a few bytes more than exact.
-func RecordSize(r *kgo.Record) int {
-	const batchHeader = 61
-	n := batchHeader + 1 + 3*binaryVarintMax + len(r.Key) + len(r.Value)
-	for _, h := range r.Headers {
-		n += 2*binaryVarintMax + len(h.Key) + len(h.Value)
-	}
-	return n + 2*binaryVarintMax // record length and header count
-}
-
-// binaryVarintMax is the longest varint a record field length takes in a
-// batch under 2 GiB.
-const binaryVarintMax = 5

@@ -128,23 +128,7 @@ func (e *publishEnv) awaitCommitted(t *testing.T, errc <-chan error, want int64)
 // readCommitted reads n records of topic as a read_committed consumer.
 func readCommitted(t *testing.T, seeds []string, topic string, n int) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var recs []*kgo.Record
-	for len(recs) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records of %s", len(recs), n, topic)
-		}
-		recs = append(recs, fs.Records()...)
-	}
-	return recs
+	return readAll(t, seeds, []string{topic}, n, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 }
 
 // endOffset is topic's end offset (partition 0 and any other summed).
@@ -170,8 +154,9 @@ func headers(r *kgo.Record) map[string]string {
 // record mapped to two copies of a property, 1.23 MB) goes to the
 // dead-letter topic without a round trip, with its bytes, stage publish
 // and MESSAGE_TOO_LARGE; the job commits past it and maps the records
-// after it, at least once and exactly once. (Before, the broker's refusal
-// failed the job, which restarted into it for ever, committing nothing.)
+// after it, at least once and exactly once. It guards against a refusal
+// that fails the job, which would restart into it for ever, committing
+// nothing.
 func TestOversizedElementDeadLettered(t *testing.T) {
 	for _, delivery := range []string{DeliveryAtLeastOnce, DeliveryExactlyOnce} {
 		t.Run(delivery, func(t *testing.T) {
@@ -185,8 +170,8 @@ func TestOversizedElementDeadLettered(t *testing.T) {
 			dls := readCommitted(t, e.seeds, DeadLetterTopic("blobs"), 1)
 			dl := dls[0]
 			h := headers(dl)
-			if h[HeaderStage] != StagePublish || h[HeaderElementTopic] != codec.NodeTopic("account") || h[HeaderTopic] != blobTopic ||
-				!strings.Contains(h[HeaderError], "MESSAGE_TOO_LARGE") || !strings.Contains(h[HeaderError], "exceeds the producer's max record bytes") {
+			if h[codec.HeaderStage] != StagePublish || h[codec.HeaderElementTopic] != codec.NodeTopic("account") || h[codec.HeaderTopic] != blobTopic ||
+				!strings.Contains(h[codec.HeaderError], "MESSAGE_TOO_LARGE") || !strings.Contains(h[codec.HeaderError], "exceeds the producer's max record bytes") {
 				t.Fatalf("dead letter headers %v", h)
 			}
 			n, err := codec.NewElements(e.reg).DecodeNode(testCtx(t), dl.Value)
@@ -236,7 +221,7 @@ func TestRefusedElementDeadLettered(t *testing.T) {
 			errc := e.run(t, compileJob(t, "inline.yaml", blobJob(delivery)), nil)
 			e.awaitCommitted(t, errc, 30)
 			dls := readCommitted(t, e.seeds, DeadLetterTopic("blobs"), 1)
-			if h := headers(dls[0]); string(dls[0].Key) != "poison" || h[HeaderStage] != StagePublish || !strings.Contains(h[HeaderError], "INVALID_RECORD") {
+			if h := headers(dls[0]); string(dls[0].Key) != "poison" || h[codec.HeaderStage] != StagePublish || !strings.Contains(h[codec.HeaderError], "INVALID_RECORD") {
 				t.Fatalf("dead letter %q with headers %v", dls[0].Key, h)
 			}
 			got := map[string]bool{}
@@ -279,8 +264,8 @@ func TestBrokerFailureIsNotDeadLettered(t *testing.T) {
 
 // Lag counts, for a partition the group has not committed, from where the
 // job began: the log start (earliest) or the end when it started (latest),
-// whether or not the group has members; kadm's group lag, summed over
-// members, said 0 for a job restarting in a loop before its first commit.
+// whether or not the group has members. kadm's group lag, summed over
+// members, says 0 for a job restarting in a loop before its first commit.
 func TestLagWithoutCommit(t *testing.T) {
 	e := newPublishEnv(t)
 	e.produce(t, blobRec{"m-0", "v"}, blobRec{"m-1", "v"}, blobRec{"m-2", "v"})
@@ -333,8 +318,8 @@ func TestDeadLetterWithoutValue(t *testing.T) {
 	for _, r := range readCommitted(t, e.seeds, DeadLetterTopic("blobs"), 2) {
 		got[string(r.Key)] = r
 	}
-	if r := got["k1"]; r == nil || len(r.Value) != 0 || headers(r)[HeaderStage] != StageDecode ||
-		!strings.Contains(headers(r)[HeaderError], "the value (21 bytes) is left out: INVALID_RECORD") {
+	if r := got["k1"]; r == nil || len(r.Value) != 0 || headers(r)[codec.HeaderStage] != StageDecode ||
+		!strings.Contains(headers(r)[codec.HeaderError], "the value (21 bytes) is left out: INVALID_RECORD") {
 		t.Fatalf("refused dead letter: %+v", r)
 	}
 	if r := got["k2"]; r == nil || string(r.Value) != "not avro either" {
@@ -352,8 +337,8 @@ func TestDeadLetterWithoutValue(t *testing.T) {
 	}
 	dl := prod.recs[0]
 	h := headers(dl)
-	if dl.Value != nil || h["trace"] != "" || h[HeaderOffset] != "9" || RecordSize(dl) > 1000 ||
-		!strings.Contains(h[HeaderError], "the value (5000 bytes) is left out: dead letter of") {
-		t.Fatalf("dead letter of %d bytes, value %d bytes, headers %v", RecordSize(dl), len(dl.Value), h)
+	if dl.Value != nil || h["trace"] != "" || h[codec.HeaderOffset] != "9" || codec.RecordSize(dl) > 1000 ||
+		!strings.Contains(h[codec.HeaderError], "the value (5000 bytes) is left out: dead letter of") {
+		t.Fatalf("dead letter of %d bytes, value %d bytes, headers %v", codec.RecordSize(dl), len(dl.Value), h)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,34 +26,15 @@ import (
 func Group(name string) string { return "rdg-job-" + name }
 
 // DeadLetterTopic is where records job name could not process go.
-func DeadLetterTopic(name string) string { return "rdg.dlq." + name }
+func DeadLetterTopic(name string) string { return codec.DeadLetterPrefix + name }
 
-// Dead-letter headers added to the original record's headers.
-const (
-	HeaderStage     = "rdg.stage"
-	HeaderError     = "rdg.error"
-	HeaderTopic     = "rdg.source.topic"
-	HeaderPartition = "rdg.source.partition"
-	HeaderOffset    = "rdg.source.offset"
-	HeaderSchemaID  = "rdg.source.schema_id"
-	// HeaderElementTopic is the graph topic a dead-lettered element (stage
-	// publish) was for.
-	HeaderElementTopic = "rdg.element.topic"
-)
-
-// Record size limits of a job's producer. Graph records keep Kafka's
-// default limit (a topic's max.message.bytes, which an external cluster
-// may set lower; the broker's refusal is then handled as Chain.Flush
-// says); dead letters get a larger one, so that an element too large for
-// its graph topic still fits in the dead-letter topic with its bytes.
-const (
-	// GraphRecordMaxBytes is the largest graph record a job produces:
-	// franz-go's default, which Kafka's default max.message.bytes admits.
-	GraphRecordMaxBytes = 1_000_012
-	// DeadLetterMaxBytes is the max.message.bytes rdg gives dead-letter
-	// topics, and the largest dead letter a job produces with its value.
-	DeadLetterMaxBytes = 16 << 20
-)
+// GraphRecordMaxBytes is the largest graph record a job produces:
+// franz-go's default, which Kafka's default max.message.bytes admits. A
+// topic's max.message.bytes, which an external cluster may set lower, is
+// handled as Chain.Flush says. Dead letters get a larger limit
+// (codec.DeadLetterMaxBytes), so that an element too large for its graph
+// topic still fits in the dead-letter topic with its bytes.
+const GraphRecordMaxBytes = broker.DefaultMaxRecordBytes
 
 // RunConfig is what a running job needs from its process.
 type RunConfig struct {
@@ -74,7 +54,8 @@ type RunConfig struct {
 }
 
 // Run runs j until ctx is done or a non-recoverable error occurs (a graph
-// or dead-letter topic rejecting writes). It starts the job's side inputs,
+// or dead-letter topic failing writes; a record refused for itself is
+// dead-lettered instead, see Chain.Flush). It starts the job's side inputs,
 // then Tuning.Concurrency consumers in the job's group. Returning because
 // ctx is done is not an error.
 //
@@ -207,7 +188,7 @@ func waitTopic(ctx context.Context, seeds []string, kopts []kgo.Opt, topic strin
 }
 
 // startState is what a job's start finds on the cluster: the largest dead
-// letter its dead-letter topic takes (raised to DeadLetterMaxBytes where
+// letter its dead-letter topic takes (raised to codec.DeadLetterMaxBytes where
 // the cluster lets rdg alter the topic's config) and the offsets the job
 // begins from where its group has committed nothing (see Lag).
 func startState(ctx context.Context, j *Job, cfg RunConfig, log *slog.Logger) (dlqMax int32, base map[int32]int64, err error) {
@@ -235,34 +216,15 @@ func startState(ctx context.Context, j *Job, cfg RunConfig, log *slog.Logger) (d
 	return dlqMax, base, nil
 }
 
-// deadLetterMax sets the dead-letter topic's max.message.bytes to
-// DeadLetterMaxBytes and returns the limit the job may produce to it: the
-// broker's where it cannot be set (an external cluster that does not let
-// rdg alter topics), never more than DeadLetterMaxBytes.
+// deadLetterMax raises the dead-letter topic's max.message.bytes to
+// codec.DeadLetterMaxBytes and returns the limit the job may produce to it
+// (see broker.RaiseMaxMessageBytes).
 func deadLetterMax(ctx context.Context, adm *kadm.Client, topic string, log *slog.Logger) int32 {
-	v := strconv.Itoa(DeadLetterMaxBytes)
-	resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &v}}, topic)
-	if err == nil {
-		var r kadm.AlterConfigsResponse
-		if r, err = resp.On(topic, nil); err == nil {
-			err = r.Err
-		}
+	limit, err := broker.RaiseMaxMessageBytes(ctx, adm, topic, codec.DeadLetterMaxBytes)
+	if err != nil {
+		log.Warn("cannot raise the dead-letter topic's max.message.bytes; a dead letter larger than the topic takes goes without its value",
+			"topic", topic, "want", codec.DeadLetterMaxBytes, "limit", limit, "err", err)
 	}
-	if err == nil {
-		return DeadLetterMaxBytes
-	}
-	limit := int32(GraphRecordMaxBytes)
-	if rcs, derr := adm.DescribeTopicConfigs(ctx, topic); derr == nil {
-		if rc, derr := rcs.On(topic, nil); derr == nil && rc.Err == nil {
-			for _, c := range rc.Configs {
-				if n, perr := strconv.Atoi(c.MaybeValue()); c.Key == "max.message.bytes" && perr == nil && n > 0 {
-					limit = int32(min(n, DeadLetterMaxBytes))
-				}
-			}
-		}
-	}
-	log.Warn("cannot raise the dead-letter topic's max.message.bytes; a dead letter larger than the topic takes goes without its value",
-		"topic", topic, "want", DeadLetterMaxBytes, "limit", limit, "err", err)
 	return limit
 }
 
@@ -405,7 +367,7 @@ func (w *worker) clientOpts() []kgo.Opt {
 }
 
 // maxRecordBytes is the producer's record size limit for topic (see
-// DeadLetterMaxBytes).
+// codec.DeadLetterMaxBytes).
 func (w *worker) maxRecordBytes(topic string) int32 {
 	if topic == DeadLetterTopic(w.job.Spec.Name) && w.dlqMax > GraphRecordMaxBytes {
 		return w.dlqMax

@@ -190,8 +190,8 @@ func TestRun(t *testing.T) {
 			for _, x := range r.Headers {
 				h[x.Key] = string(x.Value)
 			}
-			if string(r.Value) != "not avro" || string(r.Key) != "k" || h[HeaderStage] != StageDecode ||
-				h[HeaderTopic] != source || h[HeaderPartition] != "1" || h[HeaderOffset] != "5" || h[HeaderSchemaID] != "0" || h[HeaderError] == "" {
+			if string(r.Value) != "not avro" || string(r.Key) != "k" || h[codec.HeaderStage] != StageDecode ||
+				h[codec.HeaderTopic] != source || h[codec.HeaderPartition] != "1" || h[codec.HeaderOffset] != "5" || h[codec.HeaderSchemaID] != "0" || h[codec.HeaderError] == "" {
 				t.Errorf("dead letter %q key %q headers %v", r.Value, r.Key, h)
 			}
 		}
@@ -255,11 +255,12 @@ func keys(m map[string]bool) []string {
 	return ks
 }
 
-// readAll consumes topics from the start until it has n records.
-func readAll(t *testing.T, seeds []string, topics []string, n int) []*kgo.Record {
+// readAll consumes topics from the start until it has n records; opts
+// add to the consumer's options.
+func readAll(t *testing.T, seeds []string, topics []string, n int, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +271,7 @@ func readAll(t *testing.T, seeds []string, topics []string, n int) []*kgo.Record
 	for len(recs) < n {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records", len(recs), n)
+			t.Fatalf("read %d of %d records of %v", len(recs), n, topics)
 		}
 		fs.EachError(func(topic string, p int32, err error) { t.Logf("fetch %s/%d: %v", topic, p, err) })
 		recs = append(recs, fs.Records()...)

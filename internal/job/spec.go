@@ -894,15 +894,11 @@ func (p *parser) timeBounds(n *yaml.Node, b *TimeBounds) {
 }
 
 // Names that reach Kafka. A job's name becomes its dead-letter topic
-// (rdg.dlq.<name>), which Kafka must accept, and which must not be the
-// graph writer's (rdg.dlq.writer-<store>).
+// (rdg.dlq.<name>), which Kafka must accept, and which must not be a
+// graph writer's (rdg.dlq.writer-<store>, codec.WriterDeadLetterPrefix).
 
 // maxTopicName is Kafka's limit on a topic name.
 const maxTopicName = 249
-
-// WriterDeadLetterPrefix begins the job names the graph writers' dead-letter
-// topics take: a job may not use them.
-const WriterDeadLetterPrefix = "writer-"
 
 func (p *parser) topicNames(n *yaml.Node, name string) {
 	if n == nil || name == "" {
@@ -910,11 +906,11 @@ func (p *parser) topicNames(n *yaml.Node, name string) {
 	}
 	if dlq := DeadLetterTopic(name); len(dlq) > maxTopicName {
 		p.errf(n, "name is %d bytes: its dead-letter topic %s... would be longer than Kafka's %d-character limit on topic names (at most %d)",
-			len(name), dlq[:len("rdg.dlq.")+16], maxTopicName, maxTopicName-len(dlq)+len(name))
+			len(name), dlq[:len(codec.DeadLetterPrefix)+16], maxTopicName, maxTopicName-len(dlq)+len(name))
 	}
-	if strings.HasPrefix(name, WriterDeadLetterPrefix) {
-		p.errf(n, "name %q: names beginning %q are reserved: rdg.dlq.%s<store> is a graph writer's dead-letter topic",
-			clip(name), WriterDeadLetterPrefix, WriterDeadLetterPrefix)
+	if strings.HasPrefix(name, codec.WriterDeadLetterPrefix) {
+		p.errf(n, "name %q: names beginning %q are reserved: %s%s<store> is a graph writer's dead-letter topic",
+			clip(name), codec.WriterDeadLetterPrefix, codec.DeadLetterPrefix, codec.WriterDeadLetterPrefix)
 	}
 }
 

@@ -44,11 +44,11 @@ func TestTimeBoundsDeadLetter(t *testing.T) {
 		h[x.Key] = string(x.Value)
 	}
 	if dl.Topic != DeadLetterTopic("visits") || string(dl.Value) != string(value) || string(dl.Key) != "k" ||
-		h[HeaderStage] != StageTime || h[HeaderTopic] != "member.visits" || h[HeaderPartition] != "2" || h[HeaderOffset] != "40" {
+		h[codec.HeaderStage] != StageTime || h[codec.HeaderTopic] != "member.visits" || h[codec.HeaderPartition] != "2" || h[codec.HeaderOffset] != "40" {
 		t.Fatalf("dead letter on %s key %q headers %v", dl.Topic, dl.Key, h)
 	}
-	if want := "event time 9999-01-01T00:00:00Z is more than time_bounds.max_ahead 1h0m0s ahead of the processing clock"; !strings.Contains(h[HeaderError], want) {
-		t.Fatalf("reason %q, want it to contain %q", h[HeaderError], want)
+	if want := "event time 9999-01-01T00:00:00Z is more than time_bounds.max_ahead 1h0m0s ahead of the processing clock"; !strings.Contains(h[codec.HeaderError], want) {
+		t.Fatalf("reason %q, want it to contain %q", h[codec.HeaderError], want)
 	}
 	for _, r := range prod.recs[1:] {
 		if !r.Timestamp.Equal(now.Truncate(time.Millisecond)) {

@@ -57,8 +57,9 @@ const (
 )
 
 // parseRequested is parseAvro for a schema a request brings, within the
-// limits; stored schemas are parsed without them, so that one registered
-// before they applied stays usable.
+// limits; stored schemas are parsed without them, so that a schema already
+// in the topic (written by another registry, or under other limits) stays
+// usable.
 func parseRequested(text string) (avro.Schema, string, error) {
 	if err := checkNesting(text); err != nil {
 		return nil, "", err

@@ -353,3 +353,13 @@ func short(s string) string {
 	}
 	return s
 }
+
+// Basic auth with an empty user or password would let everyone in: New
+// refuses it, before it reaches Kafka.
+func TestBasicAuthEmpty(t *testing.T) {
+	for _, c := range [][2]string{{"", "p"}, {"u", ""}} {
+		if s, err := New(ctx(t), BasicAuth(c[0], c[1])); err == nil || !strings.Contains(err.Error(), "basic auth needs a user and a password") {
+			t.Errorf("BasicAuth(%q, %q): New = %v, %v; want an error", c[0], c[1], s, err)
+		}
+	}
+}

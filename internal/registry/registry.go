@@ -68,6 +68,8 @@ type config struct {
 	auth *[sha256.Size]byte
 	// protected says which subjects may not be deleted.
 	protected func(subject string) bool
+	// err is an option's refusal, which New returns.
+	err error
 }
 
 // Seeds sets the Kafka bootstrap brokers (host:port).
@@ -95,11 +97,12 @@ func Logger(l *slog.Logger) Opt {
 
 // BasicAuth makes every request, reads included, carry user and password
 // as HTTP basic auth, as Confluent clients send basic.auth.user.info; any
-// other request gets 401 with error_code 401. An empty user or password
-// panics: an option that silently lets everyone in is worse than none.
+// other request gets 401 with error_code 401. With an empty user or
+// password New fails: an option that silently lets everyone in is worse
+// than none.
 func BasicAuth(user, password string) Opt {
 	if user == "" || password == "" {
-		panic("registry.BasicAuth: empty user or password")
+		return opt{func(c *config) { c.err = errors.New("registry: basic auth needs a user and a password") }}
 	}
 	sum := sha256.Sum256([]byte(user + ":" + password))
 	return opt{func(c *config) { c.auth = &sum }}
@@ -144,6 +147,9 @@ func New(ctx context.Context, opts ...Opt) (*Server, error) {
 	cfg := config{topic: "_schemas"}
 	for _, o := range opts {
 		o.apply(&cfg)
+	}
+	if cfg.err != nil {
+		return nil, cfg.err
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)

@@ -57,8 +57,8 @@ type Admission struct {
 // DefaultAdmission derives admission control from the machine: four
 // queries per core run at once (queries mostly compute, but some wait for
 // the disk), a quarter of the memory available to the process (its cgroup
-// limit, or the machine's memory) is for queries, and up to 32 requests
-// per core wait. The memory left over is for the store's cache, the
+// limit, or the machine's memory), at least 64 MiB, is for queries, and up
+// to 32 requests per core wait. The memory left over is for the store's cache, the
 // writer, the garbage collector's headroom and, in `rdg up`, the broker
 // and jobs.
 func DefaultAdmission() Admission {

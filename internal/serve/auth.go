@@ -117,8 +117,8 @@ func SessionTTL(d time.Duration) TokenOpt {
 }
 
 // LoginAttempts sets the failed explorer logins one client address may
-// make: burst at once, then one more every every. The default is 5, then
-// one every 12 seconds (5 a minute).
+// make: burst at once, then one more each interval of every. The default
+// is 5, then one every 12 seconds (5 a minute).
 func LoginAttempts(burst int, every time.Duration) TokenOpt {
 	return func(a *tokenAuth) {
 		if burst > 0 && every > 0 {

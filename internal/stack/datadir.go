@@ -11,10 +11,10 @@ import (
 )
 
 // ownDataDir makes this process the data directory's only owner (before
-// anything writes there) unless the caller already did (Config.DataDirLock),
-// warns if others can read it, and starts the
-// guard of its free space, failing at once if it is already full: the
-// broker and the store both write as they start.
+// anything writes there) unless the caller already did
+// (Config.DataDirLock), warns if others can read it, and starts the guard
+// of its free space, failing at once if it is already full: the broker and
+// the store both write as they start.
 func (s *Stack) ownDataDir() error {
 	cfg := &s.cfg
 	if s.lock == nil {

@@ -5,8 +5,12 @@
 // `rdg up` runs and what end-to-end tests start in-process.
 //
 // stack owns process lifecycle: start order, readiness, restarting a failed
-// job or writer with backoff, and a clean stop. It must not contain the
-// logic of any part; each lives in its own package.
+// job or writer with backoff, and a clean stop; and the wiring between the
+// parts: the data directory's owner lock and free-space guard taken before
+// anything writes there, the credentials and TLS every embedded listener
+// requires and every client of the stack presents, and which registry
+// subjects the graph needs kept. It must not contain the logic of any
+// part; each lives in its own package.
 package stack
 
 import (

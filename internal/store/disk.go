@@ -23,9 +23,9 @@ import (
 //
 // Pebble preallocates each write-ahead log at 110% of the memtable size
 // when it is first written, and keeps up to three obsolete logs to reuse;
-// with the store's 64 MiB memtables every log took 70 MiB however little
-// it held, and a small store's directory was mostly logs after a clean
-// stop. So the store's files ignore preallocation: the logs grow as they
+// with the store's 64 MiB memtables every log would take 70 MiB however
+// little it held, and a small store's directory would be mostly logs after
+// a clean stop. So the store's files ignore preallocation: the logs grow as they
 // are written (a sync of a growing file also writes its new size, which
 // next to a batch of thousands of elements costs little; and with
 // KEEP_SIZE preallocation ext4 records the blocks written anyway),

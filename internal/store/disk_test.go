@@ -49,9 +49,10 @@ func diskUse(t testing.TB, dir string) (tables, other int64, logs []string) {
 }
 
 // A small graph's store directory stays small after a clean stop: tables
-// and a few KiB of Pebble's own files, no write-ahead log. Pebble
-// preallocated each log at 110% of the 64 MiB memtable and kept obsolete
-// logs for reuse, so the directory of this graph took about 300 MiB.
+// and a few KiB of Pebble's own files, no write-ahead log. It guards
+// against Pebble's defaults, which preallocate each log at 110% of the 64
+// MiB memtable and keep obsolete logs for reuse: hundreds of MiB for this
+// graph.
 func TestCleanStopLeavesOnlyTables(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -207,10 +208,11 @@ func mountTmpfs(t *testing.T, sizeMiB int) (string, func(sizeMiB int)) {
 }
 
 // When the disk fills under the write-ahead log, Apply returns an error
-// (Pebble panicked, which took the whole process down) and refuses every
-// write after it, reads go on, Close returns, and once there is space
-// again a reopened store holds every batch Apply accepted. No gate here:
-// this is what happens when the disk fills faster than a gate looks.
+// (rather than let Pebble's panic take the whole process down) and
+// refuses every write after it, reads go on, Close returns, and once there
+// is space again a reopened store holds every batch Apply accepted. No
+// gate here: this is what happens when the disk fills faster than a gate
+// looks.
 func TestApplyOnFullDisk(t *testing.T) {
 	mnt, resize := mountTmpfs(t, 8)
 	dir := filepath.Join(mnt, "store")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 )
 
@@ -24,7 +24,7 @@ import (
 // Graph topics are written by rdg's jobs, so a graph record that does not
 // decode is either not the record's fault or not rdg's:
 //
-//   - The registry cannot be reached, or no longer has the record's schema
+//   - The registry cannot be reached, or does not have the record's schema
 //     (someone deleted the subject). The record is fine; skipping it, and
 //     every record after it, would empty the store silently. The writer
 //     stops consuming that partition (pauses it, and rewinds it to the
@@ -39,58 +39,9 @@ import (
 //     only once the dead letter is acknowledged.
 
 // DeadLetterTopic is where the writer of store puts the graph records it
-// cannot decode. Jobs may not take the names that would collide with it
-// (see job.WriterDeadLetterPrefix).
-func DeadLetterTopic(store string) string { return "rdg.dlq.writer-" + store }
-
-// Dead-letter headers, as a job's dead letters carry them (package job
-// defines the format; the writer must not depend on jobs, and a test holds
-// the two equal).
-const (
-	headerStage     = "rdg.stage"
-	headerError     = "rdg.error"
-	headerTopic     = "rdg.source.topic"
-	headerPartition = "rdg.source.partition"
-	headerOffset    = "rdg.source.offset"
-	headerSchemaID  = "rdg.source.schema_id"
-
-	// stageDecode is the stage of every writer dead letter.
-	stageDecode = "decode"
-)
-
-// deadLetterMaxBytes is the max.message.bytes of the writer's dead-letter
-// topic, as of a job's: a graph record is at most about a megabyte, and
-// its dead letter adds headers.
-const deadLetterMaxBytes = 16 << 20
-
-// ensureDeadLetterTopic creates the writer's dead-letter topic, or raises
-// an existing one's max.message.bytes, and returns the largest dead letter
-// the writer may produce to it.
-func ensureDeadLetterTopic(ctx context.Context, adm *kadm.Client, topic string, log *slog.Logger) (int32, error) {
-	v := strconv.Itoa(deadLetterMaxBytes)
-	resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"max.message.bytes": &v}, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	switch {
-	case err == nil:
-		return deadLetterMaxBytes, nil
-	case !errors.Is(err, kerr.TopicAlreadyExists):
-		return 0, fmt.Errorf("create topic %s: %w", topic, err)
-	}
-	aresp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &v}}, topic)
-	if err == nil {
-		var r kadm.AlterConfigsResponse
-		if r, err = aresp.On(topic, nil); err == nil {
-			err = r.Err
-		}
-	}
-	if err != nil {
-		// Kafka's default then; a larger dead letter goes without its value.
-		log.Warn("cannot raise the writer's dead-letter topic's max.message.bytes", "topic", topic, "err", err)
-		return 1_000_012, nil
-	}
-	return deadLetterMaxBytes, nil
+// cannot decode: a name no job may take (codec.WriterDeadLetterPrefix).
+func DeadLetterTopic(store string) string {
+	return codec.DeadLetterPrefix + codec.WriterDeadLetterPrefix + store
 }
 
 // deadLetters produces one batch's dead letters and waits for them before
@@ -111,18 +62,7 @@ func (d *deadLetters) reset() {
 // add produces the dead letter of rec, which failed to decode with err.
 func (d *deadLetters) add(cl *kgo.Client, rec *kgo.Record, err error) {
 	id, _, _ := codec.SplitHeader(rec.Value)
-	headers := append(append([]kgo.RecordHeader(nil), rec.Headers...),
-		kgo.RecordHeader{Key: headerStage, Value: []byte(stageDecode)},
-		kgo.RecordHeader{Key: headerError, Value: []byte(err.Error())},
-		kgo.RecordHeader{Key: headerTopic, Value: []byte(rec.Topic)},
-		kgo.RecordHeader{Key: headerPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
-		kgo.RecordHeader{Key: headerOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
-		kgo.RecordHeader{Key: headerSchemaID, Value: []byte(strconv.Itoa(id))},
-	)
-	dl := &kgo.Record{Topic: d.topic, Key: rec.Key, Value: rec.Value, Headers: headers, Timestamp: rec.Timestamp}
-	if size := recordSize(dl); size > int(d.max) {
-		dl = withoutValue(dl, fmt.Errorf("dead letter of %d bytes exceeds the producer's max record bytes %d for %s", size, d.max, d.topic))
-	}
+	dl := codec.DeadLetter(d.topic, int(d.max), rec, codec.StageDecode, id, err)
 	d.wg.Add(1)
 	cl.Produce(context.Background(), dl, func(r *kgo.Record, err error) {
 		defer d.wg.Done()
@@ -132,7 +72,7 @@ func (d *deadLetters) add(cl *kgo.Client, rec *kgo.Record, err error) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) || errors.Is(err, kerr.InvalidRecord) {
-			d.again = append(d.again, withoutValue(r, err))
+			d.again = append(d.again, codec.StripDeadLetter(r, err))
 			return
 		}
 		if d.err == nil {
@@ -153,44 +93,6 @@ func (d *deadLetters) wait(ctx context.Context, cl *kgo.Client) error {
 		return fmt.Errorf("writer: dead letter to %s (offsets not committed): %w", d.topic, d.err)
 	}
 	return nil
-}
-
-// withoutValue is dead letter r without its value and original headers,
-// rdg.error saying why.
-func withoutValue(r *kgo.Record, why error) *kgo.Record {
-	out := &kgo.Record{Topic: r.Topic, Key: r.Key, Timestamp: r.Timestamp}
-	if len(out.Key) > 1024 {
-		out.Key = nil
-	}
-	// The writer's headers follow the record's own: the last of each is
-	// the writer's.
-	last := map[string]int{}
-	for i, h := range r.Headers {
-		last[h.Key] = i
-	}
-	for i, h := range r.Headers {
-		if last[h.Key] != i {
-			continue
-		}
-		switch h.Key {
-		case headerError:
-			msg := fmt.Sprintf("%s; the value (%d bytes) is left out: %v", h.Value, len(r.Value), why)
-			out.Headers = append(out.Headers, kgo.RecordHeader{Key: h.Key, Value: []byte(msg[:min(len(msg), 1024)])})
-		case headerStage, headerTopic, headerPartition, headerOffset, headerSchemaID:
-			out.Headers = append(out.Headers, h)
-		}
-	}
-	return out
-}
-
-// recordSize is about what r takes in a record batch of its own, a few
-// bytes more than exact.
-func recordSize(r *kgo.Record) int {
-	n := 61 + 26 + len(r.Key) + len(r.Value)
-	for _, h := range r.Headers {
-		n += 10 + len(h.Key) + len(h.Value)
-	}
-	return n
 }
 
 // stall is a partition the writer stopped consuming at a record whose
@@ -378,17 +280,23 @@ func notFound(err error) bool {
 	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
 }
 
-// prepare creates the writer's dead-letter topic and returns the largest
-// dead letter it takes.
+// prepare creates the writer's dead-letter topic, or raises an existing
+// one's max.message.bytes to codec.DeadLetterMaxBytes, and returns the
+// largest dead letter the writer may produce to it.
 func prepare(ctx context.Context, cfg Config, dlq string, log *slog.Logger) (int32, error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Seeds...)}, cfg.KafkaOpts...)...)
 	if err != nil {
 		return 0, fmt.Errorf("writer: kafka client: %w", err)
 	}
 	defer cl.Close()
-	max, err := ensureDeadLetterTopic(ctx, kadm.NewClient(cl), dlq, log)
-	if err != nil {
+	adm := kadm.NewClient(cl)
+	if err := broker.EnsureTopics(ctx, adm, broker.Topic{Name: dlq, Partitions: 1}); err != nil {
 		return 0, fmt.Errorf("writer: %w", err)
 	}
-	return max, nil
+	limit, err := broker.RaiseMaxMessageBytes(ctx, adm, dlq, codec.DeadLetterMaxBytes)
+	if err != nil {
+		log.Warn("cannot raise the writer's dead-letter topic's max.message.bytes; a dead letter larger than the topic takes goes without its value",
+			"topic", dlq, "want", codec.DeadLetterMaxBytes, "limit", limit, "err", err)
+	}
+	return limit, nil
 }

@@ -21,23 +21,8 @@ import (
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/dlq"
 	"github.com/rdgraph/rdg/internal/graph"
-	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/store"
 )
-
-// The writer's dead letters carry a job's dead-letter headers, so that
-// rdg dlq reads both the same way.
-func TestDeadLetterHeadersAreJobs(t *testing.T) {
-	for ours, jobs := range map[string]string{headerStage: job.HeaderStage, headerError: job.HeaderError, headerTopic: job.HeaderTopic,
-		headerPartition: job.HeaderPartition, headerOffset: job.HeaderOffset, headerSchemaID: job.HeaderSchemaID, stageDecode: job.StageDecode} {
-		if ours != jobs {
-			t.Errorf("writer %q, job %q", ours, jobs)
-		}
-	}
-	if want := job.DeadLetterTopic(job.WriterDeadLetterPrefix + "x"); DeadLetterTopic("x") != want {
-		t.Errorf("DeadLetterTopic(x) = %s, want %s: the name jobs may not take", DeadLetterTopic("x"), want)
-	}
-}
 
 // produceTo produces values to partition p of rdg.node.account and
 // returns their offsets.
@@ -174,7 +159,7 @@ func TestWriterDeadLettersUndecodable(t *testing.T) {
 		t.Fatalf("dlq.Read = %d records (%v), want 3", len(recs), err)
 	}
 	for i, r := range recs {
-		if !bytes.Equal(r.Value, bad[i]) || r.Stage != job.StageDecode || r.Error == "" || r.SourceTopic != codec.NodeTopic("account") ||
+		if !bytes.Equal(r.Value, bad[i]) || r.Stage != codec.StageDecode || r.Error == "" || r.SourceTopic != codec.NodeTopic("account") ||
 			r.SourcePartition != 1 || r.SourceOffset != offs[i] || string(r.Key) != fmt.Sprintf("k%d", i) {
 			t.Errorf("dead letter %d: %+v", i, r)
 		}
@@ -247,8 +232,8 @@ func (s *syncBuffer) String() string {
 // go on, the stall is logged at ERROR and counted in
 // rdg_store_partitions_stalled; once the schema is registered the
 // partition resumes by itself and the record and those after it are
-// stored. (Before, the writer skipped such records as undecodable and
-// committed past them: the store silently lost them.)
+// stored. It guards against skipping such records as undecodable and
+// committing past them, which loses them from the store silently.
 func TestWriterStallsOnMissingSchema(t *testing.T) {
 	e := newEnv(t, 300)
 	future := e.nextSchemaID(t)

@@ -77,7 +77,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type Config struct {
 	Seeds     []string
 	KafkaOpts []kgo.Opt
-	Registry  *sr.Client
+	// Registry resolves graph records' schema ids; a record whose schema
+	// it cannot give stalls its partition (see guard.go).
+	Registry *sr.Client
 	// Store names the store in the consumer group, so that several stores
 	// can each hold the whole graph.
 	Store   string
@@ -167,7 +169,7 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 			if topic == dlq {
 				return dlqMax
 			}
-			return 1_000_012 // franz-go's default
+			return broker.DefaultMaxRecordBytes
 		}),
 		// Regex subscriptions see new topics on metadata refresh; a new
 		// job's first elements should not wait minutes for it.
@@ -435,9 +437,10 @@ func (p *pipeline) close() {
 }
 
 // apply stores one batch and owes its offsets, committing them if the
-// interval has passed; the batch's dead letters are acknowledged first. Its context is not canceled when the writer stops:
-// a batch begun is finished, so that stopping never leaves work applied but
-// uncommitted for no reason.
+// interval has passed; the batch's dead letters are acknowledged first.
+// Its context is not canceled when the writer stops: a batch begun is
+// finished, so that stopping never leaves work applied but uncommitted for
+// no reason.
 func (p *pipeline) apply(wk *work) error {
 	defer p.release(wk)
 	ctx := p.ctx

@@ -142,6 +142,24 @@ func Produce(ctx context.Context, seeds []string, reg *sr.Client, w Workload, lo
 	return p, nil
 }
 
+// PublishCatalog is a stack.Config.BeforeJobs that creates the demo's
+// source topics with partitions partitions and publishes world's title
+// catalogue, the example jobs' side input, before the jobs start.
+func PublishCatalog(world demo.Config, partitions int32) func(context.Context, []string, *sr.Client) error {
+	return func(ctx context.Context, seeds []string, reg *sr.Client) error {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		if err := demo.EnsureTopics(ctx, kadm.NewClient(cl), partitions); err != nil {
+			return err
+		}
+		_, err = demo.ProduceCatalog(ctx, cl, reg, world)
+		return err
+	}
+}
+
 // Loaded is the embedded broker and registry holding a produced workload,
 // where the stack benchmarks that replay one backlog start: the broker, an
 // admin client of it, and what was produced.
