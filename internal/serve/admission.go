@@ -58,9 +58,9 @@ type Admission struct {
 // queries per core run at once (queries mostly compute, but some wait for
 // the disk), a quarter of the memory available to the process (its cgroup
 // limit, or the machine's memory), at least 64 MiB, is for queries, and up
-// to 32 requests per core wait. The memory left over is for the store's cache, the
-// writer, the garbage collector's headroom and, in `rdg up`, the broker
-// and jobs.
+// to 32 requests per core wait. The memory left over is for the store's
+// cache, the writer, the garbage collector's headroom and, in `rdg up`,
+// the broker and jobs.
 func DefaultAdmission() Admission {
 	procs := runtime.GOMAXPROCS(0)
 	return Admission{
@@ -148,13 +148,11 @@ func newAdmission(cfg Admission) *admission {
 }
 
 // fits reports whether a query of cost can start now; a.mu is held.
-// A query larger than the whole memory bound (query_cost.go lowers
-// limits so that none is) starts when nothing else runs.
 func (a *admission) fits(cost int64) bool {
 	if a.cfg.MaxRunning > 0 && a.running >= a.cfg.MaxRunning {
 		return false
 	}
-	return a.cfg.MaxMemory <= 0 || a.reserved+cost <= a.cfg.MaxMemory || a.running == 0
+	return a.cfg.MaxMemory <= 0 || a.reserved+cost <= a.cfg.MaxMemory
 }
 
 func (a *admission) start(cost int64) {
@@ -395,7 +393,7 @@ func (a *admission) tickets(next http.Handler) http.Handler {
 		defer func() {
 			if t.held {
 				a.release(t.cost, time.Since(t.started))
-				if proc := strings.TrimPrefix(r.URL.Path, "/"+string(graphService.FullName())+"/"); graphService.Methods().ByName(protoreflect.Name(proc)) != nil {
+				if proc := strings.TrimPrefix(r.URL.Path, servicePath); graphService.Methods().ByName(protoreflect.Name(proc)) != nil {
 					a.m.latency.WithLabelValues(proc).Observe(time.Since(t.arrived).Seconds())
 				}
 			}
@@ -404,19 +402,20 @@ func (a *admission) tickets(next http.Handler) http.Handler {
 	})
 }
 
-// admit reserves cost for the request of ctx, waiting if need be until
-// startBy.
-func (s *service) admit(ctx context.Context, cost int64, startBy time.Time) error {
+// admit reserves cost for the request of ctx, whose budget ends at
+// deadline, waiting if need be until startBy.
+func (s *service) admit(ctx context.Context, cost int64, deadline time.Time) error {
 	t := ticketOf(ctx)
 	if t == nil || t.held {
 		return errors.New("serve: admit outside the API handler")
 	}
 	if m := s.adm.cfg.MaxMemory; m > 0 {
-		// Only a bound below costBase leaves a query above it: it then
-		// runs alone.
+		// query_cost.go lowers a query's limits to fit the bound; only a
+		// bound below costBase leaves a query above it, which then
+		// reserves the whole bound and so runs alone.
 		cost = min(cost, m)
 	}
-	if err := s.adm.acquire(ctx, cost, startBy); err != nil {
+	if err := s.adm.acquire(ctx, cost, startBy(t.arrived, deadline)); err != nil {
 		return err
 	}
 	t.cost, t.held, t.started = cost, true, time.Now()
@@ -424,8 +423,12 @@ func (s *service) admit(ctx context.Context, cost int64, startBy time.Time) erro
 }
 
 // graphService names the RPCs that latency is labelled with (a label
-// taken from the path as it came would let clients grow the metric).
-var graphService = rdgv1.File_rdg_v1_graph_proto.Services().ByName("GraphService")
+// taken from the path as it came would let clients grow the metric), and
+// servicePath is the prefix of their paths.
+var (
+	graphService = rdgv1.File_rdg_v1_graph_proto.Services().ByName("GraphService")
+	servicePath  = "/" + string(graphService.FullName()) + "/"
+)
 
 type admissionMetrics struct {
 	running, queued, reserved prometheus.Gauge

@@ -202,7 +202,7 @@ func (s *service) GetNodes(ctx context.Context, req *connect.Request[rdgv1.GetNo
 	deadline := arrival(ctx).Add(s.lim.Timeout)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	if err := s.admit(ctx, getNodesCost(len(refs)), startBy(arrival(ctx), deadline)); err != nil {
+	if err := s.admit(ctx, getNodesCost(len(refs)), deadline); err != nil {
 		return nil, err
 	}
 

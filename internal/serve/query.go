@@ -52,7 +52,7 @@ func (s *service) Neighbors(ctx context.Context, req *connect.Request[rdgv1.Neig
 	if r := m.GetLimits().GetMaxResults(); r > 0 {
 		limit = min(limit, int(r))
 	}
-	if err := s.admit(ctx, s.neighborsCost(&limit), startBy(arrival(ctx), lim.Deadline)); err != nil {
+	if err := s.admit(ctx, s.neighborsCost(&limit), lim.Deadline); err != nil {
 		return nil, err
 	}
 
@@ -145,7 +145,7 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 	if depth == 0 {
 		depth = max(len(steps), 1)
 	}
-	if err := s.admit(ctx, s.traverseCost(&treq, depth), startBy(arrival(ctx), lim.Deadline)); err != nil {
+	if err := s.admit(ctx, s.traverseCost(&treq, depth), lim.Deadline); err != nil {
 		return nil, err
 	}
 	sub, err := graph.Traverse(ctx, s.r, treq)
@@ -207,7 +207,7 @@ func (s *service) ShortestPath(ctx context.Context, req *connect.Request[rdgv1.S
 		return nil, err
 	}
 	defer cancel()
-	if err := s.admit(ctx, s.pathCost(&lim, depth), startBy(arrival(ctx), lim.Deadline)); err != nil {
+	if err := s.admit(ctx, s.pathCost(&lim, depth), lim.Deadline); err != nil {
 		return nil, err
 	}
 
@@ -249,7 +249,7 @@ func (s *service) ConnectedGroup(ctx context.Context, req *connect.Request[rdgv1
 		lim.MaxResults = clamp(l, s.lim.ResultsDefault, s.lim.ResultsMax)
 	}
 	lim.ReplyPerVisit = replyPerVisit
-	if err := s.admit(ctx, s.groupCost(&lim), startBy(arrival(ctx), lim.Deadline)); err != nil {
+	if err := s.admit(ctx, s.groupCost(&lim), lim.Deadline); err != nil {
 		return nil, err
 	}
 
