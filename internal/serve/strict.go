@@ -30,13 +30,7 @@ type strictJSON struct{ name string }
 func (c strictJSON) Name() string { return c.name }
 func (strictJSON) IsBinary() bool { return false }
 
-func (strictJSON) Marshal(m any) ([]byte, error) {
-	pm, ok := m.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a protobuf message", m)
-	}
-	return protojson.MarshalOptions{}.Marshal(pm)
-}
+func (c strictJSON) Marshal(m any) ([]byte, error) { return c.MarshalAppend(nil, m) }
 
 func (strictJSON) MarshalAppend(b []byte, m any) ([]byte, error) {
 	pm, ok := m.(proto.Message)
