@@ -185,7 +185,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.auth != nil {
 		if msg := s.unauthorized(r); msg != "" {
 			w.Header().Set("WWW-Authenticate", `Basic realm="schema-registry", charset="UTF-8"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]any{"error_code": http.StatusUnauthorized, "message": msg})
+			writeError(w, &apiError{http.StatusUnauthorized, http.StatusUnauthorized, msg})
 			return
 		}
 	}
