@@ -57,12 +57,10 @@ func (f *accessFlags) add(cmd *cobra.Command, persistent, kafka, registry bool) 
 	}
 }
 
-// credentials reads --credentials-file, nil without it.
-func (f *accessFlags) credentials() (*access.Credentials, error) {
-	return readCredentials(f.credentialsFile)
-}
-
-func readCredentials(file string) (*access.Credentials, error) {
+// credentials reads own, a client's own credentials file, or if it is
+// not given --credentials-file; nil without either.
+func (f *accessFlags) credentials(own string) (*access.Credentials, error) {
+	file := orDefault(own, f.credentialsFile)
 	if file == "" {
 		return nil, nil
 	}
@@ -85,11 +83,7 @@ func (f *accessFlags) registrySet() bool {
 
 // kafka are the client options for Kafka.
 func (f *accessFlags) kafka() ([]kgo.Opt, error) {
-	file := f.kafkaCredentialsFile
-	if file == "" {
-		file = f.credentialsFile
-	}
-	creds, err := readCredentials(file)
+	creds, err := f.credentials(f.kafkaCredentialsFile)
 	if err != nil {
 		return nil, err
 	}
@@ -107,11 +101,7 @@ func (f *accessFlags) kafka() ([]kgo.Opt, error) {
 
 // registry are the client options for the registry at url.
 func (f *accessFlags) registry(url string) ([]sr.ClientOpt, error) {
-	file := f.registryCredentialsFile
-	if file == "" {
-		file = f.credentialsFile
-	}
-	creds, err := readCredentials(file)
+	creds, err := f.credentials(f.registryCredentialsFile)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +136,7 @@ func (f *accessFlags) registryClient(url string) (*sr.Client, error) {
 // apply sets a stack's access: the credentials its embedded listeners
 // require, and the client options for an external Kafka and registry.
 func (f *accessFlags) apply(cfg *stack.Config) error {
-	creds, err := f.credentials()
+	creds, err := f.credentials("")
 	if err != nil {
 		return err
 	}
