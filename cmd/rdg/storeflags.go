@@ -18,7 +18,6 @@ func (f *storeFlags) add(cmd *cobra.Command) {
 	atLeast(cmd.Flags(), 1, "store-cache-mib")
 }
 
-func (f *storeFlags) apply(cfg *stack.Config) error {
+func (f *storeFlags) apply(cfg *stack.Config) {
 	cfg.StoreOptions = append(cfg.StoreOptions, store.CacheSize(int64(f.cacheMiB)<<20))
-	return nil
 }

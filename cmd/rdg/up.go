@@ -246,9 +246,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 	if kopts, err = cfg.KafkaClientOpts(); err != nil {
 		return err
 	}
-	if err := f.storage.apply(&cfg); err != nil {
-		return err
-	}
+	f.storage.apply(&cfg)
 	f.admission.apply(&cfg)
 	ttl, err := parseTTL(f.ttl)
 	if err != nil {

@@ -57,9 +57,7 @@ gives another, makes the API require the password as a bearer token.`,
 				return err
 			}
 			warnExposed(&cfg)
-			if err := f.storage.apply(&cfg); err != nil {
-				return err
-			}
+			f.storage.apply(&cfg)
 			f.disk.apply(&cfg)
 			f.queries.apply(&cfg)
 			ttl, err := parseTTL(f.ttl)
