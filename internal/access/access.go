@@ -60,15 +60,15 @@ func ReadCredentialsFile(path string) (Credentials, error) {
 	if err != nil {
 		return Credentials{}, fmt.Errorf("credentials file: %w", err)
 	}
-	c, err := ParseCredentials(string(b))
+	c, err := parseCredentials(string(b))
 	if err != nil {
 		return Credentials{}, fmt.Errorf("credentials file %s: %w", path, err)
 	}
 	return c, nil
 }
 
-// ParseCredentials parses "user:password" as ReadCredentialsFile does.
-func ParseCredentials(s string) (Credentials, error) {
+// parseCredentials parses "user:password" as ReadCredentialsFile does.
+func parseCredentials(s string) (Credentials, error) {
 	s = strings.TrimSpace(s)
 	user, pass, ok := strings.Cut(s, ":")
 	switch {
@@ -107,7 +107,7 @@ type Kafka struct {
 func (k Kafka) Opts() ([]kgo.Opt, error) {
 	var opts []kgo.Opt
 	if k.SASL != nil {
-		m, err := Mechanism(k.Mechanism, *k.SASL)
+		m, err := mechanism(k.Mechanism, *k.SASL)
 		if err != nil {
 			return nil, err
 		}
@@ -119,9 +119,9 @@ func (k Kafka) Opts() ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-// Mechanism is the franz-go SASL mechanism name (any case; empty means
+// mechanism is the franz-go SASL mechanism of name (any case; empty means
 // DefaultMechanism) authenticating as c.
-func Mechanism(name string, c Credentials) (sasl.Mechanism, error) {
+func mechanism(name string, c Credentials) (sasl.Mechanism, error) {
 	if name == "" {
 		name = DefaultMechanism
 	}

@@ -21,7 +21,7 @@ func TestParseCredentials(t *testing.T) {
 		"svc-1:pa:ss:word==":  {"svc-1", "pa:ss:word=="},
 		"api_key:Zm9vYmFy+/=": {"api_key", "Zm9vYmFy+/="},
 	} {
-		got, err := ParseCredentials(in)
+		got, err := parseCredentials(in)
 		if err != nil || got != want {
 			t.Errorf("%q: %+v, %v; want %+v", in, got, err, want)
 		}
@@ -37,7 +37,7 @@ func TestParseCredentials(t *testing.T) {
 		"rdg:x\ny:z":    "password must be printable ASCII",
 		"rdg:pässword":  "password must be printable ASCII",
 	} {
-		if _, err := ParseCredentials(in); err == nil || !strings.Contains(err.Error(), msg) {
+		if _, err := parseCredentials(in); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: %v, want an error saying %q", in, err, msg)
 		}
 	}
@@ -62,12 +62,12 @@ func TestReadCredentialsFile(t *testing.T) {
 func TestMechanism(t *testing.T) {
 	c := Credentials{"u", "p"}
 	for in, want := range map[string]string{"": ScramSHA512, "plain": Plain, "SCRAM-SHA-256": ScramSHA256, "scram-sha-512": ScramSHA512} {
-		m, err := Mechanism(in, c)
+		m, err := mechanism(in, c)
 		if err != nil || m.Name() != want {
 			t.Errorf("%q: %v, %v; want %s", in, m, err, want)
 		}
 	}
-	if _, err := Mechanism("GSSAPI", c); err == nil {
+	if _, err := mechanism("GSSAPI", c); err == nil {
 		t.Error("GSSAPI: no error")
 	}
 	if opts, err := (Kafka{}).Opts(); err != nil || len(opts) != 0 {
