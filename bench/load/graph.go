@@ -20,8 +20,11 @@ import (
 	"github.com/rdgraph/rdg/examples"
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
+	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
+	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/stack"
+	"github.com/rdgraph/rdg/internal/writer"
 )
 
 // graphSpec determines the graph: the demo world and how many of its
@@ -118,7 +121,7 @@ func build(ctx context.Context, dir string, spec graphSpec) (graphInfo, error) {
 		if err != nil {
 			return gi, err
 		}
-		if err := waitCommitted(ctx, adm, "rdg-job-"+j.Spec.Name, j.Spec.Source.Topic, ends); err != nil {
+		if err := waitCommitted(ctx, adm, job.Group(j.Spec.Name), j.Spec.Source.Topic, ends); err != nil {
 			return gi, err
 		}
 	}
@@ -127,14 +130,14 @@ func build(ctx context.Context, dir string, spec graphSpec) (graphInfo, error) {
 		return gi, err
 	}
 	for _, t := range topics.Names() {
-		if !strings.HasPrefix(t, "rdg.node.") && !strings.HasPrefix(t, "rdg.edge.") {
+		if !strings.HasPrefix(t, codec.NodeTopicPrefix) && !strings.HasPrefix(t, codec.EdgeTopicPrefix) {
 			continue
 		}
 		ends, err := rig.EndOffsets(ctx, adm, t)
 		if err != nil {
 			return gi, err
 		}
-		if err := waitCommitted(ctx, adm, "rdg-store-default", t, ends); err != nil {
+		if err := waitCommitted(ctx, adm, writer.Group("default"), t, ends); err != nil {
 			return gi, err
 		}
 	}

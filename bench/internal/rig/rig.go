@@ -306,7 +306,7 @@ func PlaybackJob(dir, name string, window time.Duration, concurrency int) (*job.
 // dead-letter topic. Runs delete them between them.
 func JobOutput(topic string) bool {
 	return strings.HasPrefix(topic, codec.NodeTopicPrefix) || strings.HasPrefix(topic, codec.EdgeTopicPrefix) ||
-		strings.HasPrefix(topic, "rdg.dlq.")
+		strings.HasPrefix(topic, codec.DeadLetterPrefix)
 }
 
 // DeleteTopics deletes every topic for which match is true, so that one
