@@ -36,17 +36,22 @@ const (
 	costVisit = 768
 )
 
-// fitFactor is the factor by which the variable part of cost must shrink
-// to fit the memory bound, or 1 if it fits.
-func (s *service) fitFactor(cost int64) float64 {
+// fit returns cost() of a query's limits as they are if it is within the
+// memory bound; above it, it first lowers them with shrink(f), where f is
+// the factor by which the variable part of the cost must shrink to fit
+// (0 where the bound leaves nothing beyond costBase).
+func (s *service) fit(cost func() int64, shrink func(f float64)) int64 {
+	c := cost()
 	avail := s.adm.cfg.MaxMemory
-	if avail <= 0 || cost <= avail {
-		return 1
+	if avail <= 0 || c <= avail {
+		return c
 	}
-	if avail <= costBase {
-		return 0
+	f := 0.0
+	if avail > costBase {
+		f = float64(avail-costBase) / float64(c-costBase)
 	}
-	return float64(avail-costBase) / float64(cost-costBase)
+	shrink(f)
+	return cost()
 }
 
 // scaled is v×f, at least 1: a limit of 0 would mean the default.
@@ -59,11 +64,9 @@ func getNodesCost(refs int) int64 { return costBase + int64(refs)*costResult }
 // neighborsCost is the cost of a page of limit neighbours (an edge and a
 // node each); it lowers *limit to fit.
 func (s *service) neighborsCost(limit *int) int64 {
-	cost := func() int64 { return costBase + 2*int64(*limit)*costResult }
-	if f := s.fitFactor(cost()); f < 1 {
-		*limit = scaled(*limit, f)
-	}
-	return cost()
+	return s.fit(
+		func() int64 { return costBase + 2*int64(*limit)*costResult },
+		func(f float64) { *limit = scaled(*limit, f) })
 }
 
 // traverseCost lowers the limits of req to fit.
@@ -72,40 +75,34 @@ func (s *service) traverseCost(req *graph.TraverseRequest, depth int) int64 {
 	if req.Mode == graph.ModePaths {
 		// The walk keeps each node it reaches and the edge it came by;
 		// every path of the answer is depth+1 nodes and depth edges.
-		cost := func() int64 {
-			paths := min(lim.MaxResults, lim.MaxVisited)
-			return costBase + int64(lim.MaxVisited)*costResult + int64(paths)*int64(2*depth+1)*costResult
-		}
-		if f := s.fitFactor(cost()); f < 1 {
-			lim.MaxResults = scaled(min(lim.MaxResults, lim.MaxVisited), f)
-			lim.MaxVisited = scaled(lim.MaxVisited, f)
-		}
-		return cost()
+		return s.fit(
+			func() int64 {
+				paths := min(lim.MaxResults, lim.MaxVisited)
+				return costBase + int64(lim.MaxVisited)*costResult + int64(paths)*int64(2*depth+1)*costResult
+			},
+			func(f float64) {
+				lim.MaxResults = scaled(min(lim.MaxResults, lim.MaxVisited), f)
+				lim.MaxVisited = scaled(lim.MaxVisited, f)
+			})
 	}
 	kept := func() int { return min(req.MaxNodes+req.MaxEdges, lim.MaxVisited) }
-	cost := func() int64 { return costBase + int64(kept())*costResult }
-	if f := s.fitFactor(cost()); f < 1 {
-		lim.MaxVisited = scaled(kept(), f)
-	}
-	return cost()
+	return s.fit(
+		func() int64 { return costBase + int64(kept())*costResult },
+		func(f float64) { lim.MaxVisited = scaled(kept(), f) })
 }
 
 // pathCost: a shortest path search keeps an entry per node it reaches;
 // the path itself is short.
 func (s *service) pathCost(lim *graph.Limits, depth int) int64 {
-	cost := func() int64 { return costBase + int64(lim.MaxVisited)*costVisit + int64(2*depth+1)*costResult }
-	if f := s.fitFactor(cost()); f < 1 {
-		lim.MaxVisited = scaled(lim.MaxVisited, f)
-	}
-	return cost()
+	return s.fit(
+		func() int64 { return costBase + int64(lim.MaxVisited)*costVisit + int64(2*depth+1)*costResult },
+		func(f float64) { lim.MaxVisited = scaled(lim.MaxVisited, f) })
 }
 
 // groupCost: a group keeps the nodes and edges it visits, up to its
 // result limit for nodes.
 func (s *service) groupCost(lim *graph.Limits) int64 {
-	cost := func() int64 { return costBase + int64(lim.MaxVisited)*costResult }
-	if f := s.fitFactor(cost()); f < 1 {
-		lim.MaxVisited = scaled(lim.MaxVisited, f)
-	}
-	return cost()
+	return s.fit(
+		func() int64 { return costBase + int64(lim.MaxVisited)*costResult },
+		func(f float64) { lim.MaxVisited = scaled(lim.MaxVisited, f) })
 }
