@@ -65,7 +65,7 @@ func DefaultAdmission() Admission {
 	procs := runtime.GOMAXPROCS(0)
 	return Admission{
 		MaxRunning: 4 * procs,
-		MaxMemory:  max(MemoryAvailable()/4, 64<<20),
+		MaxMemory:  max(memoryAvailable()/4, 64<<20),
 		MaxQueued:  32 * procs,
 	}
 }
@@ -84,10 +84,10 @@ func (a Admission) String() string {
 	return fmt.Sprintf("%s running, %s memory, %d queued", n(int64(a.MaxRunning), ""), n(a.MaxMemory>>20, " MiB"), a.MaxQueued)
 }
 
-// MemoryAvailable is the memory this process may use: its cgroup's limit
+// memoryAvailable is the memory this process may use: its cgroup's limit
 // (v2 or v1) if there is one, else the machine's total memory, else (where
 // neither can be read) 4 GiB.
-func MemoryAvailable() int64 {
+func memoryAvailable() int64 {
 	total := meminfoTotal()
 	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
 		b, err := os.ReadFile(f)

@@ -13,3 +13,6 @@ func SetCertCheckEvery(d time.Duration) (restore func()) {
 // nodes and edges: a memory bound of MemoryFor(n) lets a traversal visit
 // n elements at most.
 func MemoryFor(results int) int64 { return costBase + int64(results)*costResult }
+
+// MemoryAvailable is the memory DefaultAdmission takes a quarter of.
+func MemoryAvailable() int64 { return memoryAvailable() }
