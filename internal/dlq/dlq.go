@@ -7,9 +7,9 @@
 // and edges to the graph topics exactly as the job runner does.
 //
 // dlq knows Kafka, jobs (to replay through them), and the dead-letter
-// format and the graph topics' record layout (package codec). It must not know stores or
-// serving: a replay ends at the graph topics, and the graph writer merges
-// what it publishes like any other update.
+// format and the graph topics' record layout (package codec). It must not
+// know stores or serving: a replay ends at the graph topics, and the graph
+// writer merges what it publishes like any other update.
 package dlq
 
 import (

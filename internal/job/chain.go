@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 )
 
@@ -254,7 +255,7 @@ func (p *publisher) newEpoch() *Epoch {
 	}
 	e.done = done
 	e.element = func(r *kgo.Record, err error) {
-		if rejected(err) {
+		if broker.RecordRefused(err) {
 			p.reject(rejection{rec: r, err: err, ep: e})
 			return
 		}
@@ -262,7 +263,7 @@ func (p *publisher) newEpoch() *Epoch {
 		done(err)
 	}
 	e.plain = func(r *kgo.Record, err error) {
-		if rejected(err) {
+		if broker.RecordRefused(err) {
 			p.reject(rejection{rec: r, err: err, ep: e})
 			return
 		}

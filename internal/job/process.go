@@ -74,7 +74,6 @@ type Processor struct {
 	MaxRecordBytes int
 
 	vm      vm.VM
-	dec     *codec.Decoder
 	readers map[int]*recordDecoder
 	tables  []Lookup // by enrich index, resolved on first use
 
@@ -93,10 +92,7 @@ type Processor struct {
 
 // NewProcessor returns a Processor for j resolving schemas through s.
 func NewProcessor(j *Job, s SchemaSource) *Processor {
-	p := &Processor{job: j, schemas: s, Now: time.Now, dec: j.decoder, readers: make(map[int]*recordDecoder), boxes: newBoxes()}
-	if p.dec == nil { // a Job not made by Compile
-		p.dec = codec.DefaultDecoder
-	}
+	p := &Processor{job: j, schemas: s, Now: time.Now, readers: make(map[int]*recordDecoder), boxes: newBoxes()}
 	if j.layout != nil {
 		p.slots = make([]any, len(j.layout.names))
 		p.env = make(map[string]any, len(j.layout.names))
@@ -200,7 +196,7 @@ func (p *Processor) decode(ctx context.Context, value []byte) (int, error) {
 		return id, nil
 	}
 	var env map[string]any
-	if err := p.dec.UnmarshalResolved(d.writer, d.schema, body, &env); err != nil {
+	if err := p.job.decoder.UnmarshalResolved(d.writer, d.schema, body, &env); err != nil {
 		if errors.Is(err, codec.ErrTooManyItems) {
 			return id, fmt.Errorf("avro body (schema %d): %w (tuning.max_record_items)", id, err)
 		}

@@ -2,13 +2,11 @@ package job
 
 import (
 	"context"
-	"errors"
-	"strconv"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 )
 
@@ -34,13 +32,6 @@ import (
 // note of why in rdg.error); if even that is refused, the job stops as for
 // a broker that is down. Chain.Flush does this work: a runner calls it
 // before it commits, and whenever Rejected says there is some.
-
-// rejected reports whether err is a broker's (or the producer's) refusal of
-// a record for what it is, as opposed to a failure to deliver it.
-func rejected(err error) bool {
-	return err != nil && (errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) ||
-		errors.Is(err, kerr.InvalidRecord) || errors.Is(err, kerr.InvalidTimestamp))
-}
 
 // step is how far a rejected record's handling has gone.
 type step int
@@ -139,7 +130,7 @@ func (p *publisher) resend(ep *Epoch, st step) func(*kgo.Record, error) {
 				p.freshness.Observe(float64(time.Since(r.Timestamp)) / float64(time.Second))
 			}
 			ep.done(nil)
-		case rejected(err) && st != stepStripped:
+		case broker.RecordRefused(err) && st != stepStripped:
 			p.reject(rejection{rec: r, err: err, ep: ep, step: st})
 		default:
 			p.promise(r, err)
@@ -151,19 +142,13 @@ func (p *publisher) resend(ep *Epoch, st step) func(*kgo.Record, error) {
 // elementDeadLetter is the dead letter of graph record r, refused with
 // err: r's key and value, the element's topic and the job's source topic
 // (an element merges updates from any records of the dedupe window, so no
-// one source position is given).
+// one source position is given: partition and offset -1).
 func (p *publisher) elementDeadLetter(r *kgo.Record, err error) *kgo.Record {
 	p.published.Inc()
 	id, _, _ := codec.SplitHeader(r.Value)
 	p.log.Warn("graph element dead-lettered", "topic", r.Topic, "key", clip(string(r.Key)), "bytes", len(r.Value),
 		"stage", StagePublish, "err", err, "dlq", p.dlq)
-	return &kgo.Record{Topic: p.dlq, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: []kgo.RecordHeader{
-		{Key: codec.HeaderElementTopic, Value: []byte(r.Topic)},
-		{Key: codec.HeaderStage, Value: []byte(StagePublish)},
-		{Key: codec.HeaderError, Value: []byte(err.Error())},
-		{Key: codec.HeaderTopic, Value: []byte(p.source)},
-		{Key: codec.HeaderPartition, Value: []byte("-1")},
-		{Key: codec.HeaderOffset, Value: []byte("-1")},
-		{Key: codec.HeaderSchemaID, Value: []byte(strconv.Itoa(id))},
-	}}
+	element := &kgo.Record{Topic: p.source, Partition: -1, Offset: -1, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp,
+		Headers: []kgo.RecordHeader{{Key: codec.HeaderElementTopic, Value: []byte(r.Topic)}}}
+	return codec.DeadLetter(p.dlq, p.maxDeadLetter, element, StagePublish, id, err)
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -71,7 +70,7 @@ func (d *deadLetters) add(cl *kgo.Client, rec *kgo.Record, err error) {
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) || errors.Is(err, kerr.InvalidRecord) {
+		if broker.RecordRefused(err) {
 			d.again = append(d.again, codec.StripDeadLetter(r, err))
 			return
 		}
@@ -136,8 +135,15 @@ func (s *stalls) setStalled() {
 	s.m.stalled.Store(int32(len(s.ps)))
 }
 
+// newStalls starts with none stalled, and says so in m: a writer that
+// restarts (the stack's supervisor restarts a failed one with the same
+// Metrics) reads its partitions from their commits again.
 func newStalls(reg *sr.Client, m *Metrics, log *slog.Logger) *stalls {
-	return &stalls{log: log, m: m, schemas: codec.NewSchemas(reg), ps: map[topicPartition]*stall{}}
+	s := &stalls{log: log, m: m, schemas: codec.NewSchemas(reg), ps: map[topicPartition]*stall{}}
+	s.mu.Lock()
+	s.setStalled()
+	s.mu.Unlock()
+	return s
 }
 
 func (s *stalls) has(tp topicPartition) bool {
