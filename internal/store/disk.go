@@ -97,8 +97,12 @@ func (e fatalError) Error() string { return string(e) }
 // write-ahead log (DB.Apply): the only one the store recovers from.
 const commitFatal = "pebble: fatal commit error"
 
-// write commits b to Pebble: all of it, or, with an error, none of what a
-// reopened store will see.
+// write commits b to Pebble. A failed write to the write-ahead log, which
+// Pebble reports by Fatalf, becomes an error that this and every later
+// write returns: Pebble's log writer cannot be used again. The failed
+// batch may or may not be in the store, now or once it is reopened, which
+// is harmless: the caller did not have it acknowledged and applies it
+// again, and merges give one result however many times an update arrives.
 func (p *Pebble) write(b *pebble.Batch) (err error) {
 	if e := p.writeErr.Load(); e != nil {
 		return *e
