@@ -182,9 +182,9 @@ func (b *bgErrors) handle(err error) {
 	}
 }
 
-// walFiles lists the write-ahead logs in dir (named NNNNNN.log by Pebble)
-// by number.
-func walFiles(fs vfs.FS, dir string) (map[uint64]string, error) {
+// walFiles lists the paths of the write-ahead logs in dir (named
+// NNNNNN.log by Pebble).
+func walFiles(fs vfs.FS, dir string) ([]string, error) {
 	names, err := fs.List(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -192,17 +192,16 @@ func walFiles(fs vfs.FS, dir string) (map[uint64]string, error) {
 		}
 		return nil, err
 	}
-	logs := map[uint64]string{}
+	var logs []string
 	for _, name := range names {
 		num, ok := strings.CutSuffix(name, ".log")
 		if !ok {
 			continue
 		}
-		n, err := strconv.ParseUint(num, 10, 64)
-		if err != nil {
+		if _, err := strconv.ParseUint(num, 10, 64); err != nil {
 			continue
 		}
-		logs[n] = fs.PathJoin(dir, name)
+		logs = append(logs, fs.PathJoin(dir, name))
 	}
 	return logs, nil
 }
