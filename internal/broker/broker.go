@@ -257,7 +257,10 @@ func RaiseMaxMessageBytes(ctx context.Context, adm *kadm.Client, topic string, w
 	if rcs, derr := adm.DescribeTopicConfigs(ctx, topic); derr == nil {
 		if rc, derr := rcs.On(topic, nil); derr == nil && rc.Err == nil {
 			for _, c := range rc.Configs {
-				if n, perr := strconv.Atoi(c.MaybeValue()); c.Key == "max.message.bytes" && perr == nil && n > 0 {
+				if c.Key != "max.message.bytes" {
+					continue
+				}
+				if n, perr := strconv.Atoi(c.MaybeValue()); perr == nil && n > 0 {
 					limit = int32(min(n, int(want)))
 				}
 			}

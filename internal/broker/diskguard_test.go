@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 )
 
-// While the gate refuses, a Produce is answered KAFKA_STORAGE_ERROR with
-// the gate's reason and nothing is written; a producer retries and
+// While the gate refuses, a Produce is answered KAFKA_STORAGE_ERROR saying
+// why and nothing is written; a producer retries and
 // delivers its record, once, when the gate opens.
 func TestWriteGateRefusesProduce(t *testing.T) {
 	ctx := testCtx(t)
@@ -41,7 +41,7 @@ func TestWriteGateRefusesProduce(t *testing.T) {
 	if !errors.Is(err, kerr.KafkaStorageError) {
 		t.Errorf("produce while refused: %v, want KAFKA_STORAGE_ERROR", err)
 	}
-	// The answer carries the gate's reason (clients show only the code).
+	// The answer says why (clients show only the code).
 	raw, _ := client(t, b.Addr(), kgo.MaxVersions(kversion.V3_0_0())) // Produce v9: topics by name
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks, req.TimeoutMillis = -1, 5000
@@ -58,8 +58,8 @@ func TestWriteGateRefusesProduce(t *testing.T) {
 	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
 		t.Fatalf("answer to a refused produce: %+v", resp)
 	}
-	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != kerr.KafkaStorageError.Code || p.ErrorMessage == nil || *p.ErrorMessage != reason {
-		t.Errorf("refused produce answered code %d message %v, want %d %q", p.ErrorCode, p.ErrorMessage, kerr.KafkaStorageError.Code, reason)
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != kerr.KafkaStorageError.Code || p.ErrorMessage == nil || *p.ErrorMessage != storageFull.Message {
+		t.Errorf("refused produce answered code %d message %v, want %d %q", p.ErrorCode, p.ErrorMessage, kerr.KafkaStorageError.Code, storageFull.Message)
 	}
 
 	// A producer holds its record while refused and delivers it after.

@@ -97,7 +97,7 @@ func newGuard(dir string, reserve uint64, log *slog.Logger, statfs func(string) 
 		return nil, fmt.Errorf("data directory %s: free space: %w", dir, err)
 	}
 	g.mu.Lock()
-	g.set(free, time.Now())
+	g.set(free)
 	g.mu.Unlock()
 	go g.poll()
 	return g, nil
@@ -156,9 +156,6 @@ func (g *Guard) Free() (free uint64, full bool) {
 	return g.free, g.full
 }
 
-// Reserve is the free space below which writes are refused.
-func (g *Guard) Reserve() uint64 { return g.reserve }
-
 // Close stops watching and releases every Wait with an error if the
 // directory is full.
 func (g *Guard) Close() {
@@ -206,13 +203,13 @@ func (g *Guard) refresh() {
 		return
 	}
 	g.errLog = false
-	g.set(free, time.Now())
+	g.set(free)
 }
 
 // set records a check's result, logging and waking waiters on a change.
 // Called with g.mu held.
-func (g *Guard) set(free uint64, at time.Time) {
-	g.free, g.checked = free, at
+func (g *Guard) set(free uint64) {
+	g.free, g.checked = free, time.Now()
 	full := free < g.reserve
 	if full == g.full {
 		return

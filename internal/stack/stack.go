@@ -296,18 +296,18 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if cfg.KafkaAddr == "" {
 			cfg.KafkaAddr = "127.0.0.1:9092"
 		}
-		bopts := []broker.Opt{broker.Addr(cfg.KafkaAddr), broker.DataDir(filepath.Join(cfg.DataDir, "kafka")), broker.Logger(s.log)}
+		bopts := []broker.Opt{broker.Addr(cfg.KafkaAddr), broker.DataDir(filepath.Join(cfg.DataDir, "kafka")), broker.Logger(s.log),
+			broker.WriteGate(func() error { return s.guard.Check(0) })}
 		if cfg.Credentials != nil {
 			bopts = append(bopts, broker.SASL(cfg.Credentials.User, cfg.Credentials.Password))
 		}
 		if lnTLS != nil {
 			bopts = append(bopts, broker.TLS(lnTLS))
 		}
+		if cfg.KafkaSync {
+			bopts = append(bopts, broker.SyncWrites())
+		}
 		labelled(ctx, "broker", func(context.Context) {
-			if cfg.KafkaSync {
-				bopts = append(bopts, broker.SyncWrites())
-			}
-			bopts = append(bopts, broker.WriteGate(func() error { return s.guard.Check(0) }))
 			s.embedded, err = broker.Start(bopts...)
 		})
 		if err != nil {
@@ -444,15 +444,15 @@ func (s *Stack) startAPI(ctx context.Context, addr string) error {
 				return
 			}
 			_, _ = w.Write([]byte("ready\n"))
-			// Queries are still served when the data directory is full,
-			// so the process stays ready; the refusal is said here, in
-			// the log and in rdg_data_dir_full.
+			// Writes refused for want of space, or partitions the writer
+			// stalled, leave the process ready, since queries are served
+			// from what is stored; they are said here, as in the log and
+			// the metrics (rdg_data_dir_full, rdg_store_partitions_stalled).
 			if s.guard != nil {
 				if err := s.guard.Check(0); err != nil {
 					_, _ = w.Write([]byte("writes refused: " + err.Error() + "\n"))
 				}
 			}
-			// Still ready: queries are served from what is stored.
 			if wm := s.writerMetrics.Load(); wm != nil && wm.StalledPartitions() > 0 {
 				fmt.Fprintf(w, "graph writer: %d partition(s) stalled: the schema registry cannot give a record's schema (see the log and rdg_store_partitions_stalled)\n", wm.StalledPartitions())
 			}

@@ -64,7 +64,8 @@ func (p *Pebble) putScratch(s *scratch) {
 }
 
 // Apply merges b into the store atomically: all of it or, on error, none of
-// it. It reads nothing; every element becomes a merge operand (see merge.go).
+// it, except after a failed write to the write-ahead log (see write). It
+// reads nothing; every element becomes a merge operand (see merge.go).
 // An invalid element (bad type name, empty id, property value of another
 // kind) fails the whole batch.
 //

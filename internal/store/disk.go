@@ -97,8 +97,12 @@ func (e fatalError) Error() string { return string(e) }
 // write-ahead log (DB.Apply): the only one the store recovers from.
 const commitFatal = "pebble: fatal commit error"
 
-// write commits b to Pebble: all of it, or, with an error, none of what a
-// reopened store will see.
+// write commits b to Pebble. A failed write to the write-ahead log, which
+// Pebble reports by Fatalf, becomes an error that this and every later
+// write returns: Pebble's log writer cannot be used again. The failed
+// batch may or may not be in the store, now or once it is reopened, which
+// is harmless: the caller did not have it acknowledged and applies it
+// again, and merges give one result however many times an update arrives.
 func (p *Pebble) write(b *pebble.Batch) (err error) {
 	if e := p.writeErr.Load(); e != nil {
 		return *e
@@ -178,9 +182,9 @@ func (b *bgErrors) handle(err error) {
 	}
 }
 
-// walFiles lists the write-ahead logs in dir (named NNNNNN.log by Pebble)
-// by number.
-func walFiles(fs vfs.FS, dir string) (map[uint64]string, error) {
+// walFiles lists the paths of the write-ahead logs in dir (named
+// NNNNNN.log by Pebble).
+func walFiles(fs vfs.FS, dir string) ([]string, error) {
 	names, err := fs.List(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -188,17 +192,16 @@ func walFiles(fs vfs.FS, dir string) (map[uint64]string, error) {
 		}
 		return nil, err
 	}
-	logs := map[uint64]string{}
+	var logs []string
 	for _, name := range names {
 		num, ok := strings.CutSuffix(name, ".log")
 		if !ok {
 			continue
 		}
-		n, err := strconv.ParseUint(num, 10, 64)
-		if err != nil {
+		if _, err := strconv.ParseUint(num, 10, 64); err != nil {
 			continue
 		}
-		logs[n] = fs.PathJoin(dir, name)
+		logs = append(logs, fs.PathJoin(dir, name))
 	}
 	return logs, nil
 }

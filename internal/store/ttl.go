@@ -58,6 +58,14 @@ func (p *Pebble) Sweep(ctx context.Context, maxKeys int) (SweepResult, error) {
 	if maxKeys <= 0 {
 		maxKeys = p.sweepKeys
 	}
+	// A pass the gate refuses is skipped whole: its scan and its rechecks
+	// under the write lock would be wasted, and it would move the next
+	// pass past the keys it could not delete.
+	if p.gate != nil {
+		if err := p.gate.Check(0); err != nil {
+			return res, fmt.Errorf("store: sweep: %w", err)
+		}
+	}
 	p.sweepMu.Lock()
 	defer p.sweepMu.Unlock()
 	cut := p.cutoffs()
@@ -218,7 +226,7 @@ func (p *Pebble) deleteExpired(keys [][]byte) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	if p.gate != nil {
+	if p.gate != nil { // again: the disk may have filled during the scan
 		if err := p.gate.Check(0); err != nil {
 			return 0, fmt.Errorf("store: sweep: %w", err)
 		}
