@@ -79,6 +79,11 @@ func (r EdgeRef) Validate() error {
 // MaxTypeName bounds type names so that they fit in topic names and keys.
 const MaxTypeName = 100
 
+// MaxIDLen bounds node ids: a longer id is a mapping mistake (a whole
+// payload used as an id), not an identity. Jobs refuse to map one, so a
+// query for one names no node.
+const MaxIDLen = 4096
+
 // ValidTypeName reports whether s may name a node or edge type. Types become
 // part of topic names (rdg.node.<type>), so they are restricted to lower-case
 // letters, digits and underscores, starting with a letter.

@@ -396,10 +396,6 @@ func (p *Processor) mapElements(ts, now int64, out *elements) error {
 	return nil
 }
 
-// MaxIDLen bounds node ids; a longer id is a mapping mistake (a whole
-// payload used as an id), not an identity.
-const MaxIDLen = 4096
-
 var errEmptyID = errors.New("empty node id")
 
 func (p *Processor) evalID(e *evaluator) (string, error) {
@@ -435,8 +431,8 @@ func idString(v any) (string, error) {
 	if id == "" {
 		return "", errEmptyID
 	}
-	if len(id) > MaxIDLen {
-		return "", fmt.Errorf("id of %d bytes exceeds %d", len(id), MaxIDLen)
+	if len(id) > graph.MaxIDLen {
+		return "", fmt.Errorf("id of %d bytes exceeds %d", len(id), graph.MaxIDLen)
 	}
 	return id, nil
 }

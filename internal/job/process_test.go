@@ -269,7 +269,7 @@ func TestProcessIDs(t *testing.T) {
 		{"empty", "member_id", func(e *event) { e.MemberID = strp("") }, "", "empty node id"},
 		{"fractional double", "score", func(e *event) { e.Score = 2.5 }, "", "not an integer"},
 		{"list", "tags", nil, "", "want a string or an integer"},
-		{"too long", "member_id", func(e *event) { e.MemberID = strp(strings.Repeat("x", MaxIDLen+1)) }, "", "exceeds"},
+		{"too long", "member_id", func(e *event) { e.MemberID = strp(strings.Repeat("x", graph.MaxIDLen+1)) }, "", "exceeds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := baseEvent()

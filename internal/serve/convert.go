@@ -36,18 +36,14 @@ func nodeRefFromProto(field string, r *rdgv1.NodeRef) (graph.NodeRef, error) {
 	if ref.ID == "" {
 		return graph.NodeRef{}, invalidArg(field+".id", "empty id")
 	}
-	if len(ref.ID) > maxIDBytes {
-		return graph.NodeRef{}, invalidArg(field+".id", "%d bytes, longer than any node id (at most %d)", len(ref.ID), maxIDBytes)
+	if len(ref.ID) > graph.MaxIDLen {
+		return graph.NodeRef{}, invalidArg(field+".id", "%d bytes, longer than any node id (at most %d)", len(ref.ID), graph.MaxIDLen)
 	}
 	if err := ref.Validate(); err != nil {
 		return graph.NodeRef{}, invalidArg(field, "%v", err)
 	}
 	return ref, nil
 }
-
-// maxIDBytes is the longest node id a job stores (job.MaxIDLen): a longer
-// one names no node, and reading the store with it is wasted work.
-const maxIDBytes = 4096
 
 func nodeRefsFromProto(field string, rs []*rdgv1.NodeRef) ([]graph.NodeRef, error) {
 	refs := make([]graph.NodeRef, len(rs))
