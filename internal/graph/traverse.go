@@ -70,6 +70,15 @@ type Subgraph struct {
 // ErrNoStart is returned by Traverse when the request names no start node.
 var ErrNoStart = errors.New("traverse: no start node")
 
+// Hops is the number of hops req takes: Depth, or when it is 0,
+// len(Steps) (at least 1).
+func (req *TraverseRequest) Hops() int {
+	if req.Depth <= 0 {
+		return max(len(req.Steps), 1)
+	}
+	return req.Depth
+}
+
 // Traverse walks r breadth first from req.Start. Start nodes are part of
 // the result at depth 0 whether or not they are stored; a node that is
 // referenced by an edge but has no stored record of its own is returned with
@@ -86,10 +95,7 @@ func Traverse(ctx context.Context, r Reader, req TraverseRequest) (*Subgraph, er
 	if len(req.Start) == 0 {
 		return nil, ErrNoStart
 	}
-	depth := req.Depth
-	if depth <= 0 {
-		depth = max(len(req.Steps), 1)
-	}
+	depth := req.Hops()
 	r, done, err := openSession(ctx, r)
 	if err != nil {
 		return nil, err

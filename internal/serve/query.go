@@ -141,11 +141,7 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 		// encoding, without maps in between.
 		RawProps: binary,
 	}
-	depth := treq.Depth
-	if depth == 0 {
-		depth = max(len(steps), 1)
-	}
-	if err := s.admit(ctx, s.traverseCost(&treq, depth), lim.Deadline); err != nil {
+	if err := s.admit(ctx, s.traverseCost(&treq, treq.Hops()), lim.Deadline); err != nil {
 		return nil, err
 	}
 	sub, err := graph.Traverse(ctx, s.r, treq)
