@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rdgraph/rdg/internal/logtest"
 )
 
 // One process per data directory (issue 16, item 2): while `rdg up` owns
@@ -70,7 +72,7 @@ func TestDataFilesPrivate(t *testing.T) {
 	api := freePort(t)
 	cmd := exec.Command("sh", "-c", `umask 000 && exec "$0" "$@"`, rdgBinary(t), "up", "--demo", "--demo-rate", "2000", "--data-dir", dir,
 		"--kafka-addr", freePort(t), "--registry-addr", freePort(t), "--api-addr", api)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

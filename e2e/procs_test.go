@@ -29,6 +29,7 @@ import (
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/logtest"
 	"github.com/rdgraph/rdg/internal/store"
 )
 
@@ -36,7 +37,7 @@ import (
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	apiURL string
 	done   chan struct{}
 	err    error // exit status, valid once done is closed
@@ -50,7 +51,7 @@ const logTail = 24 << 10
 // /metrics and /readyz.
 func startProc(t *testing.T, name, apiAddr string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, logs: &syncBuffer{}, apiURL: "http://" + apiAddr, done: make(chan struct{})}
+	p := &proc{name: name, logs: &logtest.Buffer{}, apiURL: "http://" + apiAddr, done: make(chan struct{})}
 	p.cmd = exec.Command(rdgBinary(t), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {

@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/dlq"
 	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/logtest"
 	"github.com/rdgraph/rdg/internal/store"
 )
 
@@ -203,29 +202,6 @@ func nodeV2Value(t *testing.T, id int, nodeID string) []byte {
 	return append(codec.AppendHeader(nil, id), body...)
 }
 
-// logBuffer collects a writer's log lines.
-func logBuffer() (*slog.Logger, *syncBuffer) {
-	b := &syncBuffer{}
-	return slog.New(slog.NewTextHandler(b, nil)), b
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A record whose schema the registry does not have (deleted, or here not
 // yet registered: the registry answers 404 either way) stalls its
 // partition: nothing from it on is applied or committed, other partitions
@@ -242,7 +218,7 @@ func TestWriterStallsOnMissingSchema(t *testing.T) {
 	e.produceTo(t, 2, e.node(t, "p2-after"))
 	st := openStore(t)
 	reg := prometheus.NewRegistry()
-	log, logs := logBuffer()
+	log, logs := logtest.Logger()
 	cfg := e.cfg()
 	cfg.Metrics, cfg.Logger, cfg.CommitInterval = NewMetrics(reg), log, 50*time.Millisecond
 	errc := runWriter(t, &faulty{st: st}, cfg)
@@ -349,7 +325,7 @@ func TestWriterStallsOnDeletedSubject(t *testing.T) {
 	}
 	st := openStore(t)
 	reg := prometheus.NewRegistry()
-	log, logs := logBuffer()
+	log, logs := logtest.Logger()
 	cfg := e.cfg()
 	cfg.Metrics, cfg.Logger, cfg.CommitInterval = NewMetrics(reg), log, 50*time.Millisecond
 	errc := runWriter(t, &faulty{st: st}, cfg)
