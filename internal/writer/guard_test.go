@@ -12,7 +12,6 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -55,45 +54,6 @@ func (e *env) node(t *testing.T, id string) []byte {
 		t.Fatal(err)
 	}
 	return r.Value
-}
-
-// committed is the group's committed offset per partition of
-// rdg.node.account (absent: none).
-func (e *env) committed(t *testing.T) map[int32]int64 {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.seeds...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	out := map[int32]int64{}
-	offs, err := kadm.NewClient(cl).FetchOffsets(context.Background(), Group("test"))
-	if err != nil {
-		return out
-	}
-	offs.Each(func(o kadm.OffsetResponse) {
-		if o.Err == nil && o.At >= 0 {
-			out[o.Partition] = o.At
-		}
-	})
-	return out
-}
-
-// ends is the end offset per partition of rdg.node.account.
-func (e *env) ends(t *testing.T) map[int32]int64 {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.seeds...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), codec.NodeTopic("account"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
-	return out
 }
 
 func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
