@@ -31,10 +31,12 @@ type blobRec struct {
 
 // blobJob maps each record to an account carrying blob twice: a record
 // under max_record_bytes can make an element over the producer's limit.
+// It commits every 100ms, so that the tests' waits for a commit are short.
 func blobJob(delivery string) string {
 	return `name: blobs
 source: {topic: member.blobs}
 delivery: ` + delivery + `
+tuning: {commit_interval: 100ms}
 nodes:
   - {type: account, id: member_id, props: {a: blob, b: blob}}
 `
