@@ -123,12 +123,6 @@ func TestPoisonRecordRestart(t *testing.T) {
 			{varintValue(eventID, "r-bomb", 50_000_000, 1, 1, 0), "array block of 50000000 items in field tags exceeds the 3 bytes left in the record"},
 		},
 	}
-	if n := len(bombs[topic][0].value); n != 13 {
-		t.Fatalf("the 2^40 bomb is %d bytes, want the issue's 13", n)
-	}
-	if n := len(bombs[topic][1].value); n != 12 {
-		t.Fatalf("the 50M bomb is %d bytes, want the issue's 12", n)
-	}
 	prefix := map[string]string{topic: "g", rtopic: "r"}
 	nodeType := map[string]string{topic: "item", rtopic: "ritem"}
 	jobOf := map[string]string{topic: "poison", rtopic: "poison_reader"}
