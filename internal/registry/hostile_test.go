@@ -270,9 +270,10 @@ func TestHostileRequests(t *testing.T) {
 	}
 }
 
-// TestProtectedSubjectsStayDecodable is the defect of issue 16: with the
-// graph subjects protected, the delete that emptied a rebuilt graph is
-// refused, and the schema id its records carry still resolves.
+// TestProtectedSubjectsStayDecodable: with the graph subjects protected, a
+// delete of one (which would leave a rebuilt graph without the records
+// whose schema it held) is refused, and the schema id its records carry
+// still resolves.
 func TestProtectedSubjectsStayDecodable(t *testing.T) {
 	e := start(t, newCluster(t), Protect(graphSubject))
 	id := e.register(edgeSubject, edgeSchema)

@@ -259,7 +259,7 @@ func TestWriterStallsWhileRegistryDown(t *testing.T) {
 	}
 }
 
-// The case: a subject deleted for good from the registry (here one
+// A subject deleted for good from the registry (here one
 // no graph topic is named after, which the registry lets go) while graph
 // records still carry its schema id. A writer rebuilding a store stalls on
 // the first of them, saying the schema is not in the registry, instead of
