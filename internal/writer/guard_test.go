@@ -56,6 +56,22 @@ func (e *env) node(t *testing.T, id string) []byte {
 	return r.Value
 }
 
+// runObserved runs a writer on a fresh store until the test ends,
+// committing every 50ms, with its metrics and log for the test to read.
+// Its fetches wait at most 100ms for records: a partition that resumes
+// after a stall is read by the next fetch, and on partitions with nothing
+// new to read the one in flight would wait kgo's default of 5s.
+func (e *env) runObserved(t *testing.T) (*store.Pebble, *prometheus.Registry, *logtest.Buffer, <-chan error) {
+	t.Helper()
+	st := openStore(t)
+	reg := prometheus.NewRegistry()
+	log, logs := logtest.Logger()
+	cfg := e.cfg()
+	cfg.Metrics, cfg.Logger, cfg.CommitInterval = NewMetrics(reg), log, 50*time.Millisecond
+	cfg.KafkaOpts = []kgo.Opt{kgo.FetchMaxWait(100 * time.Millisecond)}
+	return st, reg, logs, runWriter(t, &faulty{st: st}, cfg)
+}
+
 func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -92,12 +108,7 @@ func TestWriterDeadLettersUndecodable(t *testing.T) {
 	good := e.node(t, "after-the-bad-ones")
 	bad := [][]byte{[]byte("\xde\xad not avro"), e.node(t, "truncated")[:12], e.node(t, "")}
 	offs := e.produceTo(t, 1, append(bad, good)...)
-	st := openStore(t)
-	reg := prometheus.NewRegistry()
-	cfg := e.cfg()
-	cfg.Metrics = NewMetrics(reg)
-	cfg.CommitInterval = 50 * time.Millisecond
-	errc := runWriter(t, &faulty{st: st}, cfg)
+	st, reg, _, errc := e.runObserved(t)
 	await(t, errc, func() (bool, string) {
 		c, ends := e.committed(t), e.ends(t)
 		return fmt.Sprint(c) == fmt.Sprint(ends), fmt.Sprintf("committed %v, ends %v", c, ends)
@@ -176,12 +187,7 @@ func TestWriterStallsOnMissingSchema(t *testing.T) {
 	e.produceTo(t, 0, e.node(t, "p0-before"))
 	stuck := e.produceTo(t, 0, nodeV2Value(t, future, "p0-v2"), e.node(t, "p0-after"))
 	e.produceTo(t, 2, e.node(t, "p2-after"))
-	st := openStore(t)
-	reg := prometheus.NewRegistry()
-	log, logs := logtest.Logger()
-	cfg := e.cfg()
-	cfg.Metrics, cfg.Logger, cfg.CommitInterval = NewMetrics(reg), log, 50*time.Millisecond
-	errc := runWriter(t, &faulty{st: st}, cfg)
+	st, reg, logs, errc := e.runObserved(t)
 	await(t, errc, func() (bool, string) {
 		c, ends := e.committed(t), e.ends(t)
 		stalled := gauge(t, reg, "rdg_store_partitions_stalled")
@@ -233,11 +239,7 @@ func TestWriterStallsWhileRegistryDown(t *testing.T) {
 	e := newEnv(t, 300)
 	addr := e.registry.addr
 	e.registry.stop()
-	st := openStore(t)
-	reg := prometheus.NewRegistry()
-	cfg := e.cfg()
-	cfg.Metrics, cfg.CommitInterval = NewMetrics(reg), 50*time.Millisecond
-	errc := runWriter(t, &faulty{st: st}, cfg)
+	st, reg, _, errc := e.runObserved(t)
 	await(t, errc, func() (bool, string) {
 		stalled := gauge(t, reg, "rdg_store_partitions_stalled")
 		return stalled == 3, fmt.Sprintf("%v partitions stalled, want 3", stalled)
@@ -283,12 +285,7 @@ func TestWriterStallsOnDeletedSubject(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	st := openStore(t)
-	reg := prometheus.NewRegistry()
-	log, logs := logtest.Logger()
-	cfg := e.cfg()
-	cfg.Metrics, cfg.Logger, cfg.CommitInterval = NewMetrics(reg), log, 50*time.Millisecond
-	errc := runWriter(t, &faulty{st: st}, cfg)
+	st, reg, logs, errc := e.runObserved(t)
 	await(t, errc, func() (bool, string) {
 		c := e.committed(t)
 		stalled := gauge(t, reg, "rdg_store_partitions_stalled")
