@@ -80,7 +80,7 @@ func fillTo(t *testing.T, dir string, free uint64) string {
 // and the store holds the graph of every event produced. It guards against
 // what an unguarded full disk does: the producer sees UNKNOWN_SERVER_ERROR,
 // the writer panics inside Pebble and takes the process down, and a
-// restart retries Pebble's flush at 100% CPU, deaf to SIGTERM.
+// restart retries Pebble's flush for ever, deaf to SIGTERM.
 func TestFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a file system through real processes")
