@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -319,12 +318,12 @@ func TestBadInput3DeadLettersAndReplay(t *testing.T) {
 	}
 	replay := func() string {
 		t.Helper()
-		out, err := exec.Command(rdgBinary(t), "dlq", "replay", "--jobs", fixed, "--job", jobName,
-			"--brokers", strings.Join(st.Seeds(), ","), "--registry", st.RegistryURL()).CombinedOutput()
+		out, err := runRdg(t, time.Minute, "dlq", "replay", "--jobs", fixed, "--job", jobName,
+			"--brokers", strings.Join(st.Seeds(), ","), "--registry", st.RegistryURL())
 		if err != nil {
 			t.Fatalf("rdg dlq replay: %v\n%s", err, out)
 		}
-		return string(out)
+		return out
 	}
 	out := replay()
 	t.Logf("rdg dlq replay:\n%s", out)

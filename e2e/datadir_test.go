@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -68,44 +67,16 @@ func TestOneProcessPerDataDir(t *testing.T) {
 func TestDataFilesPrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	api := freePort(t)
-	cmd := exec.Command("sh", "-c", `umask 000 && exec "$0" "$@"`, rdgBinary(t), "up", "--demo", "--demo-rate", "2000", "--data-dir", dir,
-		"--kafka-addr", freePort(t), "--registry-addr", freePort(t), "--api-addr", api)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("rdg output:\n%s", logs.String())
-		}
-	})
+	up := startCmd(t, "up", api, exec.Command("sh", "-c", `umask 000 && exec "$0" "$@"`, rdgBinary(t), "up", "--demo", "--demo-rate", "2000",
+		"--data-dir", dir, "--kafka-addr", freePort(t), "--registry-addr", freePort(t), "--api-addr", api))
 	// Running until the writer has stored elements: the store has tables
 	// or a log, the broker segments of every topic.
 	await(t, 60*time.Second, func() (bool, string) {
-		select {
-		case err := <-done:
-			t.Fatalf("rdg exited: %v", err)
-		default:
-		}
-		n, err := scrape("http://"+api, "rdg_store_elements_written_total")
-		return err == nil && n > 0, fmt.Sprintf("stored elements: %v (%v)", n, err)
+		up.alive(t)
+		n := up.metric("rdg_store_elements_written_total")
+		return n > 0, fmt.Sprintf("stored elements: %v", n)
 	})
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("rdg exited with %v after SIGTERM", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("rdg did not stop within 60s of SIGTERM")
-	}
+	up.term(t)
 
 	var files, dirs int
 	var wrong []string

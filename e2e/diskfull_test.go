@@ -14,10 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/graph"
@@ -82,7 +80,7 @@ func fillTo(t *testing.T, dir string, free uint64) string {
 // and the store holds the graph of every event produced. It guards against
 // what an unguarded full disk does: the producer sees UNKNOWN_SERVER_ERROR,
 // the writer panics inside Pebble and takes the process down, and a
-// restart retries Pebble's flush at 100% CPU, deaf to SIGTERM.
+// restart retries Pebble's flush for ever, deaf to SIGTERM.
 func TestFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a file system through real processes")
@@ -97,20 +95,9 @@ func TestFullDisk(t *testing.T) {
 	up.awaitReady(t)
 
 	ctx := context.Background()
-	c := &cluster{up: up, kafka: kafka, regURL: "http://" + reg}
-	var err error
-	if c.reg, err = sr.NewClient(sr.URLs(c.regURL)); err != nil {
-		t.Fatal(err)
-	}
 	// A short metadata age: after a refusal or a broker restart the
 	// producer refreshes its metadata before it retries.
-	c.cl, err = kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.MaxBufferedRecords(20_000), kgo.ProducerBatchMaxBytes(1<<20), kgo.MetadataMinAge(250*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.cl.Close)
-	c.adm = kadm.NewClient(c.cl)
+	c := dialCluster(t, up, kafka, "http://"+reg, kgo.MetadataMinAge(250*time.Millisecond))
 	cfg := demo.Config{Seed: 7, Members: 500, Start: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), Rate: -1}
 	if err := demo.EnsureTopics(ctx, c.adm, 6); err != nil {
 		t.Fatal(err)

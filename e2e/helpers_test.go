@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +24,7 @@ import (
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/logtest"
 	"github.com/rdgraph/rdg/internal/stack"
 )
 
@@ -47,27 +46,9 @@ func sharedData(t testing.TB, rel string) string {
 	return p
 }
 
-// syncBuffer is a log sink tests can search while the stack writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testStack struct {
 	*stack.Stack
-	logs *syncBuffer
+	logs *logtest.Buffer
 	api  rdgv1connect.GraphServiceClient
 }
 
@@ -84,7 +65,7 @@ func startStack(t *testing.T, jobsDir string) *testStack {
 
 func startStackJobs(t *testing.T, jobs []*job.Job) *testStack {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	var w io.Writer = logs
 	if testing.Verbose() {
 		w = io.MultiWriter(logs, os.Stderr)

@@ -29,6 +29,7 @@ import (
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/logtest"
 	"github.com/rdgraph/rdg/internal/store"
 )
 
@@ -36,7 +37,7 @@ import (
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	apiURL string
 	done   chan struct{}
 	err    error // exit status, valid once done is closed
@@ -50,8 +51,14 @@ const logTail = 24 << 10
 // /metrics and /readyz.
 func startProc(t *testing.T, name, apiAddr string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, logs: &syncBuffer{}, apiURL: "http://" + apiAddr, done: make(chan struct{})}
-	p.cmd = exec.Command(rdgBinary(t), args...)
+	return startCmd(t, name, apiAddr, exec.Command(rdgBinary(t), args...))
+}
+
+// startCmd starts cmd, a command that runs rdg (through a shell that sets
+// up its environment, say), as startProc starts rdg.
+func startCmd(t *testing.T, name, apiAddr string, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{name: name, logs: &logtest.Buffer{}, apiURL: "http://" + apiAddr, done: make(chan struct{}), cmd: cmd}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -85,7 +92,8 @@ func startProc(t *testing.T, name, apiAddr string, args ...string) *proc {
 			if len(s) > logTail {
 				s = "...\n" + s[len(s)-logTail:]
 			}
-			t.Logf("==== %s (rdg %s) output%s:\n%s", p.name, strings.Join(args, " "), saved, s)
+			line := strings.Join(append([]string{filepath.Base(cmd.Args[0])}, cmd.Args[1:]...), " ")
+			t.Logf("==== %s (%s) output%s:\n%s", p.name, line, saved, s)
 		}
 	})
 	return p
@@ -168,16 +176,23 @@ type cluster struct {
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	kafka, regAddr, api := freePort(t), freePort(t), freePort(t)
-	c := &cluster{kafka: kafka, regURL: "http://" + regAddr}
-	c.up = startProc(t, "up", api, "up", "--no-writer", "--data-dir", t.TempDir(),
+	up := startProc(t, "up", api, "up", "--no-writer", "--data-dir", t.TempDir(),
 		"--kafka-addr", kafka, "--registry-addr", regAddr, "--api-addr", api, "--partitions", "6")
-	c.up.awaitReady(t)
+	up.awaitReady(t)
+	return dialCluster(t, up, kafka, "http://"+regAddr)
+}
+
+// dialCluster is the test's clients of the broker at kafka and the
+// registry at regURL that up serves; opts add to the producer's options.
+func dialCluster(t *testing.T, up *proc, kafka, regURL string, opts ...kgo.Opt) *cluster {
+	t.Helper()
+	c := &cluster{up: up, kafka: kafka, regURL: regURL}
 	var err error
-	if c.reg, err = sr.NewClient(sr.URLs(c.regURL)); err != nil {
+	if c.reg, err = sr.NewClient(sr.URLs(regURL)); err != nil {
 		t.Fatal(err)
 	}
-	c.cl, err = kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.MaxBufferedRecords(20_000), kgo.ProducerBatchMaxBytes(1<<20))
+	c.cl, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(kafka), kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.MaxBufferedRecords(20_000), kgo.ProducerBatchMaxBytes(1 << 20)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

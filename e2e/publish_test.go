@@ -22,9 +22,9 @@ type blobEvent struct {
 	Blob     string `avro:"blob"`
 }
 
-// TestOversizedElementInStack is the reproduction of issue 16's fourth
-// defect in a whole stack: a 614 KB record, under max_record_bytes, whose
-// job maps it to a 1.23 MB element. The element goes to the dead-letter
+// TestOversizedElementInStack: in a whole stack, a 614 KB record, under
+// max_record_bytes, whose job maps it to a 1.23 MB element, over the
+// producer's limit. The element goes to the dead-letter
 // topic (stage publish, its bytes, which rdg dlq reads back), the records
 // around it reach the store and the job commits.
 func TestOversizedElementInStack(t *testing.T) {

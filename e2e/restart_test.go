@@ -25,6 +25,7 @@ import (
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
+	"github.com/rdgraph/rdg/internal/logtest"
 )
 
 var (
@@ -73,13 +74,13 @@ func freePort(t testing.TB) string {
 
 type rdgProcess struct {
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *logtest.Buffer
 	done chan error
 }
 
 func startRdg(t testing.TB, args ...string) *rdgProcess {
 	t.Helper()
-	p := &rdgProcess{logs: &syncBuffer{}, done: make(chan error, 1)}
+	p := &rdgProcess{logs: &logtest.Buffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(rdgBinary(t), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,8 +111,8 @@ func TestWriterStallsAndDeadLettersAcrossProcesses(t *testing.T) {
 	if body := httpBody(t, w.apiURL+"/readyz"); !strings.HasPrefix(body, "200 OK ready\ngraph writer: 1 partition(s) stalled") {
 		t.Fatalf("/readyz = %q", body)
 	}
-	out, err := exec.Command(rdgBinary(t), "dlq", "list", "--brokers", c.kafka, "--job", "writer-default").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), topic+"[0]@1") || !strings.Contains(string(out), "decode") {
+	out, err := runRdg(t, time.Minute, "dlq", "list", "--brokers", c.kafka, "--job", "writer-default")
+	if err != nil || !strings.Contains(out, topic+"[0]@1") || !strings.Contains(out, "decode") {
 		t.Fatalf("rdg dlq list --job writer-default: %v\n%s", err, out)
 	}
 

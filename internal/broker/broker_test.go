@@ -320,10 +320,14 @@ func TestRaiseMaxMessageBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := ""
 	for _, c := range rc.Configs {
-		if c.Key == "max.message.bytes" && c.MaybeValue() != fmt.Sprint(16<<20) {
-			t.Errorf("allowed: max.message.bytes is %s after the raise", c.MaybeValue())
+		if c.Key == "max.message.bytes" {
+			got = c.MaybeValue()
 		}
+	}
+	if got != fmt.Sprint(16<<20) {
+		t.Errorf("allowed: max.message.bytes is %q after the raise, want %d", got, 16<<20)
 	}
 
 	// A cluster that does not let rdg alter topics.
@@ -340,16 +344,16 @@ func TestRaiseMaxMessageBytes(t *testing.T) {
 	})
 	for _, c := range []struct {
 		topic string
-		want  int32
-		got   int32
+		ask   int32 // the limit asked for
+		want  int32 // the limit the topic has
 	}{
 		{"refused", 16 << 20, 2000},
 		{"refused", 1000, 1000},
 		{"no-such-topic", 16 << 20, DefaultMaxRecordBytes},
 	} {
-		got, err := RaiseMaxMessageBytes(ctx, adm, c.topic, c.want)
-		if got != c.got || err == nil {
-			t.Errorf("%s, want %d: %d, %v; want %d and the reason", c.topic, c.want, got, err, c.got)
+		got, err := RaiseMaxMessageBytes(ctx, adm, c.topic, c.ask)
+		if got != c.want || err == nil {
+			t.Errorf("%s, asking %d: %d, %v; want %d and the reason", c.topic, c.ask, got, err, c.want)
 		}
 	}
 }

@@ -18,9 +18,11 @@ import (
 func TestWriteGateRefusesProduce(t *testing.T) {
 	ctx := testCtx(t)
 	var refuse atomic.Bool
+	var refusals atomic.Int64 // produce requests the gate refused
 	const reason = "data directory /d is full: 42 bytes free"
 	b := start(t, DataDir(t.TempDir()), WriteGate(func() error {
 		if refuse.Load() {
+			refusals.Add(1)
 			return errors.New(reason)
 		}
 		return nil
@@ -62,13 +64,26 @@ func TestWriteGateRefusesProduce(t *testing.T) {
 		t.Errorf("refused produce answered code %d message %v, want %d %q", p.ErrorCode, p.ErrorMessage, kerr.KafkaStorageError.Code, storageFull.Message)
 	}
 
-	// A producer holds its record while refused and delivers it after.
+	// A producer holds its record while refused, retrying, and delivers
+	// it after.
 	done := make(chan error, 1)
+	before := refusals.Load()
 	cl.Produce(ctx, &kgo.Record{Topic: "t", Value: []byte("held")}, func(_ *kgo.Record, err error) { done <- err })
+	for deadline := time.Now().Add(10 * time.Second); refusals.Load() < before+2; {
+		select {
+		case err := <-done:
+			t.Fatalf("produce finished (%v) while the gate refused", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d produce requests refused in 10s, want the held record's and a retry", refusals.Load()-before)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the count
+	}
 	select {
 	case err := <-done:
-		t.Fatalf("produce finished (%v) while the gate refused", err)
-	case <-time.After(500 * time.Millisecond):
+		t.Fatalf("produce finished (%v) after two refusals", err)
+	default:
 	}
 	refuse.Store(false)
 	if err := <-done; err != nil {

@@ -66,10 +66,18 @@ func TestGuardWaitResumes(t *testing.T) {
 	g, fs := newTestGuard(t, 1<<20, 10<<20)
 	done := make(chan error, 1)
 	go func() { done <- g.Wait(context.Background()) }()
+	// A Wait with a deadline ends with it, and the other is still held.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*fullPoll)
+	err := g.Wait(ctx)
+	cancel()
+	var full *FullError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &full) {
+		t.Fatalf("Wait while the directory was full: %v, want its context's deadline and the FullError", err)
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("Wait returned %v while the directory was full", err)
-	case <-time.After(2 * fullPoll):
+	default:
 	}
 	fs.free.Store(100 << 20)
 	select {

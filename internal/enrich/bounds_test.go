@@ -1,36 +1,16 @@
 package enrich_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"log/slog"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/enrich"
+	"github.com/rdgraph/rdg/internal/logtest"
 )
-
-// lockedBuffer is a log sink the follower writes to while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A side-input record whose array, map or string claims more than it
 // holds is counted, logged with what was too large, and skipped; it
@@ -67,14 +47,13 @@ func TestTopicAvroBombs(t *testing.T) {
 		rec(topic, 0, "d", append(v(), binary.AppendVarint(nil, e40)...)),
 		rec(topic, 0, "z", v("Z", int64(0), int64(1), "k", "v", int64(0))),
 	)
-	logs := &lockedBuffer{}
+	log, logs := logtest.Logger()
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	tctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	tab, err := enrich.StartTopic(tctx, enrich.TopicConfig{Seeds: e.addrs, Topic: topic, Schemas: codec.NewSchemas(e.reg),
-		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	tab, err := enrich.StartTopic(tctx, enrich.TopicConfig{Seeds: e.addrs, Topic: topic, Schemas: codec.NewSchemas(e.reg), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

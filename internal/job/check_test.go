@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rdgraph/rdg/internal/codec"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/check/*.golden with what Load reports")
@@ -178,7 +180,7 @@ func TestPlaybackExampleShape(t *testing.T) {
 
 // The job file example in the README parses and compiles (its reader
 // schema aside, which lives beside the examples), with the time bounds it
-// shows.
+// shows and max_record_items at its default.
 func TestREADMEJobExample(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
@@ -199,6 +201,9 @@ func TestREADMEJobExample(t *testing.T) {
 	}
 	if want := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC); !spec.TimeBounds.NotBefore.Equal(want) || spec.TimeBounds.MaxAhead != time.Hour {
 		t.Fatalf("time_bounds = %+v, want not before %v and 1h ahead", spec.TimeBounds, want)
+	}
+	if got, want := spec.Tuning.MaxRecordItems, (Tuning{}).Defaults().MaxRecordItems; got != want || got != codec.DefaultMaxItems {
+		t.Fatalf("max_record_items %d, want the default %d (codec.DefaultMaxItems %d)", got, want, codec.DefaultMaxItems)
 	}
 	spec.Source.Schema = ""
 	if _, err := Compile(spec); err != nil {

@@ -4,10 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/hamba/avro/v2"
@@ -214,24 +212,4 @@ func FuzzSourceRecord(f *testing.F) {
 			t.Fatalf("decoding a %d-byte body with a reader schema allocated %d bytes", len(body), n)
 		}
 	})
-}
-
-// The README's job file example states max_record_items with its default.
-func TestReadmeMaxRecordItems(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "```yaml\nname: playback")
-	example, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
-		t.Fatal("README has no job file example starting with name: playback")
-	}
-	spec, err := Parse("README.md", []byte("name: playback"+example))
-	if err != nil {
-		t.Fatalf("the README's job file example does not parse:\n%v", err)
-	}
-	if got := spec.Tuning.MaxRecordItems; got != codec.DefaultMaxItems || got != (Tuning{}).Defaults().MaxRecordItems {
-		t.Fatalf("README's max_record_items %d, the default is %d", got, (Tuning{}).Defaults().MaxRecordItems)
-	}
 }

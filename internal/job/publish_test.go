@@ -3,6 +3,7 @@ package job
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -30,10 +31,12 @@ type blobRec struct {
 
 // blobJob maps each record to an account carrying blob twice: a record
 // under max_record_bytes can make an element over the producer's limit.
+// It commits every 100ms, so that the tests' waits for a commit are short.
 func blobJob(delivery string) string {
 	return `name: blobs
 source: {topic: member.blobs}
 delivery: ` + delivery + `
+tuning: {commit_interval: 100ms}
 nodes:
   - {type: account, id: member_id, props: {a: blob, b: blob}}
 `
@@ -100,9 +103,13 @@ func (e *publishEnv) run(t *testing.T, j *Job, reg prometheus.Registerer) <-chan
 // committed is the group's committed offset of the source partition, 0 if
 // none.
 func (e *publishEnv) committed(t *testing.T, group string) int64 {
+	t.Helper()
 	offs, err := e.adm.FetchOffsets(testCtx(t), group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return 0 // nothing committed yet
+	}
 	if err != nil {
-		return 0
+		t.Fatal(err)
 	}
 	if o, ok := offs.Lookup(blobTopic, 0); ok && o.Err == nil {
 		return o.At
@@ -142,6 +149,22 @@ func (e *publishEnv) endOffset(t *testing.T, topic string) int64 {
 	return n
 }
 
+// recordsContain is a fault's condition: a Produce request with a
+// partition's records containing marker.
+func recordsContain(marker string) func(kmsg.Request) bool {
+	return func(req kmsg.Request) bool {
+		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
+			for _, p := range tp.Partitions {
+				if bytes.Contains(p.Records, []byte(marker)) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}
+
+// headers are r's headers by key, the last of each.
 func headers(r *kgo.Record) map[string]string {
 	h := map[string]string{}
 	for _, x := range r.Headers {
@@ -208,16 +231,7 @@ func TestRefusedElementDeadLettered(t *testing.T) {
 			recs[17].MemberID = "poison"
 			e.produce(t, recs...)
 			e.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: codec.NodeTopic("account"), Err: kerr.InvalidRecord, Count: -1,
-				When: func(req kmsg.Request) bool {
-					for _, tp := range req.(*kmsg.ProduceRequest).Topics {
-						for _, p := range tp.Partitions {
-							if bytes.Contains(p.Records, []byte("poison")) {
-								return true
-							}
-						}
-					}
-					return false
-				}})
+				When: recordsContain("poison")})
 			errc := e.run(t, compileJob(t, "inline.yaml", blobJob(delivery)), nil)
 			e.awaitCommitted(t, errc, 30)
 			dls := readCommitted(t, e.seeds, DeadLetterTopic("blobs"), 1)
@@ -302,16 +316,7 @@ func TestDeadLetterWithoutValue(t *testing.T) {
 	}
 	e.produce(t, blobRec{"m-2", "v"})
 	e.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: DeadLetterTopic("blobs"), Err: kerr.InvalidRecord, Count: -1,
-		When: func(req kmsg.Request) bool {
-			for _, tp := range req.(*kmsg.ProduceRequest).Topics {
-				for _, p := range tp.Partitions {
-					if bytes.Contains(p.Records, []byte("POISONVALUE")) {
-						return true
-					}
-				}
-			}
-			return false
-		}})
+		When: recordsContain("POISONVALUE")})
 	errc := e.run(t, compileJob(t, "inline.yaml", blobJob(DeliveryAtLeastOnce)), nil)
 	e.awaitCommitted(t, errc, 3)
 	got := map[string]*kgo.Record{}

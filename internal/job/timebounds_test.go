@@ -39,10 +39,7 @@ func TestTimeBoundsDeadLetter(t *testing.T) {
 		t.Fatalf("%d records produced, want a dead letter and the second record's 3 elements", len(prod.recs))
 	}
 	dl := prod.recs[0]
-	h := map[string]string{}
-	for _, x := range dl.Headers {
-		h[x.Key] = string(x.Value)
-	}
+	h := headers(dl)
 	if dl.Topic != DeadLetterTopic("visits") || string(dl.Value) != string(value) || string(dl.Key) != "k" ||
 		h[codec.HeaderStage] != StageTime || h[codec.HeaderTopic] != "member.visits" || h[codec.HeaderPartition] != "2" || h[codec.HeaderOffset] != "40" {
 		t.Fatalf("dead letter on %s key %q headers %v", dl.Topic, dl.Key, h)
@@ -61,7 +58,7 @@ func TestTimeBoundsDeadLetter(t *testing.T) {
 }
 
 // gathered is the value of reg's counter or gauge name in the series
-// whose label has value (any series if label is empty); 0 if none.
+// whose label has value; 0 if none.
 func gathered(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -74,7 +71,7 @@ func gathered(t *testing.T, reg *prometheus.Registry, name, label, value string)
 		}
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if label == "" || l.GetName() == label && l.GetValue() == value {
+				if l.GetName() == label && l.GetValue() == value {
 					return m.GetCounter().GetValue() + m.GetGauge().GetValue()
 				}
 			}

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"testing"
 
+	"connectrpc.com/connect"
+
 	"github.com/rdgraph/rdg/internal/graph"
 )
 
@@ -41,8 +43,8 @@ func FuzzDecodeCursor(f *testing.F) {
 		l := fuzzListings[int(which)%len(fuzzListings)]
 		c, err := decodeCursor("cursor", s, l.ref, l.dir, l.types)
 		if err != nil {
-			if c != nil {
-				t.Fatal("a cursor and an error")
+			if c != nil || connect.CodeOf(err) != connect.CodeInvalidArgument {
+				t.Fatalf("cursor %v, error %v: want no cursor and invalid_argument", c, err)
 			}
 			return
 		}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/logtest"
 	"github.com/rdgraph/rdg/internal/serve"
 	"github.com/rdgraph/rdg/internal/store"
 )
@@ -526,7 +526,7 @@ func (brokenReader) Node(context.Context, graph.NodeRef) (graph.Node, bool, erro
 }
 
 func TestStoreErrorsAreInternalAndLogged(t *testing.T) {
-	var logs syncBuffer
+	var logs logtest.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	url := startServer(t, serve.NewHandler(brokenReader{openSeeded(t)}, serve.WithLogger(log)))
 	c := rdgv1connect.NewGraphServiceClient(http1Client(), url)
@@ -549,7 +549,7 @@ func TestStoreErrorsAreInternalAndLogged(t *testing.T) {
 
 func TestAccessLogAtDebugOnly(t *testing.T) {
 	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
-		var logs syncBuffer
+		var logs logtest.Buffer
 		log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: level}))
 		url := startServer(t, serve.NewHandler(openSeeded(t), serve.WithLogger(log)))
 		hc := h2cClient()
@@ -719,23 +719,6 @@ func TestListenAndServe(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Serve: %v", err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestBinaryAnswersEqualJSON: binary answers carry nodes and edges written

@@ -26,43 +26,52 @@ func newExplorer(t *testing.T, base string, c *http.Client) *explorer {
 	return &explorer{t: t, base: base, c: c}
 }
 
-// login posts the token, sending the cookie old along if set, and returns
-// the status, the session cookie set (nil if none) and the page's text.
-func (e *explorer) login(tok string, old *http.Cookie) (int, *http.Cookie, string, http.Header) {
+// post posts body of content type ctype to path with the cookie ck (if
+// set) and returns the status, the session cookie set (nil if none), the
+// body and the headers of the answer.
+func (e *explorer) post(path, ctype, body string, ck *http.Cookie) (int, *http.Cookie, string, http.Header) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.base+"/ui/login", strings.NewReader(url.Values{"token": {tok}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if old != nil {
-		req.AddCookie(old)
+	req, err := http.NewRequest(http.MethodPost, e.base+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if ck != nil {
+		req.AddCookie(ck)
 	}
 	resp, err := e.c.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	var session *http.Cookie
-	for _, ck := range resp.Cookies() {
-		if ck.Name == serve.SessionCookie {
-			session = ck
+	for _, c := range resp.Cookies() {
+		if c.Name == serve.SessionCookie {
+			session = c
 		}
 	}
 	return resp.StatusCode, session, string(b), resp.Header
 }
 
+// login posts the token, sending the cookie old along if set, and returns
+// the status, the session cookie set (nil if none), the page's text and
+// the headers.
+func (e *explorer) login(tok string, old *http.Cookie) (int, *http.Cookie, string, http.Header) {
+	e.t.Helper()
+	return e.post("/ui/login", "application/x-www-form-urlencoded", url.Values{"token": {tok}}.Encode(), old)
+}
+
 // api calls GetNodes with ck and returns the status and the body.
 func (e *explorer) api(ck *http.Cookie) (int, string) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.base+"/rdg.v1.GraphService/GetNodes", strings.NewReader(`{"refs":[]}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.AddCookie(ck)
-	resp, err := e.c.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	code, _, body, _ := e.post("/rdg.v1.GraphService/GetNodes", "application/json", `{"refs":[]}`, ck)
+	return code, body
 }
 
 func (e *explorer) mustLogin(old *http.Cookie) *http.Cookie {
@@ -133,15 +142,8 @@ func TestExplorerLogoutRevokes(t *testing.T) {
 	e := newExplorer(t, secServe(t, secHandler(t, secToken), nil), secH1(t))
 	ck := e.mustLogin(nil)
 	other := e.mustLogin(nil)
-	req, _ := http.NewRequest(http.MethodPost, e.base+"/ui/logout", nil)
-	req.AddCookie(ck)
-	resp, err := e.c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("logout: %d", resp.StatusCode)
+	if code, _, body, _ := e.post("/ui/logout", "", "", ck); code != http.StatusSeeOther {
+		t.Fatalf("logout: %d %s", code, body)
 	}
 	if code, _ := e.api(ck); code != http.StatusUnauthorized {
 		t.Errorf("copy of a logged-out session: %d, want 401", code)
@@ -195,9 +197,7 @@ func TestExplorerLoginRateLimit(t *testing.T) {
 	if code, _, _, _ := e2.login("wrong", nil); code != http.StatusUnauthorized {
 		t.Errorf("another address, wrong token: %d, want 401", code)
 	}
-	if ck := e2.mustLogin(nil); ck == nil {
-		t.Error("another address cannot log in")
-	}
+	e2.mustLogin(nil) // and the right one logs in
 }
 
 // TestExplorerSessionCookieSecureOverTLS: the cookie is Secure when the

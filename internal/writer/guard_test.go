@@ -5,22 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hamba/avro/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/dlq"
 	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/logtest"
 	"github.com/rdgraph/rdg/internal/store"
 )
 
@@ -58,43 +56,20 @@ func (e *env) node(t *testing.T, id string) []byte {
 	return r.Value
 }
 
-// committed is the group's committed offset per partition of
-// rdg.node.account (absent: none).
-func (e *env) committed(t *testing.T) map[int32]int64 {
+// runObserved runs a writer on a fresh store until the test ends,
+// committing every 50ms, with its metrics and log for the test to read.
+// Its fetches wait at most 100ms for records: a partition that resumes
+// after a stall is read by the next fetch, and on partitions with nothing
+// new to read the one in flight would wait kgo's default of 5s.
+func (e *env) runObserved(t *testing.T) (*store.Pebble, *prometheus.Registry, *logtest.Buffer, <-chan error) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.seeds...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	out := map[int32]int64{}
-	offs, err := kadm.NewClient(cl).FetchOffsets(context.Background(), Group("test"))
-	if err != nil {
-		return out
-	}
-	offs.Each(func(o kadm.OffsetResponse) {
-		if o.Err == nil && o.At >= 0 {
-			out[o.Partition] = o.At
-		}
-	})
-	return out
-}
-
-// ends is the end offset per partition of rdg.node.account.
-func (e *env) ends(t *testing.T) map[int32]int64 {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.seeds...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), codec.NodeTopic("account"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
-	return out
+	st := openStore(t)
+	reg := prometheus.NewRegistry()
+	log, logs := logtest.Logger()
+	cfg := e.cfg()
+	cfg.Metrics, cfg.Logger, cfg.CommitInterval = NewMetrics(reg), log, 50*time.Millisecond
+	cfg.KafkaOpts = []kgo.Opt{kgo.FetchMaxWait(100 * time.Millisecond)}
+	return st, reg, logs, runWriter(t, &faulty{st: st}, cfg)
 }
 
 func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
@@ -133,12 +108,7 @@ func TestWriterDeadLettersUndecodable(t *testing.T) {
 	good := e.node(t, "after-the-bad-ones")
 	bad := [][]byte{[]byte("\xde\xad not avro"), e.node(t, "truncated")[:12], e.node(t, "")}
 	offs := e.produceTo(t, 1, append(bad, good)...)
-	st := openStore(t)
-	reg := prometheus.NewRegistry()
-	cfg := e.cfg()
-	cfg.Metrics = NewMetrics(reg)
-	cfg.CommitInterval = 50 * time.Millisecond
-	errc := runWriter(t, &faulty{st: st}, cfg)
+	st, reg, _, errc := e.runObserved(t)
 	await(t, errc, func() (bool, string) {
 		c, ends := e.committed(t), e.ends(t)
 		return fmt.Sprint(c) == fmt.Sprint(ends), fmt.Sprintf("committed %v, ends %v", c, ends)
@@ -203,29 +173,6 @@ func nodeV2Value(t *testing.T, id int, nodeID string) []byte {
 	return append(codec.AppendHeader(nil, id), body...)
 }
 
-// logBuffer collects a writer's log lines.
-func logBuffer() (*slog.Logger, *syncBuffer) {
-	b := &syncBuffer{}
-	return slog.New(slog.NewTextHandler(b, nil)), b
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A record whose schema the registry does not have (deleted, or here not
 // yet registered: the registry answers 404 either way) stalls its
 // partition: nothing from it on is applied or committed, other partitions
@@ -240,12 +187,7 @@ func TestWriterStallsOnMissingSchema(t *testing.T) {
 	e.produceTo(t, 0, e.node(t, "p0-before"))
 	stuck := e.produceTo(t, 0, nodeV2Value(t, future, "p0-v2"), e.node(t, "p0-after"))
 	e.produceTo(t, 2, e.node(t, "p2-after"))
-	st := openStore(t)
-	reg := prometheus.NewRegistry()
-	log, logs := logBuffer()
-	cfg := e.cfg()
-	cfg.Metrics, cfg.Logger, cfg.CommitInterval = NewMetrics(reg), log, 50*time.Millisecond
-	errc := runWriter(t, &faulty{st: st}, cfg)
+	st, reg, logs, errc := e.runObserved(t)
 	await(t, errc, func() (bool, string) {
 		c, ends := e.committed(t), e.ends(t)
 		stalled := gauge(t, reg, "rdg_store_partitions_stalled")
@@ -297,11 +239,7 @@ func TestWriterStallsWhileRegistryDown(t *testing.T) {
 	e := newEnv(t, 300)
 	addr := e.registry.addr
 	e.registry.stop()
-	st := openStore(t)
-	reg := prometheus.NewRegistry()
-	cfg := e.cfg()
-	cfg.Metrics, cfg.CommitInterval = NewMetrics(reg), 50*time.Millisecond
-	errc := runWriter(t, &faulty{st: st}, cfg)
+	st, reg, _, errc := e.runObserved(t)
 	await(t, errc, func() (bool, string) {
 		stalled := gauge(t, reg, "rdg_store_partitions_stalled")
 		return stalled == 3, fmt.Sprintf("%v partitions stalled, want 3", stalled)
@@ -323,7 +261,7 @@ func TestWriterStallsWhileRegistryDown(t *testing.T) {
 	}
 }
 
-// The case: a subject deleted for good from the registry (here one
+// A subject deleted for good from the registry (here one
 // no graph topic is named after, which the registry lets go) while graph
 // records still carry its schema id. A writer rebuilding a store stalls on
 // the first of them, saying the schema is not in the registry, instead of
@@ -347,12 +285,7 @@ func TestWriterStallsOnDeletedSubject(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	st := openStore(t)
-	reg := prometheus.NewRegistry()
-	log, logs := logBuffer()
-	cfg := e.cfg()
-	cfg.Metrics, cfg.Logger, cfg.CommitInterval = NewMetrics(reg), log, 50*time.Millisecond
-	errc := runWriter(t, &faulty{st: st}, cfg)
+	st, reg, logs, errc := e.runObserved(t)
 	await(t, errc, func() (bool, string) {
 		c := e.committed(t)
 		stalled := gauge(t, reg, "rdg_store_partitions_stalled")

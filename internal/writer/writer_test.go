@@ -29,6 +29,7 @@ type env struct {
 	seeds []string
 	reg   *sr.Client
 	el    *codec.Elements
+	adm   *kadm.Client // the test's admin client of the broker
 	n     int
 	// registry serves the schema registry; its stop and start simulate an
 	// outage.
@@ -56,15 +57,16 @@ func newEnv(t *testing.T, n int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	if err := broker.EnsureTopics(ctx, kadm.NewClient(cl), broker.Topic{Name: codec.NodeTopic("account"), Partitions: 3, Compact: true}); err != nil {
+	t.Cleanup(cl.Close)
+	adm := kadm.NewClient(cl)
+	if err := broker.EnsureTopics(ctx, adm, broker.Topic{Name: codec.NodeTopic("account"), Partitions: 3, Compact: true}); err != nil {
 		t.Fatal(err)
 	}
 	el, err := codec.RegisterElements(ctx, reg, []string{"account"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{seeds: seeds, reg: reg, el: el, registry: rsrv}
+	e := &env{seeds: seeds, reg: reg, el: el, adm: adm, registry: rsrv}
 	e.produce(t, n)
 	return e
 }
@@ -265,25 +267,47 @@ func TestWriterStopCommitsOnlyApplied(t *testing.T) {
 	}
 }
 
+// committed is the group's committed offset per partition of
+// rdg.node.account (absent: none).
+func (e *env) committed(t *testing.T) map[int32]int64 {
+	t.Helper()
+	out := map[int32]int64{}
+	offs, err := e.adm.FetchOffsets(context.Background(), Group("test"))
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return out // nothing committed yet
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Err == nil && o.At >= 0 {
+			out[o.Partition] = o.At
+		}
+	})
+	return out
+}
+
 // committedCount is how many of the env's records lie below the group's
 // committed offsets.
 func (e *env) committedCount(t *testing.T) int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.seeds...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	committed, err := kadm.NewClient(cl).FetchOffsets(context.Background(), Group("test"))
-	if errors.Is(err, kerr.GroupIDNotFound) {
-		return 0 // nothing committed yet
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	var n int64
-	committed.Each(func(o kadm.OffsetResponse) { n += max(o.At, 0) })
+	for _, at := range e.committed(t) {
+		n += at
+	}
 	return n
+}
+
+// ends is the end offset per partition of rdg.node.account.
+func (e *env) ends(t *testing.T) map[int32]int64 {
+	t.Helper()
+	ends, err := e.adm.ListEndOffsets(context.Background(), codec.NodeTopic("account"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out
 }
 
 // awaitCommitted waits until all the env's records are committed, failing
