@@ -153,6 +153,7 @@ func Compile(spec *Spec) (*Job, error) {
 	}
 	if spec.Time != nil {
 		j.time = c.eval(*spec.Time, "time", false)
+		c.checkTime(j.time.prog, *spec.Time)
 	}
 	for i, n := range spec.Nodes {
 		what := fmt.Sprintf("nodes[%d]", i)
@@ -323,6 +324,49 @@ func (c *compiler) compile(e Expr, what string, opts ...expr.Option) *vm.Program
 		return nil
 	}
 	return prog
+}
+
+// checkTime reports a time expression whose type the checker knows (from
+// the reader schema) and which is neither a timestamp nor a number of
+// milliseconds: every record would fail at stage time (toMillis). An
+// expression of unknown type (no schema, a union field) is checked per
+// record instead.
+func (c *compiler) checkTime(prog *vm.Program, e Expr) {
+	if prog == nil || c.env == nil {
+		return
+	}
+	t := prog.Node().Type()
+	if t == nil || t.Kind() == reflect.Interface {
+		return
+	}
+	switch t {
+	case reflect.TypeFor[time.Time](), reflect.TypeFor[int64](), reflect.TypeFor[int](), reflect.TypeFor[int32](), reflect.TypeFor[float64]():
+		return
+	}
+	hint := ""
+	switch t {
+	case reflect.TypeFor[string]():
+		hint = "; a string is not parsed: use a timestamp-millis field or a number of milliseconds"
+	case reflect.TypeFor[time.Duration]():
+		hint = "; a time-millis or time-micros field is a time of day, not an event time"
+	case reflect.TypeFor[float32]():
+		hint = "; a float holds milliseconds since 1970 only to about 2 minutes: use a long or a double"
+	}
+	c.errs = append(c.errs, Error{File: c.file, Line: e.Line, Col: e.Col, Msg: fmt.Sprintf(
+		"time: expression is %s; want a timestamp (timestamp-millis, timestamp-micros or date field) or a number of unix milliseconds%s", exprTypeName(t), hint)})
+}
+
+// exprTypeName names a Go type as the job-file documentation does.
+func exprTypeName(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[[]byte]():
+		return "bytes ([]byte)"
+	case t.Kind() == reflect.Slice:
+		return "an array ([]any)"
+	case t.Kind() == reflect.Map:
+		return "a map or record (map[string]any)"
+	}
+	return "of type " + t.String()
 }
 
 // runeOffset converts expr's error position (1-based line, 0-based rune
