@@ -3,6 +3,7 @@ package job
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -416,6 +417,8 @@ func envOf(sch avro.Schema) types.Map {
 	return env
 }
 
+// zeroOf is a value of the Go type the job's decoders (fast path and
+// hamba's) produce for schema s, nil where that depends on the record.
 func zeroOf(s avro.Schema) any {
 	if ls, ok := s.(avro.LogicalTypeSchema); ok && ls.Logical() != nil {
 		switch ls.Logical().Type() {
@@ -423,6 +426,10 @@ func zeroOf(s avro.Schema) any {
 			return time.Time{}
 		case avro.TimeMillis, avro.TimeMicros:
 			return time.Duration(0)
+		case avro.Decimal:
+			return (*big.Rat)(nil)
+		case avro.Duration:
+			return avro.LogicalDuration{}
 		}
 	}
 	switch s.Type() {
@@ -438,8 +445,10 @@ func zeroOf(s avro.Schema) any {
 		return float64(0)
 	case avro.Boolean:
 		return false
-	case avro.Bytes, avro.Fixed:
+	case avro.Bytes:
 		return []byte(nil)
+	case avro.Fixed:
+		return reflect.Zero(reflect.ArrayOf(s.(*avro.FixedSchema).Size(), reflect.TypeFor[byte]())).Interface()
 	case avro.Array:
 		return []any{}
 	case avro.Record, avro.Map:
