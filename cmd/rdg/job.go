@@ -143,7 +143,8 @@ func newJobCheckCmd() *cobra.Command {
 		Long: `Parse and compile job files without running them. Every problem is reported
 as FILE:LINE:COLUMN: message, and the command exits non-zero if there is any.
 When a job names its source schema (source.schema), expressions are checked
-against the schema's fields too.`,
+against the schema's fields and types too: an unknown field, a filter that is
+not a boolean, a time that is neither a timestamp nor a number.`,
 		Example: `  rdg job check examples/netflix/jobs/*.yaml`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -94,7 +94,7 @@ func Init(sch avro.Schema, o InitOptions) ([]byte, error) {
 	g.writeTime(&b)
 	g.writeProject(&b)
 	c("# enrich:", "side inputs (a compacted topic or a CSV/JSON file) looked up per record")
-	w("#   - {name: t, topic: some.table, key: %s, on_miss: \"null\"}\n", ids[0].expr)
+	w("#   - {name: t, topic: some.table, key: %s, on_miss: \"null\"}\n", yamlFlow(ids[0].expr))
 
 	w("nodes:\n")
 	used := map[string]bool{}
@@ -683,19 +683,19 @@ func (g *initGen) writeProject(b *strings.Builder) {
 	for i := range g.fields {
 		f := &g.fields[i]
 		if _, null := nullable(f.schema); null && f.depth == 0 {
-			fmt.Fprintf(b, "#   has_%s: %s\n", snake(f.path), yamlFlow(f.expr+" != nil"))
+			fmt.Fprintf(b, "#   has_%s: %s\n", snake(f.path), yamlScalar(f.expr+" != nil"))
 			return
 		}
 	}
 	for i := range g.fields {
 		f := &g.fields[i]
 		if k, null := scalarKind(f.schema); k == avro.String && !null && f.direct {
-			fmt.Fprintf(b, "#   %s_upper: %s\n", snake(f.path), yamlFlow("upper("+f.expr+")"))
+			fmt.Fprintf(b, "#   %s_upper: %s\n", snake(f.path), yamlScalar("upper("+f.expr+")"))
 			return
 		}
 	}
 	if f := g.numberField(); f != nil {
-		fmt.Fprintf(b, "#   %s_positive: %s\n", snake(f.path), yamlFlow(f.expr+" > 0"))
+		fmt.Fprintf(b, "#   %s_positive: %s\n", snake(f.path), yamlScalar(f.expr+" > 0"))
 		return
 	}
 	fmt.Fprintf(b, "#   name: expression\n")
@@ -748,10 +748,13 @@ func yamlScalar(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// yamlFlow is yamlScalar for values inside a flow mapping ({a: b}),
-// where commas and braces end a plain scalar.
+var plainFlowRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
+
+// yamlFlow is yamlScalar for values inside a flow mapping ({a: b}), where
+// more characters (',', '?', brackets, ...) end or change a plain scalar:
+// anything but a name or a path is quoted.
 func yamlFlow(s string) string {
-	if strings.ContainsAny(s, ",{}[]") {
+	if !plainFlowRE.MatchString(s) {
 		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 	}
 	return yamlScalar(s)
