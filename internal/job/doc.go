@@ -1,5 +1,6 @@
-// Package job owns stream jobs: the job file (parsing it, and reporting
-// every problem with its line and column for `rdg job check`), compiling
+// Package job owns stream jobs: the job file (parsing it, reporting every
+// problem with its line and column for `rdg job check`, and writing a
+// skeleton from a source schema for `rdg job init`), compiling
 // its expressions, the per-record path (size, decode, filter, project,
 // enrich, time bounds, map), the dedupe buffer, and the Kafka runtime that
 // reads a source topic in the job's consumer group, publishes graph
