@@ -97,7 +97,7 @@ func Summary(name, topic string, st Stats) string {
 		name, topic, group(st.Read), group(st.Produced), group(st.Rejected),
 		st.Elapsed.Round(time.Millisecond), group(int64(rate(st))))
 	if lost := st.Read - st.Produced - st.Rejected; lost > 0 {
-		s += fmt.Sprintf("; %s rows were not acknowledged by the broker (the run stopped before they were)", group(lost))
+		s += fmt.Sprintf("; %s not produced: the run stopped before the broker acknowledged them", group(lost))
 	}
 	return s
 }
