@@ -86,6 +86,9 @@ func runProduce(cmd *cobra.Command, f *produceFlags, args []string) error {
 	}
 	var in io.Reader = os.Stdin
 	name, size := "stdin", int64(0)
+	if (len(args) == 0 || args[0] == "-") && isTerminal(os.Stdin) {
+		fmt.Fprintln(os.Stderr, "reading rows from the terminal; Ctrl-D ends them")
+	}
 	if len(args) == 1 && args[0] != "-" {
 		file, err := os.Open(args[0])
 		if err != nil {
