@@ -355,8 +355,8 @@ func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token
 			q += " --token <token>"
 		}
 		fmt.Fprintf(w, `
-Demo events are flowing: a few minutes of backdated history first, then
-live. Members live in households that share a TV; m-000001, m-000002 and
+Demo events are flowing: on a first start a few minutes of backdated
+history, then live ones. Members live in households that share a TV; m-000001, m-000002 and
 m-000003 are one, and m-000004 of the next household signs in on their TV
 too. Try, in another terminal:
 
