@@ -18,8 +18,8 @@ const (
 
 // Config says what world to simulate and how much of it to produce.
 //
-// Only Seed, Members and Topics shape the event sequence; Start and Rate
-// shape only event times; Count and Duration only matter to Run.
+// Only Seed, Members and Topics shape the event sequence; Start, Rate and
+// History shape only event times; Count and Duration only matter to Run.
 type Config struct {
 	// Seed makes the world and its events reproducible: the same Seed and
 	// Members give byte-identical events (event_ts aside when Start is zero).

@@ -144,8 +144,16 @@ func TestHouseholds(t *testing.T) {
 	}
 }
 
-// Small worlds keep what of the story fits and do not fail.
+// Small worlds keep what of the story fits and do not fail; from
+// StoryMembers on they hold all of it.
 func TestSmallWorlds(t *testing.T) {
+	u := collect(New(Config{Seed: 8, Members: StoryMembers, Start: testStart}), 20_000)
+	if got := keys(u.users[HouseholdTV]); fmt.Sprint(got) != fmt.Sprint([]string{StoryMember, StoryMember2, StoryMember3, StorySharer}) {
+		t.Errorf("%d members: users of the household TV: %v", StoryMembers, got)
+	}
+	if n := len(u.users[FraudDevice]); n < fraudAccountsMin {
+		t.Errorf("%d members: %d accounts on the fraud device, want %d or more", StoryMembers, n, fraudAccountsMin)
+	}
 	for _, members := range []int{1, 2, 3, 4, 5, 9, 20} {
 		g := New(Config{Seed: 3, Members: members, Start: testStart})
 		u := collect(g, 2000)
