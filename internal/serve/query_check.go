@@ -63,10 +63,15 @@ func (c *checker) edgeType(field, t string) error {
 	return c.unknown(rdgv1.WarningKind_WARNING_KIND_UNKNOWN_EDGE_TYPE, field, "edge", t, c.known.EdgeTypes())
 }
 
+// The lists below build a field's path only for a type that is unknown:
+// a valid query allocates nothing here.
+
 func (c *checker) nodeTypes(field string, ts []string) error {
 	for i, t := range ts {
-		if err := c.nodeType(index(field, i), t); err != nil {
-			return err
+		if c.known != nil && !c.known.Node(t) {
+			if err := c.nodeType(index(field, i), t); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -74,8 +79,10 @@ func (c *checker) nodeTypes(field string, ts []string) error {
 
 func (c *checker) edgeTypes(field string, ts []string) error {
 	for i, t := range ts {
-		if err := c.edgeType(index(field, i), t); err != nil {
-			return err
+		if c.known != nil && !c.known.Edge(t) {
+			if err := c.edgeType(index(field, i), t); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -83,8 +90,10 @@ func (c *checker) edgeTypes(field string, ts []string) error {
 
 func (c *checker) refs(field string, rs []*rdgv1.NodeRef) error {
 	for i, r := range rs {
-		if err := c.nodeType(index(field, i)+".type", r.GetType()); err != nil {
-			return err
+		if c.known != nil && !c.known.Node(r.GetType()) {
+			if err := c.nodeType(index(field, i)+".type", r.GetType()); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -93,7 +102,13 @@ func (c *checker) refs(field string, rs []*rdgv1.NodeRef) error {
 // steps checks the types of traversal steps: edge and node type filters,
 // and "@type" predicates that compare with a string.
 func (c *checker) steps(field string, steps []*rdgv1.Step) error {
+	if c.known == nil {
+		return nil
+	}
 	for i, st := range steps {
+		if c.stepOK(st) {
+			continue
+		}
 		f := index(field, i)
 		if err := c.edgeTypes(f+".edge_types", st.GetEdgeTypes()); err != nil {
 			return err
@@ -102,14 +117,14 @@ func (c *checker) steps(field string, steps []*rdgv1.Step) error {
 			return err
 		}
 		for j, p := range st.GetNodePredicates() {
-			if t, ok := typePredicate(p); ok {
+			if t, ok := typePredicate(p); ok && !c.known.Node(t) {
 				if err := c.nodeType(index(f+".node_predicates", j)+".value", t); err != nil {
 					return err
 				}
 			}
 		}
 		for j, p := range st.GetEdgePredicates() {
-			if t, ok := typePredicate(p); ok {
+			if t, ok := typePredicate(p); ok && !c.known.Edge(t) {
 				if err := c.edgeType(index(f+".edge_predicates", j)+".value", t); err != nil {
 					return err
 				}
@@ -117,6 +132,31 @@ func (c *checker) steps(field string, steps []*rdgv1.Step) error {
 		}
 	}
 	return nil
+}
+
+// stepOK reports whether every type st names is known.
+func (c *checker) stepOK(st *rdgv1.Step) bool {
+	for _, t := range st.GetEdgeTypes() {
+		if !c.known.Edge(t) {
+			return false
+		}
+	}
+	for _, t := range st.GetNodeTypes() {
+		if !c.known.Node(t) {
+			return false
+		}
+	}
+	for _, p := range st.GetNodePredicates() {
+		if t, ok := typePredicate(p); ok && !c.known.Node(t) {
+			return false
+		}
+	}
+	for _, p := range st.GetEdgePredicates() {
+		if t, ok := typePredicate(p); ok && !c.known.Edge(t) {
+			return false
+		}
+	}
+	return true
 }
 
 // typePredicate returns the type an "@type" equality names. Other
