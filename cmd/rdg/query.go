@@ -34,8 +34,12 @@ type queryFlags struct {
 	server  string
 	token   string
 	json    bool
+	strict  bool
 	timeout time.Duration
 	out     io.Writer
+	// errOut gets the server's warnings, so that they reach a person
+	// while stdout (a table, or JSON that carries them too) is piped.
+	errOut io.Writer
 	// Access to a server that requires a token or serves TLS.
 	tokenFile, credentialsFile, caFile string
 }
@@ -75,7 +79,7 @@ func (l *limitFlags) proto() *rdgv1.QueryLimits {
 }
 
 func newQueryCmd() *cobra.Command {
-	q := &queryFlags{out: os.Stdout}
+	q := &queryFlags{out: os.Stdout, errOut: os.Stderr}
 	cmd := &cobra.Command{
 		Use:   "query",
 		Short: "Ask the query API: nodes, neighbours, traversals, paths, groups, statistics",
@@ -85,7 +89,12 @@ response as JSON (the API's JSON form: lowerCamelCase names, 64-bit integers
 as strings).
 
 Nodes are written type:id, e.g. account:m-000001. Every query is bounded by
-the server's limits; a result cut short by one says "partial" and names it.`,
+the server's limits; a result cut short by one says "partial" and names it.
+
+A query that names a node or edge type the graph has never stored, or starts
+from a node that does not exist, is answered (an unknown type matches
+nothing) with a warning on stderr naming the known types, closest spellings
+first; with --strict it fails instead, exiting non-zero.`,
 		Example: `  # On rdg up --demo: the devices and profiles of member m-000001
   rdg query neighbors account:m-000001 --edge-types uses,has_profile
   # who shares this TV? (the household m-000001..3, and m-000004 of another)
@@ -105,6 +114,7 @@ the server's limits; a result cut short by one says "partial" and names it.`,
 	pf.StringVar(&q.server, "server", "http://127.0.0.1:8080", "base URL of the query API")
 	pf.StringVar(&q.token, "token", "", "bearer token for a server started with --token (default: $RDG_TOKEN)")
 	pf.BoolVar(&q.json, "json", false, "print the response as JSON")
+	pf.BoolVar(&q.strict, "strict", false, "fail (exit 1) on an unknown node or edge type or a start node that does not exist, instead of warning")
 	pf.DurationVar(&q.timeout, "timeout", 30*time.Second, "give up after this long")
 	pf.StringVar(&q.tokenFile, "token-file", "", "read the bearer token from this file (surrounding white space ignored)")
 	pf.StringVar(&q.credentialsFile, "credentials-file", "", "send the password of this user:password file as the bearer token (a server started with --credentials-file)")
@@ -192,6 +202,28 @@ func (q *queryFlags) run(cmd *cobra.Command, call func(context.Context, rdgv1con
 	return nil
 }
 
+// warn prints the server's warnings on stderr.
+func (q *queryFlags) warn(ws []*rdgv1.Warning) {
+	for _, w := range ws {
+		fmt.Fprintf(q.errOut, "warning: %s\n", w.GetMessage())
+	}
+}
+
+// missingNodes is the set of nodes that warnings say do not exist, so that
+// a table does not list them as if they had been found.
+func missingNodes(ws []*rdgv1.Warning) map[string]bool {
+	var out map[string]bool
+	for _, w := range ws {
+		if w.GetKind() == rdgv1.WarningKind_WARNING_KIND_NODE_NOT_FOUND {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[refName(w.GetNode())] = true
+		}
+	}
+	return out
+}
+
 func (q *queryFlags) printJSON(m proto.Message) error {
 	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
 	if err != nil {
@@ -257,10 +289,11 @@ func newQueryNodesCmd(q *queryFlags) *cobra.Command {
 				return err
 			}
 			return q.run(cmd, func(ctx context.Context, c rdgv1connect.GraphServiceClient) error {
-				res, err := c.GetNodes(ctx, connect.NewRequest(&rdgv1.GetNodesRequest{Refs: refs}))
+				res, err := c.GetNodes(ctx, connect.NewRequest(&rdgv1.GetNodesRequest{Refs: refs, Strict: q.strict}))
 				if err != nil {
 					return err
 				}
+				q.warn(res.Msg.GetWarnings())
 				if q.json {
 					return q.printJSON(res.Msg)
 				}
@@ -320,7 +353,7 @@ func newQueryNeighborsCmd(q *queryFlags) *cobra.Command {
 			}
 			req := &rdgv1.NeighborsRequest{
 				Node: refs[0], Direction: d, EdgeTypes: splitList(edgeTypes), NodeTypes: splitList(nodeTypes),
-				SinceMs: s, UntilMs: u, Limit: limit, Cursor: cursor, Limits: lim.proto(),
+				SinceMs: s, UntilMs: u, Limit: limit, Cursor: cursor, Limits: lim.proto(), Strict: q.strict,
 			}
 			return q.run(cmd, func(ctx context.Context, c rdgv1connect.GraphServiceClient) error {
 				total := &rdgv1.NeighborsResponse{}
@@ -330,6 +363,11 @@ func newQueryNeighborsCmd(q *queryFlags) *cobra.Command {
 						return err
 					}
 					m := res.Msg
+					if req.Cursor == cursor {
+						// Every page has the first page's warnings.
+						q.warn(m.GetWarnings())
+						total.Warnings = m.GetWarnings()
+					}
 					total.Neighbors = append(total.Neighbors, m.GetNeighbors()...)
 					total.NextCursor, total.Partial, total.Truncated, total.LimitHit = m.GetNextCursor(), m.GetPartial(), m.GetTruncated(), m.GetLimitHit()
 					total.Visited += m.GetVisited()
@@ -417,7 +455,7 @@ the last hop instead of the subgraph.`,
 			if err != nil {
 				return err
 			}
-			req := &rdgv1.TraverseRequest{Start: refs, Depth: depth, MaxNodes: maxNodes, MaxEdges: maxEdges, Limits: lim.proto()}
+			req := &rdgv1.TraverseRequest{Start: refs, Depth: depth, MaxNodes: maxNodes, MaxEdges: maxEdges, Limits: lim.proto(), Strict: q.strict}
 			for i, s := range steps {
 				st, err := parseStep(s, time.Now())
 				if err != nil {
@@ -439,6 +477,7 @@ the last hop instead of the subgraph.`,
 					return err
 				}
 				m := res.Msg
+				q.warn(m.GetWarnings())
 				if q.json {
 					return q.printJSON(m)
 				}
@@ -449,9 +488,17 @@ the last hop instead of the subgraph.`,
 					fmt.Fprintf(q.out, "%d paths%s\n", len(m.GetPaths()), partialNote(m.GetPartial(), m.GetLimitHit()))
 					return nil
 				}
+				// A start node that does not exist is in the answer
+				// (depth 0, no record) but not in the graph.
+				missing := missingNodes(m.GetWarnings())
+				shown := 0
 				w := table(q.out)
 				fmt.Fprintln(w, "DEPTH\tNODE\tLAST SEEN\tPROPS")
 				for i, n := range m.GetNodes() {
+					if missing[nodeName(n.GetType(), n.GetId())] {
+						continue
+					}
+					shown++
 					var d uint32
 					if i < len(m.GetDepths()) {
 						d = m.GetDepths()[i]
@@ -463,13 +510,13 @@ the last hop instead of the subgraph.`,
 				}
 				fmt.Fprintln(q.out)
 				printEdges(q.out, m.GetEdges())
-				fmt.Fprintf(q.out, "%d nodes, %d edges%s\n", len(m.GetNodes()), len(m.GetEdges()), partialNote(m.GetPartial(), m.GetLimitHit()))
+				fmt.Fprintf(q.out, "%d nodes, %d edges%s\n", shown, len(m.GetEdges()), partialNote(m.GetPartial(), m.GetLimitHit()))
 				return nil
 			})
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&steps, "step", nil, "one hop, e.g. 'out edges=used nodes=device node.platform=ios' (repeatable)")
+	fl.StringArrayVar(&steps, "step", nil, "one hop, e.g. 'out edges=uses nodes=device node.device_type=tv' (repeatable)")
 	fl.Uint32Var(&depth, "depth", 0, "number of hops (0: the number of steps, or 1)")
 	fl.StringVar(&mode, "mode", "subgraph", "subgraph or paths")
 	fl.Uint32Var(&maxNodes, "max-nodes", 0, "most nodes to return (0: server default)")
@@ -600,13 +647,14 @@ func newQueryPathCmd(q *queryFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := &rdgv1.ShortestPathRequest{From: refs[0], To: refs[1], Direction: d, EdgeTypes: splitList(edgeTypes), MaxDepth: maxDepth, Limits: lim.proto()}
+			req := &rdgv1.ShortestPathRequest{From: refs[0], To: refs[1], Direction: d, EdgeTypes: splitList(edgeTypes), MaxDepth: maxDepth, Limits: lim.proto(), Strict: q.strict}
 			return q.run(cmd, func(ctx context.Context, c rdgv1connect.GraphServiceClient) error {
 				res, err := c.ShortestPath(ctx, connect.NewRequest(req))
 				if err != nil {
 					return err
 				}
 				m := res.Msg
+				q.warn(m.GetWarnings())
 				if q.json {
 					return q.printJSON(m)
 				}
@@ -647,19 +695,26 @@ func newQueryGroupCmd(q *queryFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := &rdgv1.ConnectedGroupRequest{Node: refs[0], EdgeTypes: splitList(edgeTypes), Limit: limit, Limits: lim.proto()}
+			req := &rdgv1.ConnectedGroupRequest{Node: refs[0], EdgeTypes: splitList(edgeTypes), Limit: limit, Limits: lim.proto(), Strict: q.strict}
 			return q.run(cmd, func(ctx context.Context, c rdgv1connect.GraphServiceClient) error {
 				res, err := c.ConnectedGroup(ctx, connect.NewRequest(req))
 				if err != nil {
 					return err
 				}
 				m := res.Msg
+				q.warn(m.GetWarnings())
 				if q.json {
 					return q.printJSON(m)
 				}
+				missing := missingNodes(m.GetWarnings())
+				size := m.GetSize()
 				w := table(q.out)
 				fmt.Fprintln(w, "NODE\tLAST SEEN\tPROPS")
 				for _, n := range m.GetNodes() {
+					if missing[nodeName(n.GetType(), n.GetId())] {
+						size--
+						continue
+					}
 					fmt.Fprintf(w, "%s\t%s\t%s\n", nodeName(n.GetType(), n.GetId()), msTime(n.GetLastSeenMs()), propsString(n.GetProps()))
 				}
 				if err := w.Flush(); err != nil {
@@ -667,7 +722,7 @@ func newQueryGroupCmd(q *queryFlags) *cobra.Command {
 				}
 				fmt.Fprintln(q.out)
 				printEdges(q.out, m.GetEdges())
-				fmt.Fprintf(q.out, "group of %d nodes, %d edges%s\n", m.GetSize(), len(m.GetEdges()), partialNote(m.GetPartial(), m.GetLimitHit()))
+				fmt.Fprintf(q.out, "group of %d nodes, %d edges%s\n", size, len(m.GetEdges()), partialNote(m.GetPartial(), m.GetLimitHit()))
 				return nil
 			})
 		},
@@ -692,13 +747,14 @@ func newQueryStatsCmd(q *queryFlags) *cobra.Command {
 		Example: `  rdg query stats --top 5 --node-types device`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			req := &rdgv1.StatsRequest{TopK: top, NodeTypes: splitList(nodeTypes)}
+			req := &rdgv1.StatsRequest{TopK: top, NodeTypes: splitList(nodeTypes), Strict: q.strict}
 			return q.run(cmd, func(ctx context.Context, c rdgv1connect.GraphServiceClient) error {
 				res, err := c.Stats(ctx, connect.NewRequest(req))
 				if err != nil {
 					return err
 				}
 				m := res.Msg
+				q.warn(m.GetWarnings())
 				if q.json {
 					return q.printJSON(m)
 				}
