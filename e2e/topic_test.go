@@ -32,8 +32,8 @@ type order struct {
 }
 
 // TestUpCreatesSourceTopicsAndTopicCommands: `rdg up --jobs DIR` with a
-// job whose source topic does not exist creates it with --partitions
-// before the job starts, so a plain producer (no auto-creation) has its
+// job whose source and side-input topics do not exist creates them with
+// --partitions (the side input compacted) before the job starts, so a plain producer (no auto-creation) has its
 // first record accepted and the record reaches the graph. Then `rdg topic`
 // runs as a process against that rdg: list, describe (partitions and the
 // job's consumer group), create, alter, delete, and the errors a person
@@ -43,9 +43,11 @@ func TestUpCreatesSourceTopicsAndTopicCommands(t *testing.T) {
 	job := `name: orders
 source: {topic: shop.orders}
 time: event_ts
+enrich:
+  - {name: product, topic: shop.products, key: product_id}
 nodes:
   - {type: customer, id: customer_id}
-  - {type: product, id: product_id}
+  - {type: product, id: product_id, props: {name: product.name}}
 edges:
   - {type: bought, from: customer(customer_id), to: product(product_id)}
 `
@@ -58,6 +60,9 @@ edges:
 	up.awaitReady(t)
 	if !strings.Contains(up.logs.String(), `msg="created source topic" topic=shop.orders partitions=3`) {
 		t.Errorf("rdg up did not log the source topic it created")
+	}
+	if !strings.Contains(up.logs.String(), "created side-input topic, compacted and empty") {
+		t.Errorf("rdg up did not log the side-input topic it created")
 	}
 
 	rdg := func(wantOK bool, args ...string) string {
@@ -79,6 +84,10 @@ edges:
 	}
 	if d := describe("shop.orders"); len(d.Partitions) != 3 {
 		t.Fatalf("shop.orders has %d partitions, want --partitions 3", len(d.Partitions))
+	}
+	side := describe("shop.products")
+	if len(side.Partitions) != 3 || len(side.Configs) == 0 || side.Configs[0] != (topic.Config{Name: "cleanup.policy", Value: "compact", Source: "topic"}) {
+		t.Errorf("side input shop.products: %d partitions, configs %+v; want 3, compacted", len(side.Partitions), side.Configs)
 	}
 
 	// A producer that would not create a topic: its first record is taken.
