@@ -40,7 +40,30 @@ var (
 	ErrPartitions = errors.New("invalid partition count")
 	// ErrReplication: a replication factor the cluster cannot honour.
 	ErrReplication = errors.New("invalid replication factor")
+	// ErrName: a name Kafka does not allow for a topic.
+	ErrName = errors.New("invalid topic name")
 )
+
+// checkName applies Kafka's rules for topic names, which a lenient broker
+// (kfake) does not, so that a topic no other cluster could hold is not
+// made: 1 to 249 characters of ASCII letters, digits, '.', '_' and '-',
+// and not "." or "..".
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("a topic needs a name")
+	case name == "." || name == "..":
+		return errors.New(`"." and ".." are not topic names`)
+	case len(name) > 249:
+		return fmt.Errorf("%d characters, at most 249 allowed", len(name))
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("%q is not allowed: use ASCII letters, digits, '.', '_' and '-'", r)
+		}
+	}
+	return nil
+}
 
 // Error is a failed operation on one topic: what kind of failure (one of
 // the Err variables, or nil), the broker's error code and message where
@@ -102,6 +125,8 @@ func brokerError(topic string, err error, msg string) error {
 		e.Kind = ErrPartitions
 	case errors.Is(err, kerr.InvalidReplicationFactor):
 		e.Kind = ErrReplication
+	case errors.Is(err, kerr.InvalidTopicException):
+		e.Kind = ErrName
 	}
 	if e.Detail == "" && e.Kind == nil {
 		var ke *kerr.Error
@@ -149,8 +174,8 @@ type Created struct {
 // Create creates a topic. An existing topic is an *Error of kind
 // ErrExists and is left as it is.
 func (a *Admin) Create(ctx context.Context, s Spec) (Created, error) {
-	if s.Name == "" {
-		return Created{}, errors.New("a topic needs a name")
+	if err := checkName(s.Name); err != nil {
+		return Created{}, &Error{Topic: s.Name, Kind: ErrName, Detail: err.Error()}
 	}
 	if err := a.checkConfigs(ctx, s.Name, s.Configs, nil); err != nil {
 		return Created{}, err

@@ -245,6 +245,24 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+func TestCreateBadName(t *testing.T) {
+	ctx := testCtx(t)
+	_, a := cluster(t)
+	for _, name := range []string{"bad name!", "..", strings.Repeat("x", 250), "é"} {
+		_, err := a.Create(ctx, Spec{Name: name})
+		if !errors.Is(err, ErrName) {
+			t.Errorf("create %q: %v, want a name error", name, err)
+		}
+	}
+	if _, err := a.Create(ctx, Spec{Name: "Ok_name-1.v2"}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := a.List(ctx, false)
+	if err != nil || len(list) != 1 {
+		t.Errorf("after bad names: %+v, %v; want only Ok_name-1.v2", list, err)
+	}
+}
+
 func TestCreateMissing(t *testing.T) {
 	ctx := testCtx(t)
 	_, a := cluster(t)
