@@ -118,8 +118,7 @@ func brokerError(topic string, err error, msg string) error {
 		e.Kind = ErrExists
 	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):
 		e.Kind = ErrUnknown
-	case errors.Is(err, kerr.InvalidConfig), errors.Is(err, kerr.InvalidRequest) && msg == "":
-		// kfake answers INVALID_REQUEST for a config it will not take.
+	case errors.Is(err, kerr.InvalidConfig):
 		e.Kind = ErrConfig
 	case errors.Is(err, kerr.InvalidPartitions):
 		e.Kind = ErrPartitions
@@ -368,7 +367,12 @@ func (a *Admin) Alter(ctx context.Context, topic string, alt Alteration) error {
 			return fmt.Errorf("topic %q: alter configs: %w", topic, err)
 		}
 		if r.Err != nil {
-			return brokerError(topic, r.Err, r.ErrMessage)
+			err := brokerError(topic, r.Err, r.ErrMessage)
+			if errors.Is(r.Err, kerr.InvalidRequest) {
+				// kfake's answer to a config change it will not make.
+				err.(*Error).Kind = ErrConfig
+			}
+			return err
 		}
 	}
 	if alt.Partitions > 0 && int(alt.Partitions) > len(td.Partitions) {
