@@ -107,9 +107,11 @@ func TestExplorerInChromium(t *testing.T) {
 		t.Errorf("with watched filtered out, drawn: %v", got)
 	}
 	wd.click(`input[data-edge-type="watched"]`)
+	wd.waitIdle()
 	if got := wd.drawnNodes(); !slices.Equal(got, want) {
 		t.Errorf("with the filter cleared, drawn %v, want %v", got, want)
 	}
+	checkReadable(t, wd)
 
 	wd.eval(`document.getElementById("fit").click()`)
 	wd.saveScreenshot("explorer-m-seed.png")

@@ -11,8 +11,8 @@
 // type of the node at the other end ("watched → title"). A group larger
 // than the threshold is drawn as one group node labelled with its size; a
 // click on it reveals its members a page at a time. The size comes from the
-// listing itself: the API has no count, so a group whose listing stopped at
-// the probe size says "200+" until it has been paged to its end.
+// listing itself: the API has no count, so a group larger than one listing
+// (200) says "200+" until it has been paged to its end.
 //
 // For tests and debugging the page keeps its state readable: #graph carries
 // data-busy ("1" while a request or layout runs), data-nodes (the drawn
@@ -30,10 +30,10 @@ cytoscape.use(fcose);
 const apiBase = location.pathname.replace(/ui\/[^/]*$/, "");
 
 // The first listing of a node's neighbours: a node with no more than this
-// many is listed in one request.
-const FIRST = 200;
-// A listing per group: its size is exact up to this many, "PROBE+" beyond.
-const PROBE = 200;
+// many is listed in one request. And a listing per group: its size is
+// exact up to this many, "200+" beyond. (window.__rdg.listingSize changes
+// it, so that a test can page beyond it on a small graph.)
+let LISTING = 200;
 // Parallel requests while counting a large node's groups.
 const PARALLEL = 4;
 // Up to this many drawn edges every edge shows its type; beyond, only the
@@ -57,6 +57,10 @@ const state = {
   lastError: "",
   selected: null, // {kind: "node"|"edge"|"group", key}
   query: "", // the query drawn, "" for a search
+  // A query's answer (see traverse): each reached node's depth and the
+  // edge that first reached it, and how many members of each cluster are
+  // shown. null when a search is drawn.
+  trav: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -225,15 +229,15 @@ function baseRequest(n) {
 }
 
 // fetchGroups lists key's neighbours into groups. One listing does for a
-// node with at most FIRST of them. A larger node is listed again edge type
-// by edge type (and direction), and an edge type with more than PROBE
+// node with at most LISTING of them. A larger node is listed again edge type
+// by edge type (and direction), and an edge type with more than LISTING
 // neighbours node type by node type, so that every group has a listing of
 // its own to count it and to page through.
 async function fetchGroups(key) {
   const n = state.nodes.get(key);
   const direction = $("direction").value;
   const groups = new Map();
-  const first = await rpc("Neighbors", { ...baseRequest(n), direction, limit: FIRST });
+  const first = await rpc("Neighbors", { ...baseRequest(n), direction, limit: LISTING });
   bucket(groups, key, first.neighbors);
   if (!first.nextCursor) {
     for (const g of groups.values()) g.complete = true;
@@ -247,7 +251,7 @@ async function fetchGroups(key) {
   const split = [];
   await pool(
     byType.map(([d, t]) => async () => {
-      const req = { ...baseRequest(n), direction: dirEnum[d], edgeTypes: [t], limit: PROBE };
+      const req = { ...baseRequest(n), direction: dirEnum[d], edgeTypes: [t], limit: LISTING };
       const r = await rpc("Neighbors", req);
       const got = bucket(groups, key, r.neighbors);
       if (!r.nextCursor) {
@@ -306,6 +310,7 @@ function groupLabel(g, total, shown) {
 // revealed pages of a large one) and a group node for each large group
 // with members not shown; then every known edge between drawn nodes.
 function view() {
+  if (state.trav) return travView();
   const nodes = new Set();
   const edges = new Set();
   const groupNodes = new Map(); // id -> {g, label, count}
@@ -341,6 +346,89 @@ function view() {
     if (!edges.has(ek) && nodes.has(keyOf(e.from)) && nodes.has(keyOf(e.to)) && edgeVisible(e)) edges.add(ek);
   }
   return { nodes, edges, groupNodes };
+}
+
+// travView draws a query's answer as clusters: the nodes a hop reached
+// over one edge type in one direction, of one node type, from one drawn
+// node or cluster of the hop before. A cluster larger than the threshold
+// is a group node (opened a page at a time like a neighbour group), and
+// the nodes of the next hop hang off it rather than off nodes not drawn;
+// an edge between two things drawn stands for all the answer's edges
+// between their members.
+function travView() {
+  const t = state.trav;
+  const nodes = new Set();
+  const edges = new Set();
+  const groupNodes = new Map();
+  const aggEdges = new Map(); // id -> {source, target, type, count}
+  const rep = new Map(); // node key -> what it is drawn as
+  for (const r of state.roots) {
+    nodes.add(r);
+    rep.set(r, r);
+  }
+  const byDepth = new Map();
+  for (const [k, d] of t.depth) {
+    if (d === 0 || !t.parent.has(k)) continue;
+    if (!byDepth.has(d)) byDepth.set(d, []);
+    byDepth.get(d).push(k);
+  }
+  for (const d of [...byDepth.keys()].sort((a, b) => a - b)) {
+    const clusters = new Map();
+    for (const k of byDepth.get(d)) {
+      const e = state.edges.get(t.parent.get(k));
+      if (state.hiddenEdgeTypes.has(e.type) || !edgeVisible(e)) continue;
+      const p = keyOf(e.from) === k ? keyOf(e.to) : keyOf(e.from);
+      const pr = rep.get(p);
+      if (pr === undefined) continue; // its parent is filtered out
+      const dir = keyOf(e.from) === p ? "out" : "in";
+      const id = `group:${pr}|${dir}|${e.type}|${state.nodes.get(k).type}`;
+      let c = clusters.get(id);
+      if (!c) clusters.set(id, (c = { id, owner: pr, dir, etype: e.type, ntype: state.nodes.get(k).type, members: [] }));
+      c.members.push(k);
+    }
+    for (const c of clusters.values()) {
+      const g = travGroup(c);
+      const large = c.members.length > threshold();
+      const shown = large ? Math.min(g.shown, c.members.length) : c.members.length;
+      c.members.forEach((k, i) => {
+        if (i < shown) {
+          nodes.add(k);
+          rep.set(k, k);
+        } else rep.set(k, c.id);
+      });
+      if (large && shown < c.members.length) {
+        groupNodes.set(c.id, { g, label: groupLabel(g, c.members.length, shown), count: c.members.length - shown });
+      }
+    }
+  }
+  for (const [ek, e] of state.edges) {
+    if (!t.followed.has(ek) || !edgeVisible(e)) continue;
+    const a = rep.get(keyOf(e.from));
+    const b = rep.get(keyOf(e.to));
+    if (a === undefined || b === undefined || a === b) continue;
+    if (nodes.has(a) && nodes.has(b)) {
+      edges.add(ek);
+      continue;
+    }
+    const id = `agg:${a}|${b}|${e.type}`;
+    const x = aggEdges.get(id);
+    if (x) x.count++;
+    else aggEdges.set(id, { source: a, target: b, type: e.type, count: 1 });
+  }
+  return { nodes, edges, groupNodes, aggEdges };
+}
+
+// travGroup is the group record of a cluster, kept across redraws so that
+// its pages stay open; its items are the cluster's members as drawn now.
+function travGroup(c) {
+  let g = state.trav.groups.get(c.id);
+  if (!g) {
+    g = newGroup(c.owner, c.dir, c.etype, c.ntype);
+    g.complete = !state.trav.partial;
+    state.trav.groups.set(c.id, g);
+  }
+  g.items = c.members.map((k) => ({ node: k, edge: state.trav.parent.get(k) }));
+  return g;
 }
 
 // ---- drawing ----------------------------------------------------------
@@ -424,7 +512,8 @@ function nodeLabel(n) {
 function draw() {
   const v = view();
   const want = new Set([...v.nodes, ...v.edges, ...v.groupNodes.keys()]);
-  for (const g of v.groupNodes.values()) want.add(g.g.id + "|edge");
+  if (v.aggEdges) for (const id of v.aggEdges.keys()) want.add(id);
+  else for (const g of v.groupNodes.values()) want.add(g.g.id + "|edge");
   const added = [];
   cy.startBatch();
   cy.elements().forEach((el) => {
@@ -444,6 +533,7 @@ function draw() {
     let el = cy.getElementById(id);
     if (el.empty()) added.push((el = cy.add({ group: "nodes", data, classes: "group" })));
     else el.data(data);
+    if (v.aggEdges) continue;
     const edata = {
       id: id + "|edge",
       type: g.etype,
@@ -453,6 +543,12 @@ function draw() {
       width: Math.min(6, 1.5 + Math.log2(1 + count) / 2),
     };
     if (cy.getElementById(edata.id).empty()) added.push(cy.add({ group: "edges", data: edata, classes: "group-edge" }));
+  }
+  for (const [id, a] of v.aggEdges || []) {
+    const edata = { id, type: a.type, source: a.source, target: a.target, color: edgeColour(a.type), width: Math.min(6, 1.5 + Math.log2(1 + a.count) / 2) };
+    const el = cy.getElementById(id);
+    if (el.empty()) added.push(cy.add({ group: "edges", data: edata, classes: "group-edge" }));
+    else el.data(edata);
   }
   for (const key of v.edges) {
     if (cy.getElementById(key).nonempty()) continue;
@@ -498,8 +594,7 @@ function layout(randomize) {
       quality: "proof",
       randomize,
       animate: false,
-      fit: true,
-      padding: 30,
+      fit: false,
       // Labels are part of a node's size, so that separation keeps them
       // apart, not just the dots.
       nodeDimensionsIncludeLabels: true,
@@ -511,11 +606,63 @@ function layout(randomize) {
       packComponents: true,
     });
     l.one("layoutstop", () => {
+      separate();
+      fit();
       busy(-1);
       resolve();
     });
     l.run();
   });
+}
+
+// separate pushes apart nodes whose boxes, labels included, overlap
+// after the layout: fcose keeps nodes apart on average, not every label
+// from every other. Each round moves both nodes of an overlapping pair
+// apart along the axis where they overlap least.
+function separate() {
+  const nodes = cy.nodes().toArray();
+  const gap = 6;
+  for (let round = 0; round < 100; round++) {
+    const boxes = nodes.map((n) => n.boundingBox({ includeLabels: true, includeOverlays: false }));
+    const moves = nodes.map(() => ({ x: 0, y: 0 }));
+    let overlaps = 0;
+    for (let i = 0; i < nodes.length; i++) {
+      for (let j = i + 1; j < nodes.length; j++) {
+        const a = boxes[i];
+        const b = boxes[j];
+        const ox = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1) + gap;
+        const oy = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1) + gap;
+        if (ox <= 0 || oy <= 0) continue;
+        overlaps++;
+        if (ox < oy) {
+          const d = (a.x1 + a.x2 < b.x1 + b.x2 ? -1 : 1) * (ox / 2);
+          moves[i].x += d;
+          moves[j].x -= d;
+        } else {
+          const d = (a.y1 + a.y2 < b.y1 + b.y2 ? -1 : 1) * (oy / 2);
+          moves[i].y += d;
+          moves[j].y -= d;
+        }
+      }
+    }
+    if (overlaps === 0) return;
+    cy.batch(() =>
+      nodes.forEach((n, i) => {
+        const p = n.position();
+        n.position({ x: p.x + moves[i].x, y: p.y + moves[i].y });
+      }),
+    );
+  }
+}
+
+// fit shows the whole graph, but no larger than 1.25 times: a graph of two
+// nodes blown up to the window's size is harder to read, not easier.
+function fit() {
+  cy.fit(cy.elements(), 30);
+  if (cy.zoom() > 1.25) {
+    cy.zoom(1.25);
+    cy.center();
+  }
 }
 
 // labelOverlaps counts pairs of drawn nodes whose boxes, labels included,
@@ -604,6 +751,7 @@ function renderLegend() {
 const fmtTime = (v) => (v ? new Date(v).toLocaleString() : "—");
 
 function findGroup(id) {
+  if (state.trav) return state.trav.groups.get(id) || null;
   for (const gs of state.groups.values()) if (gs.has(id)) return gs.get(id);
   return null;
 }
@@ -680,7 +828,12 @@ function showDetails(kind, key) {
   rows.push(["last seen", fmtTime(item.lastSeenMs)]);
   rows.push(["updated", fmtTime(item.updatedAtMs)]);
   box.appendChild(table(rows));
-  if (kind === "node" && state.expanded.has(key) && !state.roots.includes(key)) {
+  if (kind === "node" && state.trav) {
+    const bar = document.createElement("div");
+    bar.className = "buttons";
+    bar.appendChild(button("neighbourhood", "Show its neighbourhood", () => search(item.type, item.id)));
+    box.appendChild(bar);
+  } else if (kind === "node" && state.expanded.has(key) && !state.roots.includes(key)) {
     const bar = document.createElement("div");
     bar.className = "buttons";
     bar.appendChild(button("collapse", "Collapse", () => collapse(key)));
@@ -847,9 +1000,7 @@ function hideGroup(id) {
   status(summary());
 }
 
-// traverse draws a Traverse answer: each edge becomes a member of a group
-// of the node nearer the start, so that a traversal fanning out to
-// thousands of nodes is drawn as the groups it passes through.
+// traverse draws a Traverse answer (see travView).
 async function traverse(line) {
   let req;
   try {
@@ -862,38 +1013,36 @@ async function traverse(line) {
     const resp = await rpc("Traverse", req);
     clearGraph();
     state.query = line;
-    const depth = new Map();
+    const t = { depth: new Map(), parent: new Map(), followed: new Set(), groups: new Map(), partial: !!resp.partial };
     (resp.nodes || []).forEach((n, i) => {
       const k = mergeNode(n);
-      if (!depth.has(k)) depth.set(k, (resp.depths || [])[i] || 0);
+      if (!t.depth.has(k)) t.depth.set(k, (resp.depths || [])[i] || 0);
     });
-    state.roots = req.start.map(keyOf);
-    for (const r of req.start) if (!state.nodes.has(keyOf(r))) mergeNode(r);
+    for (const r of req.start) {
+      if (!state.nodes.has(keyOf(r))) mergeNode(r);
+      t.depth.set(keyOf(r), 0);
+    }
+    state.roots = [...new Set(req.start.map(keyOf))];
+    // A node's parent is the first edge followed that joins it to a node
+    // of the hop before.
     for (const e of resp.edges || []) {
       const ek = mergeEdge(e);
-      const from = keyOf(e.from);
-      const to = keyOf(e.to);
-      const df = depth.has(from) ? depth.get(from) : Infinity;
-      const dt = depth.has(to) ? depth.get(to) : Infinity;
-      const [owner, far, dir] = df <= dt ? [from, to, "out"] : [to, from, "in"];
-      if (!state.nodes.has(far)) mergeNode(df <= dt ? e.to : e.from);
-      let gs = state.groups.get(owner);
-      if (!gs) state.groups.set(owner, (gs = new Map()));
-      const ntype = state.nodes.get(far).type;
-      const id = `group:${owner}|${dir}|${e.type}|${ntype}`;
-      let g = gs.get(id);
-      if (!g) {
-        g = newGroup(owner, dir, e.type, ntype);
-        g.complete = !resp.partial;
-        gs.set(id, g);
+      t.followed.add(ek);
+      for (const [near, far] of [
+        [e.from, e.to],
+        [e.to, e.from],
+      ]) {
+        const nk = keyOf(near);
+        const fk = keyOf(far);
+        if (!state.nodes.has(fk)) mergeNode(far);
+        if (!t.parent.has(fk) && t.depth.has(nk) && t.depth.get(fk) === t.depth.get(nk) + 1) t.parent.set(fk, ek);
       }
-      groupAdd(g, far, ek);
-      state.expanded.add(owner);
     }
+    state.trav = t;
     history.replaceState(null, "", "#q=" + encodeURIComponent(line));
     draw();
     await layout(true);
-    const reached = depth.size;
+    const reached = t.depth.size;
     let s = `${summary()} · the traversal reached ${reached} node${reached === 1 ? "" : "s"}`;
     if (resp.partial) s += ` (cut short at a limit: ${resp.limitHit || "partial"})`;
     status(s);
@@ -910,11 +1059,18 @@ function clearGraph() {
   state.selected = null;
   state.lastError = "";
   state.query = "";
+  state.trav = null;
   showDetails("node", null);
 }
 
-function redraw() {
-  draw();
+// redraw draws again after a filter or setting changed; what it brings
+// back (a filter cleared) is laid out with the rest.
+async function redraw() {
+  const added = draw();
+  if (added.length > 0) {
+    place(added, state.roots[0]);
+    await layout(false);
+  }
   status(summary());
 }
 
@@ -948,12 +1104,8 @@ $("since-custom").addEventListener("change", () => {
   state.sinceMs = readSince();
   redraw();
 });
-$("threshold").addEventListener("change", async () => {
-  const added = draw();
-  if (added.length > 0) await layout(true);
-  status(summary());
-});
-$("fit").addEventListener("click", () => cy.fit(cy.elements(), 30));
+$("threshold").addEventListener("change", redraw);
+$("fit").addEventListener("click", fit);
 $("relayout").addEventListener("click", () => layout(true));
 $("clear").addEventListener("click", () => {
   clearGraph();
@@ -970,10 +1122,14 @@ cy.on("tap", "node", (ev) => {
     return;
   }
   showDetails("node", key);
-  if (!state.expanded.has(key)) expand(key);
+  if (!state.trav && !state.expanded.has(key)) expand(key);
 });
 cy.on("tap", "edge", (ev) => {
   if (!ev.target.hasClass("group-edge")) showDetails("edge", ev.target.id());
+});
+// Leaving the graph for the side panel ends every hover.
+cy.on("mouseout", (ev) => {
+  if (ev.target === cy) cy.edges().removeClass("hover");
 });
 cy.on("mouseover", "edge", (ev) => ev.target.addClass("hover"));
 cy.on("mouseout", "edge", (ev) => ev.target.removeClass("hover"));
@@ -1049,6 +1205,9 @@ window.__rdg = {
     const el = cy.getElementById(key);
     if (el.empty()) return null;
     return el.isNode() ? el.renderedPosition() : el.renderedMidpoint();
+  },
+  listingSize: (n) => {
+    LISTING = n;
   },
   search,
   expand,

@@ -1,23 +1,25 @@
 // Colours of node and edge types: each type gets its own colour, in the
-// order the page first meets it, from a categorical palette whose colours
-// are far apart and readable on the light background (no greys: a grey
-// reads as "disabled"). Node and edge types share one sequence, so that no
-// node type has the colour of an edge type either. Past the palette, hues
-// continue around the colour wheel by the golden angle, which keeps each
-// new hue far from the ones before it.
+// order the page first meets it, from a categorical palette chosen for the
+// distance between its colours (every pair at least 40 apart in CIELAB)
+// and for reading on the light background. It has no greys: a grey reads
+// as "disabled", and two types in one grey cannot be told apart. Node and
+// edge types share one sequence, so that no node type has the colour of an
+// edge type either. Past the palette, hues continue around the colour
+// wheel by the golden angle, which keeps each new hue far from the ones
+// before it.
 const palette = [
-  "#1f77b4", // blue
-  "#ff7f0e", // orange
+  "#0bb4ff", // sky blue
+  "#f38400", // orange
   "#2ca02c", // green
-  "#d62728", // red
-  "#9467bd", // purple
-  "#8c564b", // brown
-  "#e377c2", // pink
-  "#17becf", // cyan
+  "#b30000", // dark red
+  "#4421af", // indigo
+  "#f0027f", // magenta
   "#bcbd22", // olive
+  "#00bfa0", // teal
+  "#654522", // dark brown
+  "#e68fac", // pink
   "#393b79", // navy
-  "#e7ba52", // gold
-  "#843c39", // maroon
+  "#c2b280", // buff
 ];
 
 const assigned = new Map(); // "node:account" / "edge:uses" -> colour
