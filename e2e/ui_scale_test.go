@@ -260,6 +260,25 @@ func TestExplorerAtScale(t *testing.T) {
 		t.Errorf("a traversal from account:%s over watched titles to their watchers drew groups %v, want the watchers grouped under the titles' group", member, gs)
 	}
 	checkReadable(t, wd)
+	// Opening the titles' group draws a page of titles, each with its own
+	// watchers hanging off it.
+	titles := gs["watched → title"]
+	wd.eval(`document.getElementById("page").value = "20"`)
+	wd.clickDrawn(titles.ID)
+	wd.waitFor("the titles' group to open", fmt.Sprintf(`return !window.__rdg.busy && window.__rdg.groups().some(g => g.id === %q && g.shown === 20)`, titles.ID))
+	wd.moveTo(1, 1)
+	if n := len(wd.drawnNodes()); n != 21 {
+		t.Errorf("after opening the titles' group of the query: %d nodes drawn, want the start and 20 titles", n)
+	}
+	perTitle := 0
+	for _, g := range drawnGroups() {
+		if strings.HasPrefix(g.Owner, "title:") {
+			perTitle++
+		}
+	}
+	t.Logf("query with 20 titles open: %d groups of watchers hang off titles", perTitle)
+	checkReadable(t, wd)
+	wd.eval(`document.getElementById("fit").click()`)
 	wd.saveScreenshot("explorer-query.png")
 	// A query the page cannot read says where.
 	wd.clear("#query")

@@ -348,13 +348,12 @@ function view() {
   return { nodes, edges, groupNodes };
 }
 
-// travView draws a query's answer as clusters: the nodes a hop reached
-// over one edge type in one direction, of one node type, from one drawn
-// node or cluster of the hop before. A cluster larger than the threshold
-// is a group node (opened a page at a time like a neighbour group), and
-// the nodes of the next hop hang off it rather than off nodes not drawn;
-// an edge between two things drawn stands for all the answer's edges
-// between their members.
+// travView draws a query's answer as clusters: the nodes a hop first
+// reached over one edge type in one direction, of one node type, from one
+// drawn node or cluster of the hop before. A cluster larger than the
+// threshold is a group node (opened a page at a time like a neighbour
+// group), and the nodes of the next hop hang off it rather than off nodes
+// not drawn, by one edge that stands for all the edges that reached them.
 function travView() {
   const t = state.trav;
   const nodes = new Set();
@@ -410,6 +409,10 @@ function travView() {
       edges.add(ek);
       continue;
     }
+    // A group hangs off the node or group its members were reached from,
+    // by one edge. The answer's other edges into a group (its members
+    // reached again from elsewhere) would join every group to everything.
+    if (t.parent.get(keyOf(e.to)) !== ek && t.parent.get(keyOf(e.from)) !== ek) continue;
     const id = `agg:${a}|${b}|${e.type}`;
     const x = aggEdges.get(id);
     if (x) x.count++;
