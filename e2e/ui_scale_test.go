@@ -100,9 +100,11 @@ func TestExplorerAtScale(t *testing.T) {
 	}
 
 	wd := startWebDriver(t, driver, chromium)
+	opened := time.Now()
 	wd.navigate(st.APIURL() + "/ui/#account/" + member)
 	wd.waitFor("the explorer to load", `return !!window.__rdg && window.__rdg.root !== null`)
 	wd.waitIdle()
+	t.Logf("page loaded and account:%s's groups drawn in %s", member, time.Since(opened).Round(time.Millisecond))
 	if e := wd.eval(`return window.__rdg.lastError`); e != "" {
 		t.Fatalf("explorer error: %v", e)
 	}
