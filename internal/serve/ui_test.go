@@ -30,6 +30,14 @@ func TestExplorerAssets(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "script-src") {
 		t.Errorf("CSP %q: scripts must come from the server only", csp)
 	}
+	// The CSP allows no inline style: the page has none, and carries the
+	// element whose id stops cytoscape from adding a <style> of its own.
+	if strings.Contains(page, "<style") || regexp.MustCompile(`\sstyle=`).MatchString(page) {
+		t.Error("index.html has an inline style, which its Content-Security-Policy refuses")
+	}
+	if !strings.Contains(page, `id="__________cytoscape_stylesheet"`) {
+		t.Error("index.html has no element with the id of cytoscape's stylesheet: cytoscape will add an inline <style> the CSP refuses")
+	}
 	// Everything the page loads comes from rdg itself: no CDN, no network.
 	refs := regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllStringSubmatch(page, -1)
 	if len(refs) == 0 {
