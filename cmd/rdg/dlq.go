@@ -35,8 +35,7 @@ Use list and show to see what failed and why, fix the job file (or register
 the missing schema), then replay the dead letters through the fixed job.`,
 		Example: `  rdg dlq list
   rdg dlq show --job playback --limit 5
-  rdg dlq replay --jobs ./jobs --job playback --dry-run
-  rdg dlq replay --jobs ./jobs --job playback`,
+  rdg dlq replay --jobs examples/netflix/jobs --job playback --dry-run`,
 	}
 	cmd.PersistentFlags().StringVar(&brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	acc.add(cmd, true, true, true)
@@ -248,8 +247,9 @@ replaying cannot loop. To retry them after another fix, replay with --from.
 
 --dry-run prints what every record would make and writes nothing: no graph
 records, no schemas, no topics, no position.`,
-		Example: `  rdg dlq replay --jobs ./jobs --job playback --dry-run
-  rdg dlq replay --jobs ./jobs --job playback
+		Example: `  rdg dlq replay --jobs examples/netflix/jobs --job playback --dry-run
+  rdg dlq replay --jobs examples/netflix/jobs --job playback
+  rdg dlq replay --jobs examples/netflix/jobs --job playback --from 0 --dry-run
   rdg dlq replay --jobs ./jobs --job playback --from 0 --brokers kafka-1:9092 --registry http://registry:8081`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

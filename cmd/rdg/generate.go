@@ -42,7 +42,7 @@ Members own several devices and profiles; titles and games are shared across
 members with a power-law popularity. The same --seed and --members give the
 same sequence of events. Stops after --count events or --duration, or on
 Ctrl-C; reports progress every few seconds.`,
-		Example: `  rdg generate --count 100000 --rate 5000
+		Example: `  rdg generate --count 10000 --rate 5000
   rdg generate --duration 10m --members 50000 --seed 7
   rdg generate --count 1000 --registry https://127.0.0.1:8081 \
     --credentials-file rdg.credentials --kafka-ca-file cert.pem --registry-ca-file cert.pem`,

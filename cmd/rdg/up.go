@@ -139,7 +139,7 @@ starting again on the same --data-dir resumes from the committed offsets.
 With --demo, the Netflix example jobs run against generated member events
 (logins, playback, games) produced at --demo-rate.`,
 		Example: `  rdg up --demo
-  rdg up --jobs ./jobs --data-dir /var/lib/rdg
+  rdg up --jobs examples/netflix/jobs --data-dir ./netflix-data
   rdg up --jobs ./jobs --brokers kafka1:9092,kafka2:9092 --registry http://registry:8081
   rdg up --demo --credentials-file rdg.credentials --tls-cert cert.pem --tls-key key.pem`,
 		Args: cobra.NoArgs,
