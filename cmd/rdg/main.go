@@ -67,6 +67,7 @@ Start everything on one machine, with a demo event generator:
 	atLeast(root.PersistentFlags(), 0, "gc-floor-mib")
 	root.AddCommand(newUpCmd(), newGenerateCmd(), newJobCmd(), newWriterCmd(), newDLQCmd())
 	root.AddCommand(newQueryCmd())
+	root.AddCommand(newProduceCmd())
 	return root
 }
 
