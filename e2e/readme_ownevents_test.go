@@ -139,7 +139,7 @@ func TestREADMEOwnEvents(t *testing.T) {
 // minute (the graph fills as the jobs run; a user would look again).
 func walkStep(t *testing.T, env *docEnv, c docCommand) (stdout, stderr string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		var err error
 		stdout, stderr, err = env.run(c.text, 2*time.Minute)
