@@ -124,16 +124,16 @@ func TestREADMEAndHelpExamples(t *testing.T) {
 		case longRunning(text) && f[1] == "up":
 			deferred = append(deferred, c) // the demo holds the default addresses
 		case longRunning(text):
-			t.Run(c.where, func(t *testing.T) { runLong(t, env, c) })
+			t.Run(strings.Trim(c.where, "`"), func(t *testing.T) { runLong(t, env, c) })
 		default:
-			t.Run(c.where, func(t *testing.T) { runExample(t, env, c) })
+			t.Run(strings.Trim(c.where, "`"), func(t *testing.T) { runExample(t, env, c) })
 		}
 	}
 
 	// The `rdg up` examples, each alone on the default addresses.
 	stopGroup(t, demo)
 	for _, c := range deferred {
-		t.Run(c.where, func(t *testing.T) { runLong(t, env, c) })
+		t.Run(strings.Trim(c.where, "`"), func(t *testing.T) { runLong(t, env, c) })
 	}
 	t.Logf("all examples run in %s", time.Since(start).Round(time.Millisecond))
 }
@@ -177,6 +177,9 @@ func runExample(t *testing.T, env *docEnv, c docCommand) {
 			why = "a warning on standard error"
 		default:
 			why = emptyAnswer(normalise(c.text), stdout)
+			if strings.TrimSpace(stdout) == "" {
+				why = emptyAnswer(normalise(c.text), stderr)
+			}
 		}
 		if why == "" || err != nil || time.Now().After(deadline) {
 			break

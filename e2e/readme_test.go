@@ -223,7 +223,8 @@ func helpSkip(cmd string) string {
 // that answers like this shows the reader nothing.
 var emptyAnswers = regexp.MustCompile(`(?m)^0 neighbours|\b0 edges$|\(not found\)|^no path found|^no dead letters|(?:would replay|replayed) 0, still failing 0|^nothing new since the last replay`)
 
-// emptyAnswer says why out, a command's standard output, is an empty
+// emptyAnswer says why out, a command's output (standard output, then
+// standard error, where rdg produce and rdg generate report), is an empty
 // answer, or "".
 func emptyAnswer(cmd, out string) string {
 	trimmed := strings.TrimSpace(out)

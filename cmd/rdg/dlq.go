@@ -157,7 +157,7 @@ source record's own headers, and a hex/ASCII dump of the value — the first
 With --json, each record is an object; key is text when it is UTF-8 (else
 key_base64), value is base64 and cut like the dump unless --full.`, dlq.PreviewBytes),
 		Example: `  rdg dlq show --job playback
-  rdg dlq show --job playback --offset 120 --limit 1 --full
+  rdg dlq show --job playback --offset 0 --limit 1 --full
   rdg dlq show --job playback --json --limit 0 | jq -r '.[] | .error' | sort | uniq -c`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
