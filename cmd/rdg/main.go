@@ -68,6 +68,7 @@ Start everything on one machine, with a demo event generator:
 	root.AddCommand(newUpCmd(), newGenerateCmd(), newJobCmd(), newWriterCmd(), newDLQCmd())
 	root.AddCommand(newQueryCmd())
 	root.AddCommand(newProduceCmd())
+	root.AddCommand(newTopicCmd(), newVersionCmd())
 	return root
 }
 

@@ -153,7 +153,7 @@ With --demo, the Netflix example jobs run against generated member events
 	fl.StringVar(&f.registryURL, "registry", "", "URL of an external Confluent-compatible schema registry (no embedded registry)")
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:8080", "listen address of the query API, /metrics and health checks")
 	fl.StringVar(&f.jobsDir, "jobs", "", "directory of job files (*.yaml); with --demo, defaults to the built-in Netflix example")
-	fl.Int32Var(&f.partitions, "partitions", 6, "partitions of the graph topics (and demo source topics) rdg creates")
+	fl.Int32Var(&f.partitions, "partitions", 6, "partitions of the topics rdg creates: graph topics, and the source and side-input topics of job files that do not exist")
 	fl.BoolVar(&f.noWriter, "no-writer", false, "run no graph writer, store or query API here (run rdg writer run elsewhere)")
 	fl.BoolVar(&f.demo, "demo", false, "run the Netflix example jobs against generated member events")
 	fl.Float64Var(&f.demoRate, "demo-rate", 200, "with --demo: generated events per second")
@@ -233,6 +233,8 @@ func runUp(ctx context.Context, f *upFlags) error {
 		DataDirLock:     lock,
 		KafkaSync:       f.kafkaSync,
 	}
+	// A producer's first record needs its topic to exist.
+	cfg.SourcePartitions = f.partitions
 	if err := f.access.apply(&cfg); err != nil {
 		return err
 	}

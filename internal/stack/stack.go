@@ -45,6 +45,7 @@ import (
 	"github.com/rdgraph/rdg/internal/registry"
 	"github.com/rdgraph/rdg/internal/serve"
 	"github.com/rdgraph/rdg/internal/store"
+	"github.com/rdgraph/rdg/internal/topic"
 	"github.com/rdgraph/rdg/internal/writer"
 )
 
@@ -79,6 +80,15 @@ type Config struct {
 	StoreName string
 	// GraphPartitions is the partition count of graph topics rdg creates.
 	GraphPartitions int32
+	// SourcePartitions, if above 0, makes Start create the source topics
+	// the jobs read that do not exist yet, with this many partitions,
+	// before any job starts, so that a producer's first record is
+	// accepted (Kafka refuses records for a topic that does not exist,
+	// and some clients drop them with no error). Their side-input topics
+	// too, compacted: an empty side input only means lookups miss until
+	// it is written, where a missing one would stop the job. Existing
+	// topics are left as they are.
+	SourcePartitions int32
 	// BeforeJobs, if set, runs once Kafka and the registry are up and before
 	// any job starts: the demo uses it to publish its side input.
 	BeforeJobs func(ctx context.Context, seeds []string, reg *sr.Client) error
@@ -397,6 +407,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
+	if cfg.SourcePartitions > 0 && len(cfg.Jobs) > 0 {
+		if err := s.createSourceTopics(ctx); err != nil {
+			return nil, err
+		}
+	}
 	for _, j := range cfg.Jobs {
 		s.supervise(runCtx, "job "+j.Spec.Name, "job:"+j.Spec.Name, func(ctx context.Context) error {
 			return job.Run(ctx, j, job.RunConfig{Seeds: s.seeds, KafkaOpts: s.kopts, Registry: s.reg, Schemas: schemas,
@@ -414,6 +429,41 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.ready.Store(true)
 	s.health.SetServing(true)
 	return s, nil
+}
+
+// createSourceTopics creates the jobs' missing source and side-input
+// topics (see Config.SourcePartitions), after BeforeJobs so that a topic
+// it made keeps the settings it was made with.
+func (s *Stack) createSourceTopics(ctx context.Context) error {
+	var specs []topic.Spec
+	sideInput := map[string]bool{}
+	for _, j := range s.cfg.Jobs {
+		specs = append(specs, topic.Spec{Name: j.Spec.Source.Topic, Partitions: s.cfg.SourcePartitions})
+		for _, e := range j.Spec.Enrich {
+			if e.Topic != "" && !sideInput[e.Topic] {
+				sideInput[e.Topic] = true
+				specs = append(specs, topic.Spec{Name: e.Topic, Partitions: s.cfg.SourcePartitions,
+					Configs: map[string]string{"cleanup.policy": "compact"}})
+			}
+		}
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.seeds...)}, s.kopts...)...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	created, err := topic.New(kadm.NewClient(cl)).CreateMissing(ctx, specs...)
+	for _, t := range created {
+		if sideInput[t] {
+			s.log.Warn("created side-input topic, compacted and empty: lookups miss (on_miss) until its rows are produced to it", "topic", t, "partitions", s.cfg.SourcePartitions)
+		} else {
+			s.log.Info("created source topic", "topic", t, "partitions", s.cfg.SourcePartitions)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create source topics: %w", err)
+	}
+	return nil
 }
 
 func (s *Stack) startAPI(ctx context.Context, addr string) error {

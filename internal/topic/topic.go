@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -53,7 +54,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	s := fmt.Sprintf("topic %q", e.Topic)
-	if e.Kind != nil {
+	switch e.Kind {
+	case nil:
+	case ErrExists, ErrUnknown:
+		s += strings.TrimPrefix(e.Kind.Error(), "topic")
+	default:
 		s += ": " + e.Kind.Error()
 	}
 	if e.Detail != "" {
@@ -98,7 +103,7 @@ func brokerError(topic string, err error, msg string) error {
 	case errors.Is(err, kerr.InvalidReplicationFactor):
 		e.Kind = ErrReplication
 	}
-	if e.Detail == "" {
+	if e.Detail == "" && e.Kind == nil {
 		var ke *kerr.Error
 		if errors.As(err, &ke) {
 			e.Detail = ke.Description
