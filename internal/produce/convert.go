@@ -388,16 +388,6 @@ func sameShape(t avro.Type, v any) bool {
 	return c == '{' && (t == avro.Record || t == avro.Map) || c == '[' && t == avro.Array
 }
 
-func countType(ts []avro.Schema, kinds ...avro.Type) int {
-	n := 0
-	for _, t := range ts {
-		if slices.Contains(kinds, deref(t).Type()) {
-			n++
-		}
-	}
-	return n
-}
-
 func (c *Converter) record(dst []byte, rs *avro.RecordSchema, v any) ([]byte, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {

@@ -52,20 +52,34 @@ func (r *csvReader) next() ([]csvField, int, error) {
 		r.rec = append(r.rec[:0], line...)
 		// A line that ends inside a quoted field goes on to the next line.
 		st := scanCSV(fieldStart, line)
+		tooLong := false
 		for st == inQuoted {
 			more, err := r.lr.next()
 			if errors.Is(err, io.EOF) {
 				return nil, start, &csvSyntaxError{Msg: fmt.Sprintf("a quoted field opened on this line is not closed by the end of the input (line %d): lines %d to %d are this one row", r.lr.line, start, r.lr.line)}
 			}
 			var tl *LineTooLongError
-			if errors.As(err, &tl) || err == nil && len(r.rec)+1+len(more) > r.lr.max {
-				return nil, start, &LineTooLongError{Max: r.lr.max}
+			if errors.As(err, &tl) {
+				// The line's bytes are gone, and with them where its quotes
+				// were: the record ends here.
+				return nil, start, err
 			}
 			if err != nil {
 				return nil, start, err
 			}
-			r.rec = append(append(r.rec, '\n'), more...)
+			// Past the maximum the record is only scanned for its end, so
+			// that the next record is read from where it starts.
+			if !tooLong && len(r.rec)+1+len(more) > r.lr.max {
+				tooLong = true
+				r.rec = r.rec[:0]
+			}
+			if !tooLong {
+				r.rec = append(append(r.rec, '\n'), more...)
+			}
 			st = scanCSV(st, more)
+		}
+		if tooLong {
+			return nil, start, &LineTooLongError{Max: r.lr.max}
 		}
 		f, err := splitCSV(r.rec, r.fields[:0])
 		r.fields = f
