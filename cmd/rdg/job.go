@@ -3,8 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+
+	"github.com/hamba/avro/v2"
 
 	"github.com/spf13/cobra"
 
@@ -15,10 +19,121 @@ import (
 func newJobCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "job",
-		Short: "Check and run stream jobs",
+		Short: "Write, check and run stream jobs",
 	}
-	cmd.AddCommand(newJobCheckCmd(), newJobRunCmd())
+	cmd.AddCommand(newJobInitCmd(), newJobCheckCmd(), newJobRunCmd())
 	return cmd
+}
+
+type jobInitFlags struct {
+	subject, schema string
+	topic, name     string
+	out             string
+	force           bool
+	registry        string
+	access          accessFlags
+}
+
+func newJobInitCmd() *cobra.Command {
+	f := &jobInitFlags{}
+	cmd := &cobra.Command{
+		Use:   "init (--subject SUBJECT | --schema FILE.avsc)",
+		Short: "Write a commented job file for a topic's Avro schema",
+		Long: `Write a job file skeleton for the records of an Avro schema, read from the
+registry (--subject, its latest version) or from a file (--schema, which the
+job then names as source.schema, relative to the job file, so that
+` + "`rdg job check`" + ` checks expressions against its fields). The file lists every
+field with the type expressions see, maps the first id-like fields (names
+ending in _id or Id, or id) to nodes and an edge between them, takes the event
+time from a timestamp field, and shows the optional keys commented out. It
+passes ` + "`rdg job check`" + ` as it is; edit it to say what the records mean.
+
+--topic defaults to the subject without -value, or the schema's record name in
+lower case; --name to the topic. Without -o the job goes to standard output.`,
+		Example: `  rdg job init --subject member.playback-value
+  rdg job init --schema examples/netflix/schemas/login.avsc --topic member.login -o login.yaml --force
+  rdg job check login.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runJobInit(cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.subject, "subject", "", "registry subject whose latest schema the job reads (e.g. orders-value)")
+	fl.StringVar(&f.schema, "schema", "", "Avro schema file (.avsc) of the topic's values")
+	fl.StringVar(&f.topic, "topic", "", "source topic (default: the subject without -value, or the record name in lower case)")
+	fl.StringVar(&f.name, "name", "", "job name (default: from the topic)")
+	fl.StringVarP(&f.out, "output", "o", "", "write the job to this file instead of standard output")
+	fl.BoolVar(&f.force, "force", false, "overwrite the -o file if it exists")
+	fl.StringVar(&f.registry, "registry", "http://127.0.0.1:8081", "schema registry URL (with --subject)")
+	f.access.add(cmd, false, false, true)
+	cmd.MarkFlagsOneRequired("subject", "schema")
+	cmd.MarkFlagsMutuallyExclusive("subject", "schema")
+	return cmd
+}
+
+func runJobInit(cmd *cobra.Command, f *jobInitFlags) error {
+	var (
+		sch  avro.Schema
+		opts job.InitOptions
+		err  error
+	)
+	if f.schema != "" {
+		if sch, err = job.SchemaFile(f.schema); err != nil {
+			return err
+		}
+		if opts.SchemaFile, err = job.SchemaRef(f.schema, f.out); err != nil {
+			return err
+		}
+		opts.From = "schema file " + filepath.Base(f.schema)
+	} else {
+		reg, err := f.access.registryClient(f.registry)
+		if err != nil {
+			return err
+		}
+		if sch, err = job.SubjectSchema(cmd.Context(), reg, f.subject); err != nil {
+			return err
+		}
+		opts.From = "registry subject " + f.subject
+	}
+	opts.Topic, opts.Name = orDefault(f.topic, job.DefaultTopic(f.subject, sch)), f.name
+	text, err := job.Init(sch, opts)
+	if err != nil {
+		return err
+	}
+	if f.out == "" {
+		_, err := cmd.OutOrStdout().Write(text)
+		return err
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if f.force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	out, err := os.OpenFile(f.out, flags, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists: choose another -o or add --force to overwrite it", f.out)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := out.Write(text); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (job %s, topic %s); check it with: rdg job check %s\n", f.out, jobNameIn(text), opts.Topic, f.out)
+	return nil
+}
+
+// jobNameIn reads the name back from a generated job.
+func jobNameIn(text []byte) string {
+	spec, _ := job.Parse("", text)
+	if spec == nil {
+		return "?"
+	}
+	return spec.Name
 }
 
 func newJobCheckCmd() *cobra.Command {

@@ -166,7 +166,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 		if err != nil {
 			return st, fmt.Errorf("replay %s: %w", name, err)
 		}
-		cl, err := cfg.Cluster.client(kgo.ProducerLinger(5*time.Millisecond), kgo.ClientID(Group(name)))
+		cl, err := cfg.Cluster.client(kgo.ProducerLinger(5*time.Millisecond), cfg.Job.ProducerCompression(), kgo.ClientID(Group(name)))
 		if err != nil {
 			return st, err
 		}

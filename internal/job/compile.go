@@ -3,6 +3,7 @@ package job
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -153,6 +154,7 @@ func Compile(spec *Spec) (*Job, error) {
 	}
 	if spec.Time != nil {
 		j.time = c.eval(*spec.Time, "time", false)
+		c.checkTime(j.time.prog, *spec.Time)
 	}
 	for i, n := range spec.Nodes {
 		what := fmt.Sprintf("nodes[%d]", i)
@@ -325,6 +327,49 @@ func (c *compiler) compile(e Expr, what string, opts ...expr.Option) *vm.Program
 	return prog
 }
 
+// checkTime reports a time expression whose type the checker knows (from
+// the reader schema) and which is neither a timestamp nor a number of
+// milliseconds: every record would fail at stage time (toMillis). An
+// expression of unknown type (no schema, a union field) is checked per
+// record instead.
+func (c *compiler) checkTime(prog *vm.Program, e Expr) {
+	if prog == nil || c.env == nil {
+		return
+	}
+	t := prog.Node().Type()
+	if t == nil || t.Kind() == reflect.Interface {
+		return
+	}
+	switch t {
+	case reflect.TypeFor[time.Time](), reflect.TypeFor[int64](), reflect.TypeFor[int](), reflect.TypeFor[int32](), reflect.TypeFor[float64]():
+		return
+	}
+	hint := ""
+	switch t {
+	case reflect.TypeFor[string]():
+		hint = "; a string is not parsed: use a timestamp-millis field or a number of milliseconds"
+	case reflect.TypeFor[time.Duration]():
+		hint = "; a time-millis or time-micros field is a time of day, not an event time"
+	case reflect.TypeFor[float32]():
+		hint = "; a float holds milliseconds since 1970 only to about 2 minutes: use a long or a double"
+	}
+	c.errs = append(c.errs, Error{File: c.file, Line: e.Line, Col: e.Col, Msg: fmt.Sprintf(
+		"time: expression is %s; want a timestamp (timestamp-millis, timestamp-micros or date field) or a number of unix milliseconds%s", exprTypeName(t), hint)})
+}
+
+// exprTypeName names a Go type as the job-file documentation does.
+func exprTypeName(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[[]byte]():
+		return "bytes ([]byte)"
+	case t.Kind() == reflect.Slice:
+		return "an array ([]any)"
+	case t.Kind() == reflect.Map:
+		return "a map or record (map[string]any)"
+	}
+	return "of type " + t.String()
+}
+
 // runeOffset converts expr's error position (1-based line, 0-based rune
 // column) into a rune offset in src.
 func runeOffset(src string, line, col int) int {
@@ -372,6 +417,8 @@ func envOf(sch avro.Schema) types.Map {
 	return env
 }
 
+// zeroOf is a value of the Go type the job's decoders (fast path and
+// hamba's) produce for schema s, nil where that depends on the record.
 func zeroOf(s avro.Schema) any {
 	if ls, ok := s.(avro.LogicalTypeSchema); ok && ls.Logical() != nil {
 		switch ls.Logical().Type() {
@@ -379,6 +426,10 @@ func zeroOf(s avro.Schema) any {
 			return time.Time{}
 		case avro.TimeMillis, avro.TimeMicros:
 			return time.Duration(0)
+		case avro.Decimal:
+			return (*big.Rat)(nil)
+		case avro.Duration:
+			return avro.LogicalDuration{}
 		}
 	}
 	switch s.Type() {
@@ -394,8 +445,10 @@ func zeroOf(s avro.Schema) any {
 		return float64(0)
 	case avro.Boolean:
 		return false
-	case avro.Bytes, avro.Fixed:
+	case avro.Bytes:
 		return []byte(nil)
+	case avro.Fixed:
+		return reflect.Zero(reflect.ArrayOf(s.(*avro.FixedSchema).Size(), reflect.TypeFor[byte]())).Interface()
 	case avro.Array:
 		return []any{}
 	case avro.Record, avro.Map:

@@ -359,6 +359,7 @@ func (w *worker) clientOpts() []kgo.Opt {
 		kgo.FetchMaxBytes(w.tun.FetchMaxBytes),
 		kgo.MaxBufferedRecords(w.tun.MaxBufferedRecords),
 		kgo.ProducerLinger(w.tun.Linger),
+		w.job.ProducerCompression(),
 		kgo.ProducerBatchMaxBytesFn(w.maxRecordBytes),
 		kgo.SessionTimeout(w.tun.SessionTimeout),
 		kgo.ClientID(fmt.Sprintf("rdg-job-%s-%d", w.job.Spec.Name, w.id)),

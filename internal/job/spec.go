@@ -7,11 +7,13 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"gopkg.in/yaml.v3"
 
 	"github.com/rdgraph/rdg/internal/codec"
@@ -101,6 +103,40 @@ type Tuning struct {
 	// SessionTimeout is the consumer group session timeout: how long a dead
 	// process keeps its partitions before the others take them.
 	SessionTimeout time.Duration
+	// Compression is the codec of the batches the job produces to graph
+	// topics and its dead-letter topic: one of Compressions.
+	Compression string
+}
+
+// Compression codecs of tuning.compression. DefaultCompression is
+// franz-go's own default; a consumer without a Snappy codec (kafkajs has it only as a plugin) can
+// read a job's graph topics with none, gzip or another codec it has.
+const DefaultCompression = "snappy"
+
+// Compressions lists the values of tuning.compression.
+var Compressions = []string{"snappy", "lz4", "zstd", "gzip", "none"}
+
+// ProducerCompression is the producer option for a job's graph records:
+// its tuning.compression codec, or no compression from brokers too old
+// for that codec (zstd needs Kafka 2.1), as with franz-go's default
+// preference. Everything that writes a job's graph records uses it.
+func (j *Job) ProducerCompression() kgo.Opt {
+	return kgo.ProducerBatchCompression(CompressionCodec(j.Spec.Tuning.Defaults().Compression), kgo.NoCompression())
+}
+
+// CompressionCodec is the franz-go codec of name (one of Compressions).
+func CompressionCodec(name string) kgo.CompressionCodec {
+	switch name {
+	case "lz4":
+		return kgo.Lz4Compression()
+	case "zstd":
+		return kgo.ZstdCompression()
+	case "gzip":
+		return kgo.GzipCompression()
+	case "none":
+		return kgo.NoCompression()
+	}
+	return kgo.SnappyCompression()
 }
 
 // Defaults returns t with every zero knob set to its default.
@@ -126,6 +162,9 @@ func (t Tuning) Defaults() Tuning {
 	def(&t.MaxRecordBytes, 1<<20)
 	def(&t.MaxRecordItems, codec.DefaultMaxItems)
 	defDur(&t.SessionTimeout, 10*time.Second)
+	if t.Compression == "" {
+		t.Compression = DefaultCompression
+	}
 	return t
 }
 
@@ -760,6 +799,13 @@ func (p *parser) tuning(n *yaml.Node, t *Tuning) {
 		"commit_interval":      func(v *yaml.Node) { t.CommitInterval = p.duration(v, "tuning.commit_interval") },
 		"max_record_bytes":     func(v *yaml.Node) { t.MaxRecordBytes = p.byteSize(v, "tuning.max_record_bytes") },
 		"max_record_items":     func(v *yaml.Node) { t.MaxRecordItems = p.positiveInt(v, "tuning.max_record_items") },
+		"compression": func(v *yaml.Node) {
+			t.Compression = p.str(v, "tuning.compression")
+			if t.Compression != "" && !slices.Contains(Compressions, t.Compression) {
+				p.errf(v, "tuning.compression %q: want one of %s", clip(t.Compression), strings.Join(Compressions, ", "))
+				t.Compression = ""
+			}
+		},
 		"session_timeout": func(v *yaml.Node) {
 			if t.SessionTimeout = p.duration(v, "tuning.session_timeout"); t.SessionTimeout > 0 && t.SessionTimeout < 6*time.Second {
 				p.errf(v, "tuning.session_timeout %s: brokers accept 6s at least", t.SessionTimeout)
