@@ -38,14 +38,21 @@ format with schemas registered in the schema registry:
 and, unless --catalog=false, the title catalogue to the compacted topic
 catalog.titles (title id, name, genre, kind show/film/game).
 
-Members own several devices and profiles; titles and games are shared across
-members with a power-law popularity. The same --seed and --members give the
-same sequence of events. Stops after --count events or --duration, or on
+Members live in households of one to five: they have profiles and devices
+of their own and share the household's TV and tablet; a few also sign in
+on another household's screen (account sharing), and a handful of devices
+are used by many accounts of unrelated households (the fraud-looking
+pattern). Every member first signs in on each of their devices once, in
+member order, then at random. Titles and games are shared across members
+with a power-law popularity. The same --seed and --members give the same
+sequence of events. Stops after --count events or --duration, or on
 Ctrl-C; reports progress every few seconds.`,
-		Example: `  rdg generate --count 10000 --rate 5000
-  rdg generate --duration 10m --members 50000 --seed 7
-  rdg generate --count 1000 --registry https://127.0.0.1:8081 \
-    --credentials-file rdg.credentials --kafka-ca-file cert.pem --registry-ca-file cert.pem`,
+		Example: `  rdg generate --count 20000 --rate 5000
+  rdg generate --duration 10s --rate 500
+  rdg generate --history 10m --count 5000 --rate 200
+  # To a registry and broker that require credentials and TLS:
+  #   rdg generate --count 1000 --registry https://127.0.0.1:8081 \
+  #     --credentials-file rdg.credentials --kafka-ca-file cert.pem --registry-ca-file cert.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runGenerate(cmd.Context(), f) },
 	}
@@ -58,9 +65,10 @@ Ctrl-C; reports progress every few seconds.`,
 	fl.IntVar(&f.cfg.Members, "members", demo.DefaultMembers, "number of simulated members")
 	fl.Int64Var(&f.cfg.Count, "count", 0, "stop after this many events (0: no limit)")
 	fl.DurationVar(&f.cfg.Duration, "duration", 0, "stop after this long (0: no limit)")
+	fl.DurationVar(&f.cfg.History, "history", 0, "first produce this much backdated history, as fast as the broker takes it (--rate events a second, at most 100,000; counts towards --count)")
 	fl.Float64Var(&f.cfg.Rate, "rate", demo.DefaultRate, "events per second across all topics (-1: as fast as possible)")
 	atLeast(fl, 1, "partitions", "members")
-	atLeast(fl, 0, "count", "duration")
+	atLeast(fl, 0, "count", "duration", "history")
 	above(fl, 0, []float64{-1}, "rate")
 	f.access.add(cmd, false, true, true)
 	return cmd

@@ -86,14 +86,20 @@ as strings).
 
 Nodes are written type:id, e.g. account:m-000001. Every query is bounded by
 the server's limits; a result cut short by one says "partial" and names it.`,
-		Example: `  rdg query nodes account:m-000001 device:d-0001
-  rdg query neighbors account:m-000001 --dir out --edge-types used
-  rdg query traverse account:m-000001 --step 'out edges=has_profile' --step 'out edges=watched'
-  rdg query path account:m-000001 account:m-000002 --dir both
-  rdg query group account:m-000001 --edge-types used,has_profile
-  rdg query stats --top 5
-  rdg query neighbors account:m-000001 --server https://127.0.0.1:8080 \
-    --ca-file cert.pem --credentials-file rdg.credentials`,
+		Example: `  # On rdg up --demo: the devices and profiles of member m-000001
+  rdg query neighbors account:m-000001 --edge-types uses,has_profile
+  # who shares this TV? (the household m-000001..3, and m-000004 of another)
+  rdg query neighbors device:d-0000001 --dir in --edge-types uses
+  # two members of different households joined by one TV
+  rdg query path account:m-000002 account:m-000004 --dir both --edge-types uses
+  # the devices with the most accounts
+  rdg query stats --top 5 --node-types device
+  rdg query nodes account:m-000001 device:d-0000001
+  rdg query traverse account:m-000001 --step 'out edges=has_profile' --step 'out edges=signed_in_on'
+  rdg query group account:m-000001 --edge-types uses,has_profile
+  # Against rdg up --credentials-file rdg.credentials --tls-cert cert.pem --tls-key key.pem:
+  #   rdg query neighbors account:m-000001 --server https://127.0.0.1:8080 \
+  #     --ca-file cert.pem --credentials-file rdg.credentials`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&q.server, "server", "http://127.0.0.1:8080", "base URL of the query API")
@@ -243,7 +249,7 @@ func newQueryNodesCmd(q *queryFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:     "nodes TYPE:ID...",
 		Short:   "Look nodes up by identity (GetNodes)",
-		Example: `  rdg query nodes account:m-000001 device:d-0001`,
+		Example: `  rdg query nodes account:m-000001 device:d-0000001 profile:p-0000001`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := parseRefs(args)
@@ -286,9 +292,13 @@ func newQueryNeighborsCmd(q *queryFlags) *cobra.Command {
 		Aliases: []string{"neighbours"},
 		Short:   "List a node's edges and the nodes at their other ends, a page at a time (Neighbors)",
 		Example: `  rdg query neighbors account:m-000001
-  rdg query neighbors device:d-0001 --dir in --node-types account --since 24h
-  rdg query neighbors title:t-0001 --dir in --limit 50 --cursor <next cursor of the previous page>
-  rdg query neighbors title:t-0001 --dir in --all --json`,
+  # who signed in on this TV in the last day
+  rdg query neighbors device:d-0000001 --dir in --node-types account --since 24h
+  # who watched the demo's most popular title, 50 at a time (the page ends
+  # with the --cursor for the next one)
+  rdg query neighbors title:t-00201 --dir in --edge-types watched --limit 50
+  # every account on the demo's first fraud-looking device
+  rdg query neighbors device:d-0000007 --dir in --edge-types uses --all --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := parseRefs(args)
@@ -389,10 +399,18 @@ one hop, written as space-separated words:
 A traversal deeper than its steps repeats the last one; with no steps every
 edge is followed both ways. --mode paths prints one path per node reached by
 the last hop instead of the subgraph.`,
-		Example: `  rdg query traverse account:m-000001 --step 'out edges=used,has_profile'
-  rdg query traverse account:m-000001 --step 'out edges=used nodes=device node.platform=ios'
-  rdg query traverse profile:p-000001 --step 'out edges=watched edge.position_ms>=60000 since=7d' --step 'out edges=episode_of'
-  rdg query traverse title:t-0001 --step 'in edges=watched' --step 'out edges=watched' --mode paths`,
+		Example: `  rdg query traverse account:m-000001 --step 'out edges=uses,has_profile'
+  # everyone who watches on the member's TVs
+  rdg query traverse account:m-000001 --step 'out edges=uses nodes=device node.device_type=tv' \
+    --step 'in edges=uses nodes=account'
+  # titles last watched by one profile of the member (watched edges start at
+  # the account and carry the profile)
+  rdg query traverse account:m-000001 --step 'out edges=watched nodes=title edge.profile=p-0000001'
+  # episodes watched past the first minute this week, and their shows
+  rdg query traverse account:m-000001 --step 'out edges=watched nodes=episode edge.position_ms>=60000 since=7d' \
+    --step 'out edges=episode_of'
+  # what else the viewers of the most popular title watched, as paths
+  rdg query traverse title:t-00201 --step 'in edges=watched' --step 'out edges=watched' --mode paths --max-results 20`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := parseRefs(args)
@@ -566,10 +584,13 @@ func newQueryPathCmd(q *queryFlags) *cobra.Command {
 		lim            limitFlags
 	)
 	cmd := &cobra.Command{
-		Use:     "path FROM TO",
-		Short:   "Find a shortest path between two nodes (ShortestPath)",
-		Example: `  rdg query path account:m-000001 account:m-000002 --dir both --edge-types used`,
-		Args:    cobra.ExactArgs(2),
+		Use:   "path FROM TO",
+		Short: "Find a shortest path between two nodes (ShortestPath)",
+		Example: `  # two members of one household: through the TV or the tablet they share
+  rdg query path account:m-000001 account:m-000002 --dir both --edge-types uses
+  # account sharing: a member of another household on the same TV
+  rdg query path account:m-000001 account:m-000004 --dir both --edge-types uses`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := parseRefs(args)
 			if err != nil {
@@ -616,10 +637,11 @@ func newQueryGroupCmd(q *queryFlags) *cobra.Command {
 		lim       limitFlags
 	)
 	cmd := &cobra.Command{
-		Use:     "group TYPE:ID",
-		Short:   "Every node connected to a node over chosen edge types, and the edges that join them (ConnectedGroup)",
-		Example: `  rdg query group account:m-000001 --edge-types used,has_profile`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "group TYPE:ID",
+		Short: "Every node connected to a node over chosen edge types, and the edges that join them (ConnectedGroup)",
+		Example: `  # the households joined to m-000001's by shared screens, with their devices and profiles
+  rdg query group account:m-000001 --edge-types uses,has_profile`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := parseRefs(args)
 			if err != nil {

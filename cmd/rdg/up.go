@@ -37,6 +37,7 @@ type upFlags struct {
 	demoRate     float64
 	demoMembers  int
 	demoSeed     int64
+	demoHistory  time.Duration
 	sec          securityFlags
 	storage      storeFlags
 	ttl          string
@@ -137,7 +138,8 @@ Stopping (Ctrl-C, SIGTERM) finishes the batch in flight and commits it;
 starting again on the same --data-dir resumes from the committed offsets.
 
 With --demo, the Netflix example jobs run against generated member events
-(logins, playback, games) produced at --demo-rate.`,
+(logins, playback, games): first --demo-history of backdated events, so that
+queries have answers within seconds, then --demo-rate events a second.`,
 		Example: `  rdg up --demo
   rdg up --jobs examples/netflix/jobs --data-dir ./netflix-data
   rdg up --jobs ./jobs --brokers kafka1:9092,kafka2:9092 --registry http://registry:8081
@@ -159,7 +161,9 @@ With --demo, the Netflix example jobs run against generated member events
 	fl.Float64Var(&f.demoRate, "demo-rate", 200, "with --demo: generated events per second")
 	fl.IntVar(&f.demoMembers, "demo-members", 1000, "with --demo: number of simulated members")
 	fl.Int64Var(&f.demoSeed, "demo-seed", 1, "with --demo: seed of the simulated world")
+	fl.DurationVar(&f.demoHistory, "demo-history", 5*time.Minute, "with --demo: first produce this much backdated history (--demo-rate events a second, at most 100,000), unless the demo topics already hold events")
 	atLeast(fl, 1, "partitions", "demo-members")
+	atLeast(fl, 0, "demo-history")
 	above(fl, 0, nil, "demo-rate")
 	f.sec.add(cmd)
 	f.storage.add(cmd)
@@ -262,7 +266,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 	if f.demo {
 		go runDemo(ctx, st, f)
 	}
-	printBanner(st, jobs, jobsDir, f.demo, cfg.Token != "", cfg.Credentials != nil, curlAccess(&cfg))
+	printBanner(st, jobs, jobsDir, f.demo, cfg.Token != "", cfg.Credentials != nil, curlAccess(&cfg), cfg.TLSCert)
 	<-ctx.Done()
 	log.Info("stopping")
 	return st.Close()
@@ -276,11 +280,22 @@ func runDemo(ctx context.Context, st *stack.Stack, f *upFlags) {
 		return
 	}
 	defer cl.Close()
-	if err := demo.EnsureTopics(ctx, kadm.NewClient(cl), f.partitions); err != nil {
+	adm := kadm.NewClient(cl)
+	if err := demo.EnsureTopics(ctx, adm, f.partitions); err != nil {
 		log.Error("demo topics", "err", err)
 		return
 	}
 	cfg := f.demoConfig()
+	if cfg.History > 0 {
+		switch had, err := demo.HasEvents(ctx, adm); {
+		case err != nil:
+			log.Warn("demo: cannot tell whether the topics hold events; writing no history", "err", err)
+			cfg.History = 0
+		case had:
+			log.Info("demo topics already hold events: no history this time")
+			cfg.History = 0
+		}
+	}
 	last := time.Now()
 	_, err = demo.Run(ctx, cl, st.Registry(), cfg, func(s demo.Stats) {
 		if time.Since(last) >= 30*time.Second {
@@ -294,7 +309,7 @@ func runDemo(ctx context.Context, st *stack.Stack, f *upFlags) {
 }
 
 func (f *upFlags) demoConfig() demo.Config {
-	return demo.Config{Seed: f.demoSeed, Members: f.demoMembers, Rate: f.demoRate}
+	return demo.Config{Seed: f.demoSeed, Members: f.demoMembers, Rate: f.demoRate, History: f.demoHistory}
 }
 
 // curlAccess are the curl options the banner's example needs to pass the
@@ -310,7 +325,7 @@ func curlAccess(cfg *stack.Config) string {
 	return s
 }
 
-func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token, creds bool, curlOpts string) {
+func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token, creds bool, curlOpts, tlsCert string) {
 	w := os.Stderr
 	fmt.Fprintf(w, "\nrdg is up.\n\n")
 	fmt.Fprintf(w, "  Kafka            %v\n", st.Seeds())
@@ -331,16 +346,36 @@ func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token
 		fmt.Fprintf(w, "    %-10s %s -> nodes %v, edges %v\n", j.Spec.Name, j.Spec.Source.Topic, j.NodeTypes(), j.EdgeTypes())
 	}
 	if demoOn {
+		q := "rdg query"
+		if u := st.APIURL(); u != "http://127.0.0.1:8080" {
+			q += " --server " + u
+		}
+		if tlsCert != "" {
+			q += " --ca-file " + tlsCert
+		}
+		if token {
+			q += " --token <token>"
+		}
 		fmt.Fprintf(w, `
-Demo events are flowing. Try, in another terminal, the devices, profiles,
-titles and games two hops around member m-000001:
+Demo events are flowing: on a first start a few minutes of backdated
+history, then live ones. Members live in households that share a TV; m-000001, m-000002 and
+m-000003 are one, and m-000004 of the next household signs in on their TV
+too. Try, in another terminal:
 
-  curl -s %s-H 'Content-Type: application/json' %s/rdg.v1.GraphService/Traverse \
-    -d '{"start":[{"type":"account","id":"m-000001"}],"steps":[{"direction":"DIRECTION_OUT"},{"direction":"DIRECTION_BOTH","edgeTypes":["episode_of"]}],"maxNodes":50}'
+  %[1]s neighbors account:%[2]s --edge-types uses,has_profile
+  %[1]s neighbors device:%[3]s --dir in --edge-types uses
+  %[1]s path account:%[4]s account:%[5]s --dir both --edge-types uses
+  %[1]s stats --top 5 --node-types device
 
-or open %s/ui/#account/m-000001 in a browser and click the nodes.
+(the devices and profiles of a member; who shares this TV; two households
+joined by one TV; the devices with the most accounts), or with curl:
 
-`, curlOpts, st.APIURL(), st.APIURL())
+  curl -s %[6]s-H 'Content-Type: application/json' %[7]s/rdg.v1.GraphService/Neighbors \
+    -d '{"node":{"type":"account","id":"%[2]s"},"edgeTypes":["uses","has_profile"]}'
+
+or open %[7]s/ui/#account/%[2]s in a browser and click the nodes.
+
+`, q, demo.StoryMember, demo.HouseholdTV, demo.StoryMember2, demo.StorySharer, curlOpts, st.APIURL())
 	}
 	fmt.Fprintf(w, "Press Ctrl-C to stop.\n\n")
 }

@@ -11,6 +11,9 @@ import (
 const (
 	DefaultMembers = 1000
 	DefaultRate    = 1000.0
+	// MaxHistoryEvents bounds Config.History's events, so that a long
+	// history at a high rate cannot hold up the live events for minutes.
+	MaxHistoryEvents = 100_000
 )
 
 // Config says what world to simulate and how much of it to produce.
@@ -37,6 +40,14 @@ type Config struct {
 	// when Rate is unlimited. When zero, each event is stamped with the wall
 	// clock at the moment Next builds it.
 	Start time.Time
+	// History, when positive, backdates the first events: History×Rate of
+	// them (DefaultRate's worth when Rate is unlimited, at most
+	// MaxHistoryEvents), with event times spread evenly over the History
+	// that ends at Start, or at the wall clock when New is called. A job
+	// that starts with the generator then finds minutes of activity at
+	// once. Run produces them as fast as the broker takes them and only
+	// then starts pacing at Rate.
+	History time.Duration
 	// Topics restricts output to a subset of TopicLogins, TopicPlayback and
 	// TopicGames; empty means all three. The simulated world keeps running
 	// in full, so a subset is a subsequence of the full stream (same event
@@ -66,6 +77,18 @@ func (c *Config) withDefaults() {
 	if c.Duration < 0 {
 		c.Duration = 0
 	}
+	if c.History < 0 {
+		c.History = 0
+	}
+}
+
+// historyEvents is the number of backdated events c asks for.
+func (c *Config) historyEvents() int64 {
+	rate := c.Rate
+	if rate <= 0 {
+		rate = DefaultRate
+	}
+	return min(int64(c.History.Seconds()*rate), MaxHistoryEvents)
 }
 
 // enabled validates Topics.
@@ -133,10 +156,21 @@ type Generator struct {
 	seq     uint64 // simulated events, including those of filtered topics
 	emitted int64
 
-	virtual    bool
-	startMs    int64
-	msPerEvent float64
-	lastMs     int64
+	// The roll call (see rollCall) is at device rollPass of member
+	// rollMember.
+	rollPass   int
+	rollMember int32
+	pending    []pendingLogin
+
+	// The first histN events are backdated: event n at histStartMs +
+	// n*histMsPerEvent.
+	histN          int64
+	histStartMs    int64
+	histMsPerEvent float64
+	virtual        bool
+	startMs        int64
+	msPerEvent     float64
+	lastMs         int64
 }
 
 // New builds the world for cfg (defaults applied) and returns a generator
@@ -166,6 +200,14 @@ func New(cfg Config) *Generator {
 		if cfg.Rate > 0 {
 			g.msPerEvent = 1000 / cfg.Rate
 		}
+	}
+	if g.histN = cfg.historyEvents(); g.histN > 0 {
+		end := cfg.Start
+		if end.IsZero() {
+			end = time.Now()
+		}
+		g.histMsPerEvent = float64(cfg.History.Milliseconds()) / float64(g.histN)
+		g.histStartMs = end.UnixMilli() - cfg.History.Milliseconds()
 	}
 	return g
 }
@@ -303,44 +345,107 @@ func (g *Generator) endActivity(i int) int {
 	return -1
 }
 
-// login opens a session on an idle device of a random member.
+// login opens a session on an idle device of a member: the roll call's
+// next, then random ones.
 func (g *Generator) login() (session, bool) {
+	if g.rollPass < maxLinks || len(g.pending) > 0 {
+		if s, ok := g.rollCall(); ok || g.rollPass < maxLinks {
+			return s, ok
+		}
+	}
 	w := g.w
 	// A member whose devices are all in use is rare (at most 5% of members
 	// are active), so a few retries suffice; failing just advances an open
 	// session instead.
 	for range 8 {
-		mi := g.r.IntN(len(w.members))
-		m := &w.members[mi]
-		n := int(m.nDevices)
-		off := g.r.IntN(n)
+		mi := int32(g.r.IntN(len(w.members)))
+		links := w.deviceLinks(&w.members[mi])
+		n := len(links)
+		// Half the logins are on the member's main screen; the others are
+		// spread over all their devices. A busy device passes the login to
+		// the next one.
+		off := 0
+		if n > 1 && g.r.Float64() >= mainScreenChance {
+			off = g.r.IntN(n)
+		}
 		for j := range n {
-			di := m.firstDevice + int32((off+j)%n)
-			if w.devices[di].busy {
-				continue
+			if di := links[(off+j)%n]; !w.devices[di].busy {
+				return g.open(mi, di), true
 			}
-			w.devices[di].busy = true
-			p := m.firstProfile
-			// The account owner's profile is the busiest.
-			if m.nProfiles > 1 && g.r.Float64() >= 0.5 {
-				p += int32(1 + g.r.IntN(int(m.nProfiles)-1))
-			}
-			// 1 + geometric activities per session, mostly one to three.
-			left := uint8(0)
-			for left < 7 && g.r.Float64() < 0.55 {
-				left++
-			}
-			return session{member: int32(mi), profile: p, device: di, left: left}, true
 		}
 	}
 	return session{}, false
 }
 
+// maxLinks bounds a member's devices: five of their own or their
+// household's, a borrowed one and a fraud device.
+const maxLinks = 7
+
+// pendingLogin is a login of the roll call whose device was busy.
+type pendingLogin struct{ member, device int32 }
+
+// rollCall opens the roll call's next session. The roll call signs every
+// member in on each of their devices once: first everyone on their main
+// screen, in member order, then everyone on their second device, and so
+// on. So m-000001 comes first, every member has a device and a profile
+// after about one login per member, and every relation of the world
+// (shared screens, account sharing, fraud devices) has appeared once by
+// its end. A login whose device is busy waits in pending and goes first
+// once the device is free.
+func (g *Generator) rollCall() (session, bool) {
+	w := g.w
+	for i, p := range g.pending {
+		if !w.devices[p.device].busy {
+			g.pending = append(g.pending[:i], g.pending[i+1:]...)
+			return g.open(p.member, p.device), true
+		}
+	}
+	for g.rollPass < maxLinks {
+		mi, pass := g.rollMember, g.rollPass
+		if g.rollMember++; int(g.rollMember) == len(w.members) {
+			g.rollMember = 0
+			g.rollPass++
+		}
+		m := &w.members[mi]
+		if int(m.nDevices) <= pass {
+			continue
+		}
+		di := w.links[m.firstLink+int32(pass)]
+		if w.devices[di].busy {
+			g.pending = append(g.pending, pendingLogin{mi, di})
+			continue
+		}
+		return g.open(mi, di), true
+	}
+	return session{}, false
+}
+
+// open starts a session of member mi on idle device di.
+func (g *Generator) open(mi, di int32) session {
+	w := g.w
+	m := &w.members[mi]
+	w.devices[di].busy = true
+	p := m.firstProfile
+	// The account owner's profile is the busiest.
+	if m.nProfiles > 1 && g.r.Float64() >= 0.5 {
+		p += int32(1 + g.r.IntN(int(m.nProfiles)-1))
+	}
+	// 1 + geometric activities per session, mostly one to three.
+	left := uint8(0)
+	for left < 7 && g.r.Float64() < 0.55 {
+		left++
+	}
+	return session{member: mi, profile: p, device: di, left: left}
+}
+
 func (g *Generator) eventTime() time.Time {
 	var ms int64
-	if g.virtual {
-		ms = g.startMs + int64(float64(g.emitted)*g.msPerEvent)
-	} else {
+	switch {
+	case g.emitted < g.histN:
+		ms = g.histStartMs + int64(float64(g.emitted)*g.histMsPerEvent)
+	case g.virtual:
+		ms = g.startMs + int64(float64(g.emitted-g.histN)*g.msPerEvent)
+	default:
 		ms = time.Now().UnixMilli()
 	}
 	// The wall clock may step back; event time within one generator must

@@ -99,10 +99,9 @@ func TestInvariants(t *testing.T) {
 	const members, n = 400, 200_000
 	g := New(Config{Seed: 9, Members: members})
 	var (
-		deviceOwner   = map[string]string{}
 		deviceType    = map[string]string{}
 		profileOwner  = map[string]string{}
-		loggedIn      = map[string]bool{}
+		loggedIn      = map[string]string{} // device -> member of the last login
 		memberDevices = map[string]map[string]bool{}
 		memberProfs   = map[string]map[string]bool{}
 		memberCountry = map[string]map[string]bool{}
@@ -124,11 +123,8 @@ func TestInvariants(t *testing.T) {
 	}
 	owns := func(i int, member, profile, device string) {
 		t.Helper()
-		if o, ok := deviceOwner[device]; !ok || o != member {
-			t.Fatalf("event %d: device %s (owner %q) used by %s", i, device, o, member)
-		}
-		if !loggedIn[device] {
-			t.Fatalf("event %d: device %s used before login", i, device)
+		if o := loggedIn[device]; o != member {
+			t.Fatalf("event %d: device %s (logged in: %q) used by %s", i, device, o, member)
 		}
 		if profileOwner[profile] != member {
 			t.Fatalf("event %d: profile %s not of %s", i, profile, member)
@@ -145,9 +141,6 @@ func TestInvariants(t *testing.T) {
 		switch v := e.Value.(type) {
 		case *Login:
 			id, member = v.EventID, v.MemberID
-			if o, ok := deviceOwner[v.DeviceID]; ok && o != v.MemberID {
-				t.Fatalf("device %s of %s and %s", v.DeviceID, o, v.MemberID)
-			}
 			if ty, ok := deviceType[v.DeviceID]; ok && ty != v.DeviceType {
 				t.Fatalf("device %s changed type %s -> %s", v.DeviceID, ty, v.DeviceType)
 			}
@@ -165,9 +158,9 @@ func TestInvariants(t *testing.T) {
 			if plays[v.DeviceID] != nil || gamesOpen[v.DeviceID] != "" {
 				t.Fatalf("event %d: login on %s with an activity still open", i, v.DeviceID)
 			}
-			deviceOwner[v.DeviceID], deviceType[v.DeviceID] = v.MemberID, v.DeviceType
+			deviceType[v.DeviceID] = v.DeviceType
 			profileOwner[v.ProfileID] = v.MemberID
-			loggedIn[v.DeviceID] = true
+			loggedIn[v.DeviceID] = v.MemberID
 			add(memberDevices, v.MemberID, v.DeviceID)
 			add(memberProfs, v.MemberID, v.ProfileID)
 			add(memberCountry, v.MemberID, v.Country)
@@ -244,7 +237,9 @@ func TestInvariants(t *testing.T) {
 		t.Errorf("only %d of %d members logged in", len(memberDevices), members)
 	}
 	for m, ds := range memberDevices {
-		if len(ds) > 5 || len(memberProfs[m]) > 5 || len(memberCountry[m]) > 3 {
+		// Up to 5 of their own or their household's, one borrowed, one
+		// fraud device.
+		if len(ds) > 7 || len(memberProfs[m]) > 5 || len(memberCountry[m]) > 3 {
 			t.Errorf("member %s: %d devices, %d profiles, %d countries", m, len(ds), len(memberProfs[m]), len(memberCountry[m]))
 		}
 	}

@@ -70,15 +70,44 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, partitions int32) error
 	return errors.Join(errs...)
 }
 
+// HasEvents reports whether any of the three source topics holds a record,
+// so that a demo started again on the same topics can leave out its
+// history (Config.History), which would otherwise backdate a second
+// history into the time the first run already covers. Topics that do not
+// exist hold nothing.
+func HasEvents(ctx context.Context, adm *kadm.Client) (bool, error) {
+	ends, err := adm.ListEndOffsets(ctx, topicNames[:]...)
+	if err != nil {
+		return false, fmt.Errorf("demo: list offsets: %w", err)
+	}
+	found := false
+	var errs []error
+	ends.Each(func(o kadm.ListedOffset) {
+		switch {
+		case errors.Is(o.Err, kerr.UnknownTopicOrPartition):
+		case o.Err != nil:
+			errs = append(errs, fmt.Errorf("demo: list offsets of %s: %w", o.Topic, o.Err))
+		case o.Offset > 0:
+			found = true
+		}
+	})
+	if found {
+		return true, nil
+	}
+	return false, errors.Join(errs...)
+}
+
 // Run registers the schemas of the configured topics under "<topic>-value",
 // then produces generated events (Avro, Confluent wire format; key = member
 // id; timestamp = event time) through cl until Count records were produced,
 // Duration has passed, ctx is cancelled, or a record fails.
 //
 // Production is asynchronous with at most maxInFlight (10,000) records
-// unacknowledged. With a Rate, events are released in batches against a
-// schedule fixed at start (the n-th event is due at n/Rate), so sleeps do
-// not accumulate drift and a stall is caught up afterwards.
+// unacknowledged. The history (Config.History) goes first, as fast as the
+// broker takes it. Then, with a Rate, events are released in batches
+// against a schedule fixed when the history is out (the n-th event after
+// it is due at n/Rate), so sleeps do not accumulate drift and a stall is
+// caught up afterwards. Count includes the history.
 //
 // progress, if not nil, is called from Run's goroutine about once a second
 // while producing (not after the end: the returned Stats are final).
@@ -134,6 +163,9 @@ func Run(ctx context.Context, cl *kgo.Client, reg *sr.Client, cfg Config, progre
 	g := New(cfg)
 	w := avro.NewWriter(nil, 512)
 	start := time.Now()
+	// The history goes out unpaced; the pacer's schedule starts when it
+	// is out.
+	hist, sent := g.histN, int64(0)
 	p := pacer{start: start, rate: cfg.Rate}
 	var deadline time.Time
 	if cfg.Duration > 0 {
@@ -146,7 +178,7 @@ func Run(ctx context.Context, cl *kgo.Client, reg *sr.Client, cfg Config, progre
 
 produce:
 	for {
-		if cfg.Count > 0 && p.sent >= cfg.Count {
+		if cfg.Count > 0 && sent >= cfg.Count {
 			break
 		}
 		select {
@@ -167,9 +199,14 @@ produce:
 		if !deadline.IsZero() && !now.Before(deadline) {
 			break
 		}
-		n := min(p.allowance(now), maxBatch)
+		var n int64
+		if sent < hist {
+			n = min(hist-sent, maxBatch)
+		} else {
+			n = min(p.allowance(now), maxBatch)
+		}
 		if cfg.Count > 0 {
-			n = min(n, cfg.Count-p.sent)
+			n = min(n, cfg.Count-sent)
 		}
 		if n == 0 {
 			wake := p.wakeAt()
@@ -209,7 +246,11 @@ produce:
 				break produce
 			}
 			cl.Produce(pctx, rec, r.promises[ev.kind])
-			p.sent++
+			if sent++; sent > hist {
+				p.sent++
+			} else if sent == hist {
+				p.start = time.Now()
+			}
 		}
 	}
 

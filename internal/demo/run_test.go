@@ -271,3 +271,44 @@ func TestRunTap(t *testing.T) {
 		t.Fatalf("%d probes produced, want 20", probes)
 	}
 }
+
+// The history goes out unpaced and backdated, then the rate applies; a
+// second run on the same topics can tell that they hold events.
+func TestRunHistory(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if had, err := HasEvents(ctx, e.adm); err != nil || had {
+		t.Fatalf("HasEvents on empty topics: %v, %v", had, err)
+	}
+	// 3,000 history events, then 50 live ones at 50/s: about a second,
+	// where pacing the history too would take a minute.
+	cfg := Config{Seed: 2, Members: 100, Rate: 50, History: time.Minute, Count: 3050}
+	began := time.Now()
+	st, err := Run(ctx, e.cl, e.reg, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); st.Total() != 3050 || took > 20*time.Second {
+		t.Fatalf("%d events in %s", st.Total(), took)
+	}
+	recs := e.consume(t, 3050)
+	var old, live int
+	for _, r := range recs {
+		switch {
+		case r.Timestamp.Before(began.Add(-time.Minute - time.Second)):
+			t.Fatalf("record at %v, more than the history before the run's start %v", r.Timestamp, began)
+		case r.Timestamp.Before(began.Add(-time.Second)):
+			old++
+		case !r.Timestamp.Before(began.Truncate(time.Millisecond)):
+			live++
+		}
+	}
+	// The last second of the history and the start of the live events
+	// are both about the start of the run.
+	if old < 2900 || live < 40 {
+		t.Fatalf("%d records backdated by more than a second, %d at or after the start: want about 3000 and 50", old, live)
+	}
+	if had, err := HasEvents(ctx, e.adm); err != nil || !had {
+		t.Fatalf("HasEvents after a run: %v, %v", had, err)
+	}
+}

@@ -38,10 +38,13 @@ const (
 type member struct {
 	id  string
 	key []byte // id as bytes, shared by every record of this member
-	// Profiles and devices are contiguous ranges of the world's tables so a
-	// member costs a few words, not three slices.
+	// Profiles are a contiguous range of the world's profiles, devices a
+	// contiguous range of its links (indices into devices, since a device
+	// may be used by several members), so a member costs a few words, not
+	// slices of its own.
 	firstProfile int32
-	firstDevice  int32
+	firstLink    int32
+	household    int32
 	nProfiles    uint8
 	nDevices     uint8
 	nCountries   uint8
@@ -49,10 +52,9 @@ type member struct {
 }
 
 type device struct {
-	id     string
-	member int32
-	typ    uint8
-	busy   bool // a session is open on it; one session per device at a time
+	id   string
+	typ  uint8
+	busy bool // a session is open on it; one session per device at a time
 }
 
 type title struct {
@@ -129,10 +131,18 @@ type world struct {
 	members  []member
 	profiles []string
 	devices  []device
-	titles   []title
-	games    []string
+	links    []int32 // the devices of each member, member by member
+
+	titles []title
+	games  []string
 
 	titlePop, gamePop, country, deviceType sampler
+}
+
+// deviceLinks returns the indices of the devices member m uses; the first
+// is the member's main screen.
+func (w *world) deviceLinks(m *member) []int32 {
+	return w.links[m.firstLink : m.firstLink+int32(m.nDevices)]
 }
 
 // Catalog sizes grow with the member count so that small worlds still share
@@ -142,11 +152,93 @@ func catalogSizes(members int) (titles, games int) {
 	return min(max(members/2, 100), 99999), min(max(members/20, 20), 999)
 }
 
-// newWorld builds the members, their devices and profiles, and the shared
-// catalog, from r alone.
+// The story: members, devices and relations that are the same for every
+// seed (given at least StoryMembers members), so that documentation and
+// examples can name them.
+const (
+	// Members m-000001, m-000002 and m-000003 are one household. They all
+	// use its TV (HouseholdTV) and tablet (HouseholdTablet); each also has
+	// screens of their own.
+	StoryMember     = "m-000001"
+	StoryMember2    = "m-000002"
+	StoryMember3    = "m-000003"
+	HouseholdTV     = "d-0000001"
+	HouseholdTablet = "d-0000002"
+	// StorySharer (m-000004) belongs to the next household but also signs
+	// in on HouseholdTV: account sharing between two households.
+	StorySharer = "m-000004"
+	// FraudDevice is the first of the handful of devices that many
+	// accounts of unrelated households sign in on.
+	FraudDevice = "d-0000007"
+	// StoryMembers is the smallest world that holds the whole story.
+	StoryMembers = 100
+)
+
+// Shapes of the world beyond the story.
+var (
+	// Members of one household share its screens: 1 to 5 members, most
+	// households one or two.
+	householdSizes = [...]float64{34, 30, 16, 13, 7}
+	// Devices a member would have alone (1 to 5); the household's shared
+	// screens count towards them.
+	devicesPer = [...]float64{20, 30, 25, 15, 10}
+	// Profiles of an account (1 to 5): most are one or two people.
+	profilesPer = [...]float64{30, 25, 20, 15, 10}
+)
+
+const (
+	// Chances that a household of two or more has a TV, and a tablet,
+	// that all its members use.
+	sharedTVChance     = 0.85
+	sharedTabletChance = 0.35
+	// borrowChance is the chance that a member also signs in on a shared
+	// screen of another household (account sharing).
+	borrowChance = 0.02
+	// One fraud-looking device per membersPerFraudDevice members (at least
+	// one), each used by fraudAccountsMin to fraudAccountsMax accounts of
+	// unrelated households, and by at most a quarter of those there are.
+	membersPerFraudDevice              = 250
+	fraudAccountsMin, fraudAccountsMax = 15, 40
+	// mainScreenChance is the chance that a login is on the member's first
+	// device: the household TV, or the screen an account sharer borrows.
+	mainScreenChance = 0.5
+)
+
+// Device type indices into deviceTypes.
+const (
+	typePhone uint8 = iota
+	typeTV
+	typeTablet
+	typeLaptop
+	typeConsole
+)
+
+// worldBuilder holds what building a world needs and the world does not.
+type worldBuilder struct {
+	w *world
+	r *rand.Rand
+	// Shared screens of each household built so far (for borrowers).
+	sharedFirst []int32
+	sharedN     []uint8
+	devicesPer  sampler
+	profilesPer sampler
+}
+
+func (b *worldBuilder) newDevice(typ uint8) int32 {
+	w := b.w
+	w.devices = append(w.devices, device{id: fmt.Sprintf("d-%07d", len(w.devices)+1), typ: typ})
+	return int32(len(w.devices) - 1)
+}
+
+// newWorld builds the households, their members, devices and profiles, and
+// the shared catalog, from r alone.
 func newWorld(r *rand.Rand, members int) *world {
 	w := &world{
 		members: make([]member, members),
+	}
+	b := &worldBuilder{w: w, r: r,
+		devicesPer:  newSampler(devicesPer[:], nil),
+		profilesPer: newSampler(profilesPer[:], nil),
 	}
 	cw := make([]float64, len(countries))
 	for i, c := range countries {
@@ -154,41 +246,42 @@ func newWorld(r *rand.Rand, members int) *world {
 	}
 	w.country = newSampler(cw, nil)
 	w.deviceType = newSampler(deviceTypeWeights[:], nil)
-	// Most accounts are one or two people on a couple of screens.
-	profilesPer := newSampler([]float64{30, 25, 20, 15, 10}, nil)
-	devicesPer := newSampler([]float64{20, 30, 25, 15, 10}, nil)
 
-	for i := range w.members {
-		m := &w.members[i]
-		m.id = fmt.Sprintf("m-%06d", i+1)
-		m.key = []byte(m.id)
-		m.firstProfile = int32(len(w.profiles))
-		m.nProfiles = uint8(profilesPer.sample(r) + 1)
-		for range m.nProfiles {
-			w.profiles = append(w.profiles, fmt.Sprintf("p-%07d", len(w.profiles)+1))
-		}
-		m.firstDevice = int32(len(w.devices))
-		m.nDevices = uint8(devicesPer.sample(r) + 1)
-		for range m.nDevices {
-			w.devices = append(w.devices, device{
-				id:     fmt.Sprintf("d-%07d", len(w.devices)+1),
-				member: int32(i),
-				typ:    uint8(w.deviceType.sample(r)),
-			})
-		}
-		m.countries[0] = uint8(w.country.sample(r))
-		m.nCountries = 1
-		// Some members travel: a second and rarely a third country.
-		for _, p := range [...]float64{0.3, 0.25} {
-			if r.Float64() >= p {
-				break
+	// Household boundaries first, so that fraud accounts can be drawn
+	// from households not yet built.
+	sizes := newSampler(householdSizes[:], nil)
+	starts := []int32{0}
+	for i := min(3, members); i < members; {
+		starts = append(starts, int32(i))
+		i += sizes.sample(r) + 1
+	}
+	starts = append(starts, int32(members))
+	nh := len(starts) - 1
+
+	// Household 0 is the story's; its devices are d-0000001..d-0000006
+	// and the fraud devices come next, so that all of them have fixed ids.
+	b.household(0, starts[0], starts[1], nil)
+	nFraud := max(members/membersPerFraudDevice, 1)
+	fraudOf := make([]int32, members) // device index + 1; 0: none
+	// Accounts on fraud devices come from households 2 on: the story's
+	// household and its account sharer keep their neighbourhoods small.
+	var base, eligible int32
+	if nh > 2 {
+		base, eligible = starts[2], int32(members)-starts[2]
+	}
+	for range nFraud {
+		d := b.newDevice(uint8(w.deviceType.sample(r)))
+		k := min(fraudAccountsMin+r.IntN(fraudAccountsMax-fraudAccountsMin+1), int(eligible/4))
+		for j := 0; j < k; {
+			mi := base + r.Int32N(eligible)
+			if fraudOf[mi] == 0 {
+				fraudOf[mi] = d + 1
+				j++
 			}
-			c := uint8(w.country.sample(r))
-			if c != m.countries[m.nCountries-1] && c != m.countries[0] {
-				m.countries[m.nCountries] = c
-				m.nCountries++
-			}
 		}
+	}
+	for h := 1; h < nh; h++ {
+		b.household(h, starts[h], starts[h+1], fraudOf)
 	}
 
 	nt, ng := catalogSizes(members)
@@ -216,4 +309,98 @@ func newWorld(r *rand.Rand, members int) *world {
 	w.titlePop = newZipf(r, nt, titleZipfS)
 	w.gamePop = newZipf(r, ng, gameZipfS)
 	return w
+}
+
+// storyDevices are the own screens of the story household's members.
+var storyDevices = [3][]uint8{{typePhone}, {typePhone, typeLaptop}, {typeConsole}}
+
+// household builds household h, members [first, end): its shared screens,
+// then each member with their profiles and devices. fraudOf[i] is the
+// fraud device (index + 1) member i also uses, if not 0.
+func (b *worldBuilder) household(h int, first, end int32, fraudOf []int32) {
+	w, r := b.w, b.r
+	size := int(end - first)
+	sharedFirst := int32(len(w.devices))
+	switch {
+	case h == 0:
+		b.newDevice(typeTV)
+		b.newDevice(typeTablet)
+	case size >= 2:
+		if r.Float64() < sharedTVChance {
+			b.newDevice(typeTV)
+		}
+		if r.Float64() < sharedTabletChance {
+			b.newDevice(typeTablet)
+		}
+	}
+	nShared := uint8(int32(len(w.devices)) - sharedFirst)
+	b.sharedFirst = append(b.sharedFirst, sharedFirst)
+	b.sharedN = append(b.sharedN, nShared)
+	home := uint8(w.country.sample(r))
+
+	for i := first; i < end; i++ {
+		m := &w.members[i]
+		m.id = fmt.Sprintf("m-%06d", i+1)
+		m.key = []byte(m.id)
+		m.household = int32(h)
+		m.firstProfile = int32(len(w.profiles))
+		m.nProfiles = uint8(b.profilesPer.sample(r) + 1)
+		for range m.nProfiles {
+			w.profiles = append(w.profiles, fmt.Sprintf("p-%07d", len(w.profiles)+1))
+		}
+
+		m.firstLink = int32(len(w.links))
+		// A borrowed screen goes first: it is why the sharer signs in.
+		switch {
+		case h == 1 && i == first:
+			w.links = append(w.links, 0) // the story's sharer on HouseholdTV
+		case h >= 2 && r.Float64() < borrowChance:
+			if d, ok := b.borrow(h); ok {
+				w.links = append(w.links, d)
+			}
+		}
+		for d := range int32(nShared) {
+			w.links = append(w.links, sharedFirst+d)
+		}
+		if h == 0 {
+			for _, typ := range storyDevices[i-first] {
+				w.links = append(w.links, b.newDevice(typ))
+			}
+		} else {
+			own := max(b.devicesPer.sample(r)+1-int(nShared), 1)
+			for range own {
+				w.links = append(w.links, b.newDevice(uint8(w.deviceType.sample(r))))
+			}
+		}
+		if fraudOf != nil && fraudOf[i] != 0 {
+			w.links = append(w.links, fraudOf[i]-1)
+		}
+		m.nDevices = uint8(int32(len(w.links)) - m.firstLink)
+
+		m.countries[0] = home
+		m.nCountries = 1
+		// Some members travel: a second and rarely a third country.
+		for _, p := range [...]float64{0.3, 0.25} {
+			if r.Float64() >= p {
+				break
+			}
+			c := uint8(w.country.sample(r))
+			if c != m.countries[m.nCountries-1] && c != m.countries[0] {
+				m.countries[m.nCountries] = c
+				m.nCountries++
+			}
+		}
+	}
+}
+
+// borrow picks a shared screen of a household before h other than the
+// story's (whose screens' users the story fixes).
+func (b *worldBuilder) borrow(h int) (int32, bool) {
+	for range 8 {
+		o := 1 + b.r.IntN(h-1)
+		if n := b.sharedN[o]; n > 0 {
+			return b.sharedFirst[o] + int32(b.r.IntN(int(n))), true
+		}
+	}
+	return 0, false
 }
