@@ -102,6 +102,7 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 	if sr, ok := r.(graph.StatsReader); ok {
 		svc.stats = newStatsCache(sr, c.limits.StatsTopKMax, c.limits.StatsTimeout, c.log)
 	}
+	svc.types, _ = r.(graph.TypeLister)
 
 	hopts := []connect.HandlerOption{
 		// Outermost, so that the log shows the code a panic turned into.
@@ -179,12 +180,13 @@ func codeString(err error) string {
 }
 
 // service implements rdgv1connect.GraphServiceHandler. The queries
-// themselves are in query.go.
+// themselves are in query.go, their warnings in query_check.go.
 type service struct {
 	r     graph.Reader
 	lim   Limits
 	log   *slog.Logger
-	stats *statsCache // nil if r cannot compute statistics
+	stats *statsCache      // nil if r cannot compute statistics
+	types graph.TypeLister // nil if r does not list its types
 	adm   *admission
 }
 
@@ -199,6 +201,10 @@ func (s *service) GetNodes(ctx context.Context, req *connect.Request[rdgv1.GetNo
 	if err != nil {
 		return nil, err
 	}
+	check := s.checker(m.GetStrict())
+	if err := check.refs("refs", m.GetRefs()); err != nil {
+		return nil, err
+	}
 	deadline := arrival(ctx).Add(s.lim.Timeout)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -207,7 +213,7 @@ func (s *service) GetNodes(ctx context.Context, req *connect.Request[rdgv1.GetNo
 	}
 
 	var pa protoAlloc
-	out := &rdgv1.GetNodesResponse{}
+	out := &rdgv1.GetNodesResponse{Warnings: check.warnings}
 	seen := make(map[graph.NodeRef]struct{}, len(refs))
 	for _, ref := range refs {
 		if _, ok := seen[ref]; ok {

@@ -130,7 +130,9 @@ func hostileCases(cursor, otherCursor string) []hostileCase {
 		{name: "empty type", rpc: "GetNodes", json: `{"refs":[{"type":"","id":"x"}]}`, status: bad, code: "invalid_argument", msg: "refs[0].type: empty type name"},
 		{name: "malformed type", rpc: "Neighbors", json: `{"node":{"type":"Account!","id":"x"}}`, status: bad, code: "invalid_argument", msg: "node.type"},
 		{name: "giant type", rpc: "Neighbors", json: `{"node":{"type":"` + strings.Repeat("a", 200) + `","id":"x"}}`, status: bad, code: "invalid_argument", msg: "longer than"},
-		{name: "unknown node type is simply empty", rpc: "Neighbors", json: `{"node":{"type":"spaceship","id":"x"}}`, status: 200, code: "ok", msg: "{}"},
+		{name: "unknown node type gets a warning", rpc: "Neighbors", json: `{"node":{"type":"spaceship","id":"x"}}`, status: 200, code: "ok", msg: `has never been stored; known node types: `},
+		{name: "unknown node type, strict", rpc: "Neighbors", json: `{"node":{"type":"spaceship","id":"x"},"strict":true}`, status: bad, code: "invalid_argument", msg: `node.type: node type "spaceship" has never been stored; known node types: `},
+		{name: "node that does not exist, strict", rpc: "Neighbors", json: `{"node":{"type":"device","id":"nope"},"strict":true}`, status: http.StatusNotFound, code: "not_found", msg: `node device:nope does not exist`},
 		{name: "body over the maximum", rpc: "Neighbors", json: nb(`,"edgeTypes":["` + strings.Repeat("a", 5<<20) + `"]`), status: http.StatusTooManyRequests, code: "resource_exhausted", msg: "larger than configured max"},
 		{name: "since after until", rpc: "Neighbors", json: nb(`,"sinceMs":"9","untilMs":"1"`), status: bad, code: "invalid_argument", msg: "since_ms: 9 is after until_ms 1"},
 

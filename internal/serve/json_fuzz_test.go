@@ -13,7 +13,8 @@ import (
 var fuzzRPCs = []string{"GetNodes", "Neighbors", "Traverse", "ShortestPath", "ConnectedGroup", "Stats"}
 
 // FuzzJSONRequest: whatever JSON a client posts to any RPC, the server
-// answers with a result or a Connect error it means (never internal,
+// answers with a result or a Connect error it means (not_found: a strict
+// request from a node that does not exist; never internal,
 // which is also what a panic becomes), on the household graph.
 func FuzzJSONRequest(f *testing.F) {
 	h := serve.NewHandler(openHousehold(f), serve.WithLimits(serve.Limits{Timeout: 200e6}))
@@ -53,7 +54,7 @@ func FuzzJSONRequest(f *testing.F) {
 			t.Fatalf("%s: status %d, not a Connect error: %q", rpc, w.Code, w.Body.Bytes())
 		}
 		switch ce.Code {
-		case "invalid_argument", "resource_exhausted", "deadline_exceeded", "unimplemented":
+		case "invalid_argument", "resource_exhausted", "deadline_exceeded", "unimplemented", "not_found":
 		default:
 			t.Fatalf("%s %q: %s %q", rpc, body, ce.Code, ce.Message)
 		}

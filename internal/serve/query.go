@@ -37,6 +37,16 @@ func (s *service) Neighbors(ctx context.Context, req *connect.Request[rdgv1.Neig
 	if err := timeRangeFromProto("", m.GetSinceMs(), m.GetUntilMs()); err != nil {
 		return nil, err
 	}
+	check := s.checker(m.GetStrict())
+	if err := check.nodeType("node.type", ref.Type); err != nil {
+		return nil, err
+	}
+	if err := check.edgeTypes("edge_types", m.GetEdgeTypes()); err != nil {
+		return nil, err
+	}
+	if err := check.nodeTypes("node_types", m.GetNodeTypes()); err != nil {
+		return nil, err
+	}
 	var after *graph.Cursor
 	if m.GetCursor() != "" {
 		if after, err = decodeCursor("cursor", m.GetCursor(), ref, dir, types); err != nil {
@@ -68,8 +78,14 @@ func (s *service) Neighbors(ctx context.Context, req *connect.Request[rdgv1.Neig
 	if err != nil {
 		return nil, s.queryError(ctx, req.Spec(), err)
 	}
+	if len(res.Edges) == 0 && after == nil && !res.Partial {
+		if err := check.node(ctx, s.r, "node", "node", ref); err != nil {
+			return nil, s.checkError(ctx, req.Spec(), err)
+		}
+	}
 	var pa protoAlloc
 	out := &rdgv1.NeighborsResponse{
+		Warnings:  check.warnings,
 		Neighbors: make([]*rdgv1.Neighbor, len(res.Edges)),
 		Truncated: res.Partial,
 		Partial:   res.Partial,
@@ -107,6 +123,13 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 	}
 	if d := m.GetDepth(); uint64(d) > uint64(maxDepth) {
 		return nil, invalidArg("depth", "%d is more than the server's maximum of %d", d, maxDepth)
+	}
+	check := s.checker(m.GetStrict())
+	if err := check.refs("start", m.GetStart()); err != nil {
+		return nil, err
+	}
+	if err := check.steps("steps", m.GetSteps()); err != nil {
+		return nil, err
 	}
 	var mode graph.TraverseMode
 	switch m.GetMode() {
@@ -148,8 +171,12 @@ func (s *service) Traverse(ctx context.Context, req *connect.Request[rdgv1.Trave
 	if err != nil {
 		return nil, s.queryError(ctx, req.Spec(), err)
 	}
+	if err := s.checkStarts(ctx, &check, start, mode, sub); err != nil {
+		return nil, s.checkError(ctx, req.Spec(), err)
+	}
 	var pa protoAlloc
 	out := &rdgv1.TraverseResponse{
+		Warnings:  check.warnings,
 		Depths:    make([]uint32, len(sub.Depths)),
 		Truncated: sub.Partial,
 		Partial:   sub.Partial,
@@ -191,6 +218,16 @@ func (s *service) ShortestPath(ctx context.Context, req *connect.Request[rdgv1.S
 	if err != nil {
 		return nil, err
 	}
+	check := s.checker(m.GetStrict())
+	if err := check.nodeType("from.type", from.Type); err != nil {
+		return nil, err
+	}
+	if err := check.nodeType("to.type", to.Type); err != nil {
+		return nil, err
+	}
+	if err := check.edgeTypes("edge_types", m.GetEdgeTypes()); err != nil {
+		return nil, err
+	}
 	depth := s.lim.PathDepthDefault
 	if d := m.GetMaxDepth(); d > 0 {
 		if uint64(d) > uint64(s.lim.PathMaxDepth) {
@@ -213,7 +250,16 @@ func (s *service) ShortestPath(ctx context.Context, req *connect.Request[rdgv1.S
 	if err != nil {
 		return nil, s.queryError(ctx, req.Spec(), err)
 	}
+	if !res.Found && !res.Partial {
+		if err := check.node(ctx, s.r, "from", "from node", from); err != nil {
+			return nil, s.checkError(ctx, req.Spec(), err)
+		}
+		if err := check.node(ctx, s.r, "to", "to node", to); err != nil {
+			return nil, s.checkError(ctx, req.Spec(), err)
+		}
+	}
 	out := &rdgv1.ShortestPathResponse{
+		Warnings: check.warnings,
 		Found:    res.Found,
 		Partial:  res.Partial,
 		LimitHit: limitToProto(res.LimitHit),
@@ -236,6 +282,13 @@ func (s *service) ConnectedGroup(ctx context.Context, req *connect.Request[rdgv1
 	if err != nil {
 		return nil, err
 	}
+	check := s.checker(m.GetStrict())
+	if err := check.nodeType("node.type", ref.Type); err != nil {
+		return nil, err
+	}
+	if err := check.edgeTypes("edge_types", m.GetEdgeTypes()); err != nil {
+		return nil, err
+	}
 	lim, ctx, cancel, err := s.guards(ctx, "limits", m.GetLimits())
 	if err != nil {
 		return nil, err
@@ -253,7 +306,13 @@ func (s *service) ConnectedGroup(ctx context.Context, req *connect.Request[rdgv1
 	if err != nil {
 		return nil, s.queryError(ctx, req.Spec(), err)
 	}
+	if len(res.Nodes) == 1 && bare(&res.Nodes[0]) {
+		if err := check.node(ctx, s.r, "node", "node", ref); err != nil {
+			return nil, s.checkError(ctx, req.Spec(), err)
+		}
+	}
 	out := &rdgv1.ConnectedGroupResponse{
+		Warnings: check.warnings,
 		Size:     uint32(len(res.Nodes)),
 		Partial:  res.Partial,
 		LimitHit: limitToProto(res.LimitHit),
@@ -284,6 +343,10 @@ func (s *service) Stats(ctx context.Context, req *connect.Request[rdgv1.StatsReq
 	if err != nil {
 		return nil, err
 	}
+	check := s.checker(m.GetStrict())
+	if err := check.nodeTypes("node_types", m.GetNodeTypes()); err != nil {
+		return nil, err
+	}
 	if s.stats == nil {
 		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("this store cannot compute statistics"))
 	}
@@ -301,7 +364,55 @@ func (s *service) Stats(ctx context.Context, req *connect.Request[rdgv1.StatsReq
 		return nil, s.queryError(ctx, req.Spec(), err)
 	}
 	if st == nil {
-		return connect.NewResponse(&rdgv1.StatsResponse{Partial: true, LimitHit: rdgv1.Limit_LIMIT_DEADLINE}), nil
+		return connect.NewResponse(&rdgv1.StatsResponse{Partial: true, LimitHit: rdgv1.Limit_LIMIT_DEADLINE, Warnings: check.warnings}), nil
 	}
-	return connect.NewResponse(statsToProto(st, k, nodeTypes)), nil
+	out := statsToProto(st, k, nodeTypes)
+	out.Warnings = check.warnings
+	return connect.NewResponse(out), nil
+}
+
+// checkStarts warns about (or with strict, refuses) the start nodes of a
+// traversal that do not exist. Only a start node returned without a record
+// can be one; in PATHS mode, where start nodes are returned only as the
+// beginnings of paths, one that no path begins with.
+func (s *service) checkStarts(ctx context.Context, check *checker, start []graph.NodeRef, mode graph.TraverseMode, sub *graph.Subgraph) error {
+	var begins map[graph.NodeRef]struct{}
+	if mode == graph.ModePaths {
+		begins = make(map[graph.NodeRef]struct{}, len(start))
+		for i := range sub.Paths {
+			if ns := sub.Paths[i].Nodes; len(ns) > 0 {
+				begins[ns[0].NodeRef] = struct{}{}
+			}
+		}
+	}
+	at := 0 // SUBGRAPH: start nodes come first, each once, in order
+	for i, ref := range start {
+		if mode == graph.ModePaths {
+			if _, ok := begins[ref]; ok {
+				continue
+			}
+		} else {
+			if at >= len(sub.Nodes) || sub.Depths[at] != 0 || sub.Nodes[at].NodeRef != ref {
+				continue // a repeat, or cut off by a limit
+			}
+			at++
+			if !bare(&sub.Nodes[at-1]) {
+				continue
+			}
+		}
+		if err := check.node(ctx, s.r, index("start", i), "start node", ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkError is the client's error for a failed check: the check's own
+// (NotFound), or what queryError makes of a read error.
+func (s *service) checkError(ctx context.Context, spec connect.Spec, err error) error {
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return s.queryError(ctx, spec, err)
 }

@@ -24,7 +24,9 @@ type scratch struct {
 	buf   []byte
 	ents  [3][]entry // 'i', 'n' and 'o' keys, in key order of their kind byte
 	names []string
-	wb    *pebble.Batch
+	// The batch's types that the store did not know when it was encoded.
+	newNodeTypes, newEdgeTypes []string
+	wb                         *pebble.Batch
 	// for sortKeys
 	keys []uint64
 	tmp  []entry
@@ -89,7 +91,7 @@ func (p *Pebble) Apply(ctx context.Context, b *graph.Batch) error {
 	}
 	s := p.getScratch()
 	defer p.putScratch(s)
-	if err := s.encode(b); err != nil {
+	if err := s.encode(b, p.types.Load()); err != nil {
 		return err
 	}
 	if s.wb == nil {
@@ -100,6 +102,22 @@ func (p *Pebble) Apply(ctx context.Context, b *graph.Batch) error {
 	if err := s.write(wb); err != nil {
 		return err
 	}
+	// A new type is recorded with the elements that bring it, so the
+	// record can never miss a stored type. Two batches that bring the same
+	// type both write it: the same Set twice.
+	var tk []byte
+	for _, t := range s.newNodeTypes {
+		tk = typeKey(tk[:0], typeOfNode, t)
+		if err := wb.Set(tk, nil, nil); err != nil {
+			return err
+		}
+	}
+	for _, t := range s.newEdgeTypes {
+		tk = typeKey(tk[:0], typeOfEdge, t)
+		if err := wb.Set(tk, nil, nil); err != nil {
+			return err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -108,6 +126,9 @@ func (p *Pebble) Apply(ctx context.Context, b *graph.Batch) error {
 	p.mu.RUnlock()
 	if err != nil {
 		return fmt.Errorf("store: apply: %w", err)
+	}
+	if len(s.newNodeTypes) > 0 || len(s.newEdgeTypes) > 0 {
+		p.addTypes(s.newNodeTypes, s.newEdgeTypes)
 	}
 	return nil
 }
@@ -118,11 +139,25 @@ const (
 	entsOut
 )
 
-// encode fills s with b's keys and values.
-func (s *scratch) encode(b *graph.Batch) error {
+// encode fills s with b's keys and values, and collects the types of b
+// that known does not have.
+func (s *scratch) encode(b *graph.Batch, known *graph.KnownTypes) error {
 	s.buf = s.buf[:0]
 	for i := range s.ents {
 		s.ents[i] = s.ents[i][:0]
+	}
+	s.newNodeTypes, s.newEdgeTypes = s.newNodeTypes[:0], s.newEdgeTypes[:0]
+	// Batches come mostly in runs of one type (the graph topics are one
+	// per type), so a type equal to the last one checked needs no lookup.
+	var lastNode, lastEdge, lastFrom, lastTo string
+	nodeType := func(t string, last *string) {
+		if t == *last {
+			return
+		}
+		*last = t
+		if !known.Node(t) && !slices.Contains(s.newNodeTypes, t) {
+			s.newNodeTypes = append(s.newNodeTypes, t)
+		}
 	}
 	var err error
 	for i := range b.Nodes {
@@ -130,6 +165,7 @@ func (s *scratch) encode(b *graph.Batch) error {
 		if err := n.NodeRef.Validate(); err != nil {
 			return fmt.Errorf("store: apply: node %d: %w", i, err)
 		}
+		nodeType(n.Type, &lastNode)
 		e := entry{k: len(s.buf)}
 		s.buf = nodeKey(s.buf, n.NodeRef)
 		e.v = len(s.buf)
@@ -145,6 +181,14 @@ func (s *scratch) encode(b *graph.Batch) error {
 		if err := ed.EdgeRef.Validate(); err != nil {
 			return fmt.Errorf("store: apply: edge %d: %w", i, err)
 		}
+		if ed.Type != lastEdge {
+			lastEdge = ed.Type
+			if !known.Edge(ed.Type) && !slices.Contains(s.newEdgeTypes, ed.Type) {
+				s.newEdgeTypes = append(s.newEdgeTypes, ed.Type)
+			}
+		}
+		nodeType(ed.From.Type, &lastFrom)
+		nodeType(ed.To.Type, &lastTo)
 		e := entry{k: len(s.buf)}
 		s.buf = outKey(s.buf, &ed.EdgeRef)
 		e.v = len(s.buf)

@@ -75,7 +75,7 @@ func TestApplyJoinsRepeatsInABatch(t *testing.T) {
 	// One key per element reaches Pebble: the node, the out-edge and the
 	// in-edge.
 	var sc scratch
-	if err := sc.encode(&batch); err != nil {
+	if err := sc.encode(&batch, nil); err != nil {
 		t.Fatal(err)
 	}
 	wb := one.db.NewBatch()
@@ -115,7 +115,7 @@ func BenchmarkSortKeys(b *testing.B) {
 		}
 		batch.Edges = append(batch.Edges, graph.Edge{EdgeRef: graph.EdgeRef{Type: typ, From: from, To: to}})
 	}
-	if err := sc.encode(&batch); err != nil {
+	if err := sc.encode(&batch, nil); err != nil {
 		b.Fatal(err)
 	}
 	orig := [3][]entry{}

@@ -35,6 +35,7 @@ import (
 //	'o' fromType fromID edgeType toType toID          out-edge → element value
 //	'i' toType toID edgeType fromType fromID          in-edge → element value
 //	'm' name (raw bytes, not a component)             store metadata
+//	't' 'n'|'e' type                                  a node or edge type stored at least once → empty
 //
 // So the nodes of one type are the range 'n' enc(type); the out-edges of a
 // node the range 'o' enc(type) enc(id), narrowed to one edge type by
@@ -43,12 +44,22 @@ import (
 // same value: both are written in one batch with the same merge operands,
 // so a reverse listing reads values as it reads keys (layout version 1 kept
 // 'i' values empty and paid a point lookup of the 'o' entry per in-edge;
-// see migrateLayout). Element values are described in value.go.
+// see migrateLayout1). The 't' keys let a store know its types without a
+// scan: Apply writes one, in the batch of the elements, the first time a
+// type appears (layout version 2 had none; see migrateLayout2). Element
+// values are described in value.go.
 const (
 	kindNode byte = 'n'
 	kindOut  byte = 'o'
 	kindIn   byte = 'i'
 	kindMeta byte = 'm'
+	kindType byte = 't'
+)
+
+// The second byte of a 't' key.
+const (
+	typeOfNode byte = 'n'
+	typeOfEdge byte = 'e'
 )
 
 const (
@@ -148,6 +159,13 @@ func inKey(dst []byte, r *graph.EdgeRef) []byte {
 	dst = appendComponent(dst, r.Type)
 	dst = appendComponent(dst, r.From.Type)
 	return appendComponent(dst, r.From.ID)
+}
+
+// typeKey is 't' of type: the record that typ is a known node (of
+// typeOfNode) or edge (typeOfEdge) type.
+func typeKey(dst []byte, of byte, typ string) []byte {
+	dst = append(dst, kindType, of)
+	return appendComponent(dst, typ)
 }
 
 // adjacencyPrefix is the prefix of the out- (kind 'o') or in- (kind 'i')
@@ -270,6 +288,12 @@ func prettyKey(k []byte) string {
 	case kindOut, kindIn:
 		if r, err := decodeEdgeKey(k); err == nil {
 			return fmt.Sprintf("edge %q", r.String())
+		}
+	case kindType:
+		if len(k) > 1 {
+			if t, rest, err := decodeComponent(k[2:]); err == nil && len(rest) == 0 {
+				return fmt.Sprintf("type record %c %q", k[1], t)
+			}
 		}
 	}
 	return fmt.Sprintf("key %q", k)

@@ -23,6 +23,7 @@ var (
 	_ graph.Writer      = (*Pebble)(nil)
 	_ graph.EdgeSeeker  = (*Pebble)(nil)
 	_ graph.StatsReader = (*Pebble)(nil)
+	_ graph.TypeLister  = (*Pebble)(nil)
 )
 
 // layoutKey holds the layout version of keys.go and value.go. The merger
@@ -30,7 +31,7 @@ var (
 // Pebble knows nothing about.
 var layoutKey = []byte{kindMeta, 'l', 'a', 'y', 'o', 'u', 't'}
 
-const layoutVersion = "2"
+const layoutVersion = "3"
 
 // ErrClosed is returned by Close on a store that is already closed.
 var ErrClosed = errors.New("store: closed")
@@ -63,6 +64,11 @@ type Pebble struct {
 	// goroutines nobody else waits for: they hold it shared and stop when
 	// stop is closed.
 	closeMu sync.RWMutex
+
+	// types is every node and edge type stored, as the 't' keys record
+	// them; typesMu serializes its updates (see addTypes).
+	types   atomic.Pointer[graph.KnownTypes]
+	typesMu sync.Mutex
 
 	// scratch holds Apply's working memory between calls (see apply.go).
 	scratch chan *scratch
@@ -148,12 +154,18 @@ func Open(dir string, opts ...Opt) (*Pebble, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
+	types, err := loadTypes(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
 	wo := pebble.Sync
 	if !c.sync {
 		wo = pebble.NoSync
 	}
 	p := &Pebble{db: db, wo: wo, ttl: c.ttl, now: c.now, log: c.logger, sweepKeys: c.sweepKeys, stop: make(chan struct{}),
 		scratch: make(chan *scratch, scratchKept), stalls: st, dir: dir, fs: fs, gate: c.gate, bg: bg}
+	p.types.Store(types)
 	if len(p.ttl) > 0 && c.sweepEvery > 0 {
 		p.swept.Add(1)
 		go p.sweepLoop(c.sweepEvery)
@@ -177,7 +189,12 @@ func checkLayout(db *pebble.DB, log *slog.Logger) error {
 	case layoutVersion:
 		return nil
 	case "1":
-		return migrateLayout1(db, log)
+		if err := migrateLayout1(db, log); err != nil {
+			return err
+		}
+		return migrateLayout2(db, log)
+	case "2":
+		return migrateLayout2(db, log)
 	}
 	return fmt.Errorf("key layout version %q, this build reads %q", version, layoutVersion)
 }
@@ -231,7 +248,7 @@ func migrateLayout1(db *pebble.DB, log *slog.Logger) error {
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("migrate layout: %w", err)
 	}
-	if err := b.Set(layoutKey, []byte(layoutVersion), nil); err != nil {
+	if err := b.Set(layoutKey, []byte("2"), nil); err != nil {
 		return fmt.Errorf("migrate layout: %w", err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -239,6 +256,128 @@ func migrateLayout1(db *pebble.DB, log *slog.Logger) error {
 	}
 	log.Info("store: migrated key layout 1 to 2", "edges", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// migrateLayout2 brings a layout 2 store, which had no 't' keys, to layout
+// 3 by recording the types it holds: node types from the 'n' keys, one
+// seek per type, and edge types and the node types of edge ends from every
+// 'o' key. The types and the new version are written in one synced batch,
+// so a crash part way leaves version 2 and the next open starts over. It
+// runs before the store is handed out, so no write races it.
+func migrateLayout2(db *pebble.DB, log *slog.Logger) error {
+	start := time.Now()
+	log.Info("store: migrating key layout 2 to 3 (a record of the node and edge types); this reads every edge key once")
+	nodeTypes, edgeTypes := map[string]struct{}{}, map[string]struct{}{}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindNode}, UpperBound: []byte{kindNode + 1}})
+	if err != nil {
+		return fmt.Errorf("migrate layout: %w", err)
+	}
+	for valid := it.First(); valid; {
+		t, _, err := decodeComponent(it.Key()[1:])
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("migrate layout: %s: %w", prettyKey(it.Key()), err)
+		}
+		nodeTypes[t] = struct{}{}
+		valid = it.SeekGE(prefixEnd(typePrefix(kindNode, t)))
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("migrate layout: %w", err)
+	}
+	if it, err = db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindOut}, UpperBound: []byte{kindOut + 1}}); err != nil {
+		return fmt.Errorf("migrate layout: %w", err)
+	}
+	var last [3][]byte // raw from type, edge type, to type of the last key
+	n := 0
+	for valid := it.First(); valid; valid = it.Next() {
+		var raw [5][]byte
+		rest := it.Key()[1:]
+		for i := range raw {
+			if raw[i], rest, err = splitComponent(rest); err != nil {
+				it.Close()
+				return fmt.Errorf("migrate layout: %s: %w", prettyKey(it.Key()), err)
+			}
+		}
+		n++
+		for i, c := range [3]int{0, 2, 3} {
+			if bytes.Equal(raw[c], last[i]) {
+				continue
+			}
+			last[i] = append(last[i][:0], raw[c]...)
+			if i == 1 {
+				edgeTypes[unescape(raw[c])] = struct{}{}
+			} else {
+				nodeTypes[unescape(raw[c])] = struct{}{}
+			}
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("migrate layout: %w", err)
+	}
+	b := db.NewBatch()
+	defer b.Close()
+	for t := range nodeTypes {
+		if err := b.Set(typeKey(nil, typeOfNode, t), nil, nil); err != nil {
+			return fmt.Errorf("migrate layout: %w", err)
+		}
+	}
+	for t := range edgeTypes {
+		if err := b.Set(typeKey(nil, typeOfEdge, t), nil, nil); err != nil {
+			return fmt.Errorf("migrate layout: %w", err)
+		}
+	}
+	if err := b.Set(layoutKey, []byte(layoutVersion), nil); err != nil {
+		return fmt.Errorf("migrate layout: %w", err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("migrate layout: %w", err)
+	}
+	log.Info("store: migrated key layout 2 to 3", "node_types", len(nodeTypes), "edge_types", len(edgeTypes),
+		"edges", n, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// loadTypes reads the 't' keys.
+func loadTypes(db *pebble.DB) (*graph.KnownTypes, error) {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindType}, UpperBound: []byte{kindType + 1}})
+	if err != nil {
+		return nil, err
+	}
+	var nodes, edges []string
+	for valid := it.First(); valid; valid = it.Next() {
+		k := it.Key()
+		if len(k) < 2 {
+			it.Close()
+			return nil, fmt.Errorf("%s: %w", prettyKey(k), errBadKey)
+		}
+		t, rest, err := decodeComponent(k[2:])
+		if err != nil || len(rest) != 0 || (k[1] != typeOfNode && k[1] != typeOfEdge) {
+			it.Close()
+			return nil, fmt.Errorf("%s: %w", prettyKey(k), errBadKey)
+		}
+		if k[1] == typeOfNode {
+			nodes = append(nodes, t)
+		} else {
+			edges = append(edges, t)
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, err
+	}
+	return graph.NewKnownTypes(nodes, edges), nil
+}
+
+// KnownTypes returns every node and edge type the store has had an element
+// of (graph.TypeLister): what the 't' keys record, kept in memory, so it
+// costs an atomic load.
+func (p *Pebble) KnownTypes() *graph.KnownTypes { return p.types.Load() }
+
+// addTypes adds types that a committed write recorded. Concurrent callers
+// are serialized so that neither loses the other's types.
+func (p *Pebble) addTypes(nodeTypes, edgeTypes []string) {
+	p.typesMu.Lock()
+	defer p.typesMu.Unlock()
+	p.types.Store(p.types.Load().With(nodeTypes, edgeTypes))
 }
 
 // Close closes the store, first flushing what the write-ahead log holds

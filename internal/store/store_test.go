@@ -386,7 +386,7 @@ func TestOpenRejectsOtherLayouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.db.Set(layoutKey, []byte("3"), pebble.Sync); err != nil {
+	if err := p.db.Set(layoutKey, []byte("99"), pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	p.Close()

@@ -90,6 +90,66 @@ func (Direction) EnumDescriptor() ([]byte, []int) {
 	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{0}
 }
 
+// WarningKind is the kind of a Warning.
+type WarningKind int32
+
+const (
+	// Not sent.
+	WarningKind_WARNING_KIND_UNSPECIFIED WarningKind = 0
+	// A node type the graph has never stored: in a NodeRef, a node type
+	// filter, or an "@type" predicate on nodes.
+	WarningKind_WARNING_KIND_UNKNOWN_NODE_TYPE WarningKind = 1
+	// An edge type the graph has never stored: in an edge type filter or an
+	// "@type" predicate on edges.
+	WarningKind_WARNING_KIND_UNKNOWN_EDGE_TYPE WarningKind = 2
+	// A node the query starts from (or, for ShortestPath, ends at) has no
+	// stored record and no edge refers to it.
+	WarningKind_WARNING_KIND_NODE_NOT_FOUND WarningKind = 3
+)
+
+// Enum value maps for WarningKind.
+var (
+	WarningKind_name = map[int32]string{
+		0: "WARNING_KIND_UNSPECIFIED",
+		1: "WARNING_KIND_UNKNOWN_NODE_TYPE",
+		2: "WARNING_KIND_UNKNOWN_EDGE_TYPE",
+		3: "WARNING_KIND_NODE_NOT_FOUND",
+	}
+	WarningKind_value = map[string]int32{
+		"WARNING_KIND_UNSPECIFIED":       0,
+		"WARNING_KIND_UNKNOWN_NODE_TYPE": 1,
+		"WARNING_KIND_UNKNOWN_EDGE_TYPE": 2,
+		"WARNING_KIND_NODE_NOT_FOUND":    3,
+	}
+)
+
+func (x WarningKind) Enum() *WarningKind {
+	p := new(WarningKind)
+	*p = x
+	return p
+}
+
+func (x WarningKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WarningKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_rdg_v1_graph_proto_enumTypes[1].Descriptor()
+}
+
+func (WarningKind) Type() protoreflect.EnumType {
+	return &file_rdg_v1_graph_proto_enumTypes[1]
+}
+
+func (x WarningKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WarningKind.Descriptor instead.
+func (WarningKind) EnumDescriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{1}
+}
+
 // Op is a predicate's comparison.
 type Op int32
 
@@ -144,11 +204,11 @@ func (x Op) String() string {
 }
 
 func (Op) Descriptor() protoreflect.EnumDescriptor {
-	return file_rdg_v1_graph_proto_enumTypes[1].Descriptor()
+	return file_rdg_v1_graph_proto_enumTypes[2].Descriptor()
 }
 
 func (Op) Type() protoreflect.EnumType {
-	return &file_rdg_v1_graph_proto_enumTypes[1]
+	return &file_rdg_v1_graph_proto_enumTypes[2]
 }
 
 func (x Op) Number() protoreflect.EnumNumber {
@@ -157,7 +217,7 @@ func (x Op) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Op.Descriptor instead.
 func (Op) EnumDescriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{1}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{2}
 }
 
 // TraverseMode says what a traversal returns.
@@ -199,11 +259,11 @@ func (x TraverseMode) String() string {
 }
 
 func (TraverseMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_rdg_v1_graph_proto_enumTypes[2].Descriptor()
+	return file_rdg_v1_graph_proto_enumTypes[3].Descriptor()
 }
 
 func (TraverseMode) Type() protoreflect.EnumType {
-	return &file_rdg_v1_graph_proto_enumTypes[2]
+	return &file_rdg_v1_graph_proto_enumTypes[3]
 }
 
 func (x TraverseMode) Number() protoreflect.EnumNumber {
@@ -212,7 +272,7 @@ func (x TraverseMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TraverseMode.Descriptor instead.
 func (TraverseMode) EnumDescriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{2}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{3}
 }
 
 // Limit names a guard that stopped a query.
@@ -269,11 +329,11 @@ func (x Limit) String() string {
 }
 
 func (Limit) Descriptor() protoreflect.EnumDescriptor {
-	return file_rdg_v1_graph_proto_enumTypes[3].Descriptor()
+	return file_rdg_v1_graph_proto_enumTypes[4].Descriptor()
 }
 
 func (Limit) Type() protoreflect.EnumType {
-	return &file_rdg_v1_graph_proto_enumTypes[3]
+	return &file_rdg_v1_graph_proto_enumTypes[4]
 }
 
 func (x Limit) Number() protoreflect.EnumNumber {
@@ -282,7 +342,7 @@ func (x Limit) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Limit.Descriptor instead.
 func (Limit) EnumDescriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{3}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{4}
 }
 
 // NodeRef identifies a node: its type and its id within that type.
@@ -670,7 +730,11 @@ type GetNodesRequest struct {
 	// The nodes to look up, at most the server's maximum per request (1,000
 	// by default). Every ref must be valid. Asking for the same node twice
 	// returns it once.
-	Refs          []*NodeRef `protobuf:"bytes,1,rep,name=refs,proto3" json:"refs,omitempty"`
+	Refs []*NodeRef `protobuf:"bytes,1,rep,name=refs,proto3" json:"refs,omitempty"`
+	// Refuse a ref of a node type the graph has never stored with
+	// INVALID_ARGUMENT instead of answering with a warning. Nodes that do not
+	// exist are listed in missing either way.
+	Strict        bool `protobuf:"varint,2,opt,name=strict,proto3" json:"strict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -712,13 +776,22 @@ func (x *GetNodesRequest) GetRefs() []*NodeRef {
 	return nil
 }
 
+func (x *GetNodesRequest) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
+}
+
 type GetNodesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The stored nodes among refs, in the order they were asked for.
 	Nodes []*Node `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	// The refs that have no stored node, in the order they were asked for.
 	// Asking for a node that does not exist is not an error.
-	Missing       []*NodeRef `protobuf:"bytes,2,rep,name=missing,proto3" json:"missing,omitempty"`
+	Missing []*NodeRef `protobuf:"bytes,2,rep,name=missing,proto3" json:"missing,omitempty"`
+	// Refs of node types the graph has never stored; see Warning.
+	Warnings      []*Warning `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -767,10 +840,123 @@ func (x *GetNodesResponse) GetMissing() []*NodeRef {
 	return nil
 }
 
+func (x *GetNodesResponse) GetWarnings() []*Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+// Warning says that a valid request probably does not ask what was meant:
+// it names a node or edge type the graph has never stored (a misspelling,
+// a type from another graph, or one whose job has written nothing yet), or
+// starts from a node that does not exist. The query is answered as asked;
+// a request with `strict` set fails instead (INVALID_ARGUMENT for a type,
+// NOT_FOUND for a node) with message as the error's message.
+//
+// Known types are every type the graph has had an element of, including
+// the node types of edge ends without a record of their own, and types
+// whose elements have all expired since. A server whose store cannot list
+// its types checks no types.
+type Warning struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What is wrong.
+	Kind WarningKind `protobuf:"varint,1,opt,name=kind,proto3,enum=rdg.v1.WarningKind" json:"kind,omitempty"`
+	// The request field it is about, as in INVALID_ARGUMENT messages, e.g.
+	// "steps[1].edge_types[0]" or "start[0]".
+	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// The whole warning for people, e.g. `steps[1].edge_types[0]: edge type
+	// "wached" has never been stored; known edge types: watched, used,
+	// has_profile`.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// The unknown type (WARNING_KIND_UNKNOWN_NODE_TYPE and
+	// WARNING_KIND_UNKNOWN_EDGE_TYPE).
+	Type string `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
+	// The known types of that kind, closest spellings of type first (edit
+	// distance), at most 100. Empty when the graph has none yet.
+	KnownTypes []string `protobuf:"bytes,5,rep,name=known_types,json=knownTypes,proto3" json:"known_types,omitempty"`
+	// The node that does not exist (WARNING_KIND_NODE_NOT_FOUND).
+	Node          *NodeRef `protobuf:"bytes,6,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Warning) Reset() {
+	*x = Warning{}
+	mi := &file_rdg_v1_graph_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Warning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Warning) ProtoMessage() {}
+
+func (x *Warning) ProtoReflect() protoreflect.Message {
+	mi := &file_rdg_v1_graph_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Warning.ProtoReflect.Descriptor instead.
+func (*Warning) Descriptor() ([]byte, []int) {
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Warning) GetKind() WarningKind {
+	if x != nil {
+		return x.Kind
+	}
+	return WarningKind_WARNING_KIND_UNSPECIFIED
+}
+
+func (x *Warning) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Warning) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Warning) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Warning) GetKnownTypes() []string {
+	if x != nil {
+		return x.KnownTypes
+	}
+	return nil
+}
+
+func (x *Warning) GetNode() *NodeRef {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
 type NeighborsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The node whose edges to list. Required. A node that does not exist
-	// simply has no neighbours.
+	// has no neighbours, and gets a warning.
 	Node *NodeRef `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
 	// Which edges of the node to follow. Unset means DIRECTION_OUT.
 	Direction Direction `protobuf:"varint,2,opt,name=direction,proto3,enum=rdg.v1.Direction" json:"direction,omitempty"`
@@ -781,9 +967,8 @@ type NeighborsRequest struct {
 	// default (100); a value above the server's maximum (10,000) is lowered to
 	// it.
 	Limit uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
-	// Only neighbours of these node types. Empty means every type. Types are
-	// checked for syntax only: a type nothing has been written with simply
-	// matches nothing.
+	// Only neighbours of these node types. Empty means every type. A type
+	// nothing has been written with matches nothing, and gets a warning.
 	NodeTypes []string `protobuf:"bytes,5,rep,name=node_types,json=nodeTypes,proto3" json:"node_types,omitempty"`
 	// Only edges whose last_seen_ms is at or after since_ms (unix ms).
 	// 0 means no lower bound.
@@ -804,14 +989,17 @@ type NeighborsRequest struct {
 	Cursor string `protobuf:"bytes,8,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// Guards of this query; see QueryLimits. limits.max_results, if set, also
 	// bounds the page size.
-	Limits        *QueryLimits `protobuf:"bytes,9,opt,name=limits,proto3" json:"limits,omitempty"`
+	Limits *QueryLimits `protobuf:"bytes,9,opt,name=limits,proto3" json:"limits,omitempty"`
+	// Fail instead of warning: INVALID_ARGUMENT for a type the graph has
+	// never stored, NOT_FOUND when node does not exist. See Warning.
+	Strict        bool `protobuf:"varint,10,opt,name=strict,proto3" json:"strict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NeighborsRequest) Reset() {
 	*x = NeighborsRequest{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[6]
+	mi := &file_rdg_v1_graph_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +1011,7 @@ func (x *NeighborsRequest) String() string {
 func (*NeighborsRequest) ProtoMessage() {}
 
 func (x *NeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[6]
+	mi := &file_rdg_v1_graph_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +1024,7 @@ func (x *NeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeighborsRequest.ProtoReflect.Descriptor instead.
 func (*NeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{6}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *NeighborsRequest) GetNode() *NodeRef {
@@ -902,6 +1090,13 @@ func (x *NeighborsRequest) GetLimits() *QueryLimits {
 	return nil
 }
 
+func (x *NeighborsRequest) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
+}
+
 // Neighbor is one edge of the asked-for node and the node at its other end.
 type Neighbor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -916,7 +1111,7 @@ type Neighbor struct {
 
 func (x *Neighbor) Reset() {
 	*x = Neighbor{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[7]
+	mi := &file_rdg_v1_graph_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1123,7 @@ func (x *Neighbor) String() string {
 func (*Neighbor) ProtoMessage() {}
 
 func (x *Neighbor) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[7]
+	mi := &file_rdg_v1_graph_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1136,7 @@ func (x *Neighbor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Neighbor.ProtoReflect.Descriptor instead.
 func (*Neighbor) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{7}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Neighbor) GetEdge() *Edge {
@@ -977,14 +1172,18 @@ type NeighborsResponse struct {
 	// LIMIT_MAX_RESULTS means a full page.
 	LimitHit Limit `protobuf:"varint,5,opt,name=limit_hit,json=limitHit,proto3,enum=rdg.v1.Limit" json:"limit_hit,omitempty"`
 	// Elements the query visited (edges examined plus node records read).
-	Visited       uint32 `protobuf:"varint,6,opt,name=visited,proto3" json:"visited,omitempty"`
+	Visited uint32 `protobuf:"varint,6,opt,name=visited,proto3" json:"visited,omitempty"`
+	// Types the graph has never stored among node, edge_types and
+	// node_types, and node itself when it does not exist (checked only when
+	// the first page is empty); see Warning.
+	Warnings      []*Warning `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NeighborsResponse) Reset() {
 	*x = NeighborsResponse{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[8]
+	mi := &file_rdg_v1_graph_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1195,7 @@ func (x *NeighborsResponse) String() string {
 func (*NeighborsResponse) ProtoMessage() {}
 
 func (x *NeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[8]
+	mi := &file_rdg_v1_graph_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1208,7 @@ func (x *NeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeighborsResponse.ProtoReflect.Descriptor instead.
 func (*NeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{8}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NeighborsResponse) GetNeighbors() []*Neighbor {
@@ -1054,6 +1253,13 @@ func (x *NeighborsResponse) GetVisited() uint32 {
 	return 0
 }
 
+func (x *NeighborsResponse) GetWarnings() []*Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 // Step is one hop of a traversal. An edge is followed when it passes every
 // filter of the step: edge type, far node type, time range and predicates.
 type Step struct {
@@ -1082,7 +1288,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[9]
+	mi := &file_rdg_v1_graph_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1300,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[9]
+	mi := &file_rdg_v1_graph_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1313,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{9}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Step) GetDirection() Direction {
@@ -1185,7 +1391,7 @@ type Predicate struct {
 
 func (x *Predicate) Reset() {
 	*x = Predicate{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[10]
+	mi := &file_rdg_v1_graph_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1403,7 @@ func (x *Predicate) String() string {
 func (*Predicate) ProtoMessage() {}
 
 func (x *Predicate) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[10]
+	mi := &file_rdg_v1_graph_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1416,7 @@ func (x *Predicate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Predicate.ProtoReflect.Descriptor instead.
 func (*Predicate) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{10}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Predicate) GetField() string {
@@ -1259,7 +1465,7 @@ type QueryLimits struct {
 
 func (x *QueryLimits) Reset() {
 	*x = QueryLimits{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[11]
+	mi := &file_rdg_v1_graph_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1477,7 @@ func (x *QueryLimits) String() string {
 func (*QueryLimits) ProtoMessage() {}
 
 func (x *QueryLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[11]
+	mi := &file_rdg_v1_graph_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1490,7 @@ func (x *QueryLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryLimits.ProtoReflect.Descriptor instead.
 func (*QueryLimits) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{11}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *QueryLimits) GetMaxVisited() int32 {
@@ -1330,7 +1536,7 @@ type Path struct {
 
 func (x *Path) Reset() {
 	*x = Path{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[12]
+	mi := &file_rdg_v1_graph_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1548,7 @@ func (x *Path) String() string {
 func (*Path) ProtoMessage() {}
 
 func (x *Path) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[12]
+	mi := &file_rdg_v1_graph_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1561,7 @@ func (x *Path) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Path.ProtoReflect.Descriptor instead.
 func (*Path) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{12}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Path) GetNodes() []*Node {
@@ -1397,14 +1603,17 @@ type TraverseRequest struct {
 	// Guards of this query; see QueryLimits. In SUBGRAPH mode
 	// limits.max_results bounds nodes when max_nodes is 0; in PATHS mode it
 	// bounds the paths.
-	Limits        *QueryLimits `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
+	Limits *QueryLimits `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
+	// Fail instead of warning: INVALID_ARGUMENT for a type the graph has
+	// never stored, NOT_FOUND when a start node does not exist. See Warning.
+	Strict        bool `protobuf:"varint,8,opt,name=strict,proto3" json:"strict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TraverseRequest) Reset() {
 	*x = TraverseRequest{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[13]
+	mi := &file_rdg_v1_graph_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1625,7 @@ func (x *TraverseRequest) String() string {
 func (*TraverseRequest) ProtoMessage() {}
 
 func (x *TraverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[13]
+	mi := &file_rdg_v1_graph_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1638,7 @@ func (x *TraverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraverseRequest.ProtoReflect.Descriptor instead.
 func (*TraverseRequest) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{13}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TraverseRequest) GetStart() []*NodeRef {
@@ -1481,6 +1690,13 @@ func (x *TraverseRequest) GetLimits() *QueryLimits {
 	return nil
 }
 
+func (x *TraverseRequest) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
+}
+
 type TraverseResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Every node reached, each once, in breadth-first order: start nodes,
@@ -1507,14 +1723,19 @@ type TraverseResponse struct {
 	// The limit that cut the traversal short, LIMIT_UNSPECIFIED if none.
 	LimitHit Limit `protobuf:"varint,7,opt,name=limit_hit,json=limitHit,proto3,enum=rdg.v1.Limit" json:"limit_hit,omitempty"`
 	// Elements the query visited (edges examined plus node records read).
-	Visited       uint32 `protobuf:"varint,8,opt,name=visited,proto3" json:"visited,omitempty"`
+	Visited uint32 `protobuf:"varint,8,opt,name=visited,proto3" json:"visited,omitempty"`
+	// Types the graph has never stored among start and steps (edge_types,
+	// node_types, "@type" predicates), and start nodes that do not exist
+	// (which are still returned at depth 0, with only type and id); see
+	// Warning.
+	Warnings      []*Warning `protobuf:"bytes,9,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TraverseResponse) Reset() {
 	*x = TraverseResponse{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[14]
+	mi := &file_rdg_v1_graph_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1526,7 +1747,7 @@ func (x *TraverseResponse) String() string {
 func (*TraverseResponse) ProtoMessage() {}
 
 func (x *TraverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[14]
+	mi := &file_rdg_v1_graph_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1760,7 @@ func (x *TraverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraverseResponse.ProtoReflect.Descriptor instead.
 func (*TraverseResponse) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{14}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TraverseResponse) GetNodes() []*Node {
@@ -1598,6 +1819,13 @@ func (x *TraverseResponse) GetVisited() uint32 {
 	return 0
 }
 
+func (x *TraverseResponse) GetWarnings() []*Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 type ShortestPathRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Where the path starts. Required.
@@ -1613,14 +1841,17 @@ type ShortestPathRequest struct {
 	// (6); more than its maximum (20) is refused.
 	MaxDepth uint32 `protobuf:"varint,5,opt,name=max_depth,json=maxDepth,proto3" json:"max_depth,omitempty"`
 	// Guards; see QueryLimits (max_results does not apply).
-	Limits        *QueryLimits `protobuf:"bytes,6,opt,name=limits,proto3" json:"limits,omitempty"`
+	Limits *QueryLimits `protobuf:"bytes,6,opt,name=limits,proto3" json:"limits,omitempty"`
+	// Fail instead of warning: INVALID_ARGUMENT for a type the graph has
+	// never stored, NOT_FOUND when from or to does not exist. See Warning.
+	Strict        bool `protobuf:"varint,7,opt,name=strict,proto3" json:"strict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ShortestPathRequest) Reset() {
 	*x = ShortestPathRequest{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[15]
+	mi := &file_rdg_v1_graph_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1863,7 @@ func (x *ShortestPathRequest) String() string {
 func (*ShortestPathRequest) ProtoMessage() {}
 
 func (x *ShortestPathRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[15]
+	mi := &file_rdg_v1_graph_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1876,7 @@ func (x *ShortestPathRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortestPathRequest.ProtoReflect.Descriptor instead.
 func (*ShortestPathRequest) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{15}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ShortestPathRequest) GetFrom() *NodeRef {
@@ -1690,6 +1921,13 @@ func (x *ShortestPathRequest) GetLimits() *QueryLimits {
 	return nil
 }
 
+func (x *ShortestPathRequest) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
+}
+
 type ShortestPathResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// True when a path was found.
@@ -1705,14 +1943,18 @@ type ShortestPathResponse struct {
 	// The limit that stopped the search, LIMIT_UNSPECIFIED if none.
 	LimitHit Limit `protobuf:"varint,4,opt,name=limit_hit,json=limitHit,proto3,enum=rdg.v1.Limit" json:"limit_hit,omitempty"`
 	// Elements the query visited (edges examined plus node records read).
-	Visited       uint32 `protobuf:"varint,5,opt,name=visited,proto3" json:"visited,omitempty"`
+	Visited uint32 `protobuf:"varint,5,opt,name=visited,proto3" json:"visited,omitempty"`
+	// Types the graph has never stored among from, to and edge_types, and
+	// from or to when it does not exist (checked only when no path was
+	// found); see Warning.
+	Warnings      []*Warning `protobuf:"bytes,6,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ShortestPathResponse) Reset() {
 	*x = ShortestPathResponse{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[16]
+	mi := &file_rdg_v1_graph_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +1966,7 @@ func (x *ShortestPathResponse) String() string {
 func (*ShortestPathResponse) ProtoMessage() {}
 
 func (x *ShortestPathResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[16]
+	mi := &file_rdg_v1_graph_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +1979,7 @@ func (x *ShortestPathResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortestPathResponse.ProtoReflect.Descriptor instead.
 func (*ShortestPathResponse) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{16}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ShortestPathResponse) GetFound() bool {
@@ -1775,6 +2017,13 @@ func (x *ShortestPathResponse) GetVisited() uint32 {
 	return 0
 }
 
+func (x *ShortestPathResponse) GetWarnings() []*Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 type ConnectedGroupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The node whose group to find. Required.
@@ -1787,14 +2036,17 @@ type ConnectedGroupRequest struct {
 	// lowered.
 	Limit uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Guards; see QueryLimits.
-	Limits        *QueryLimits `protobuf:"bytes,4,opt,name=limits,proto3" json:"limits,omitempty"`
+	Limits *QueryLimits `protobuf:"bytes,4,opt,name=limits,proto3" json:"limits,omitempty"`
+	// Fail instead of warning: INVALID_ARGUMENT for a type the graph has
+	// never stored, NOT_FOUND when node does not exist. See Warning.
+	Strict        bool `protobuf:"varint,5,opt,name=strict,proto3" json:"strict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConnectedGroupRequest) Reset() {
 	*x = ConnectedGroupRequest{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[17]
+	mi := &file_rdg_v1_graph_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +2058,7 @@ func (x *ConnectedGroupRequest) String() string {
 func (*ConnectedGroupRequest) ProtoMessage() {}
 
 func (x *ConnectedGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[17]
+	mi := &file_rdg_v1_graph_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +2071,7 @@ func (x *ConnectedGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectedGroupRequest.ProtoReflect.Descriptor instead.
 func (*ConnectedGroupRequest) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{17}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ConnectedGroupRequest) GetNode() *NodeRef {
@@ -1850,6 +2102,13 @@ func (x *ConnectedGroupRequest) GetLimits() *QueryLimits {
 	return nil
 }
 
+func (x *ConnectedGroupRequest) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
+}
+
 type ConnectedGroupResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The group's nodes in breadth-first order from node, which comes first.
@@ -1866,14 +2125,17 @@ type ConnectedGroupResponse struct {
 	// The limit that stopped the search, LIMIT_UNSPECIFIED if none.
 	LimitHit Limit `protobuf:"varint,5,opt,name=limit_hit,json=limitHit,proto3,enum=rdg.v1.Limit" json:"limit_hit,omitempty"`
 	// Elements the query visited (edges examined plus node records read).
-	Visited       uint32 `protobuf:"varint,6,opt,name=visited,proto3" json:"visited,omitempty"`
+	Visited uint32 `protobuf:"varint,6,opt,name=visited,proto3" json:"visited,omitempty"`
+	// Types the graph has never stored among node and edge_types, and node
+	// itself when it does not exist; see Warning.
+	Warnings      []*Warning `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConnectedGroupResponse) Reset() {
 	*x = ConnectedGroupResponse{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[18]
+	mi := &file_rdg_v1_graph_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +2147,7 @@ func (x *ConnectedGroupResponse) String() string {
 func (*ConnectedGroupResponse) ProtoMessage() {}
 
 func (x *ConnectedGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[18]
+	mi := &file_rdg_v1_graph_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +2160,7 @@ func (x *ConnectedGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectedGroupResponse.ProtoReflect.Descriptor instead.
 func (*ConnectedGroupResponse) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{18}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConnectedGroupResponse) GetNodes() []*Node {
@@ -1943,6 +2205,13 @@ func (x *ConnectedGroupResponse) GetVisited() uint32 {
 	return 0
 }
 
+func (x *ConnectedGroupResponse) GetWarnings() []*Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 type StatsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many highest-degree nodes to report per node type. 0 means the
@@ -1950,14 +2219,17 @@ type StatsRequest struct {
 	TopK uint32 `protobuf:"varint,1,opt,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
 	// Report highest-degree nodes only for these node types. Empty means
 	// every node type.
-	NodeTypes     []string `protobuf:"bytes,2,rep,name=node_types,json=nodeTypes,proto3" json:"node_types,omitempty"`
+	NodeTypes []string `protobuf:"bytes,2,rep,name=node_types,json=nodeTypes,proto3" json:"node_types,omitempty"`
+	// Refuse a node type the graph has never stored with INVALID_ARGUMENT
+	// instead of answering with a warning.
+	Strict        bool `protobuf:"varint,3,opt,name=strict,proto3" json:"strict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[19]
+	mi := &file_rdg_v1_graph_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1969,7 +2241,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[19]
+	mi := &file_rdg_v1_graph_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1982,7 +2254,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{19}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StatsRequest) GetTopK() uint32 {
@@ -1999,6 +2271,13 @@ func (x *StatsRequest) GetNodeTypes() []string {
 	return nil
 }
 
+func (x *StatsRequest) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
+}
+
 // TypeCount is the number of live elements of one type.
 type TypeCount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2012,7 +2291,7 @@ type TypeCount struct {
 
 func (x *TypeCount) Reset() {
 	*x = TypeCount{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[20]
+	mi := &file_rdg_v1_graph_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2303,7 @@ func (x *TypeCount) String() string {
 func (*TypeCount) ProtoMessage() {}
 
 func (x *TypeCount) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[20]
+	mi := &file_rdg_v1_graph_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2316,7 @@ func (x *TypeCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeCount.ProtoReflect.Descriptor instead.
 func (*TypeCount) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{20}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TypeCount) GetType() string {
@@ -2071,7 +2350,7 @@ type NodeDegree struct {
 
 func (x *NodeDegree) Reset() {
 	*x = NodeDegree{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[21]
+	mi := &file_rdg_v1_graph_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2083,7 +2362,7 @@ func (x *NodeDegree) String() string {
 func (*NodeDegree) ProtoMessage() {}
 
 func (x *NodeDegree) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[21]
+	mi := &file_rdg_v1_graph_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2096,7 +2375,7 @@ func (x *NodeDegree) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDegree.ProtoReflect.Descriptor instead.
 func (*NodeDegree) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{21}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NodeDegree) GetNode() *NodeRef {
@@ -2141,7 +2420,7 @@ type TopDegree struct {
 
 func (x *TopDegree) Reset() {
 	*x = TopDegree{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[22]
+	mi := &file_rdg_v1_graph_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2153,7 +2432,7 @@ func (x *TopDegree) String() string {
 func (*TopDegree) ProtoMessage() {}
 
 func (x *TopDegree) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[22]
+	mi := &file_rdg_v1_graph_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2166,7 +2445,7 @@ func (x *TopDegree) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopDegree.ProtoReflect.Descriptor instead.
 func (*TopDegree) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{22}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TopDegree) GetNodeType() string {
@@ -2199,14 +2478,16 @@ type StatsResponse struct {
 	// lists are then empty); asking again later gets the scan's result.
 	Partial bool `protobuf:"varint,5,opt,name=partial,proto3" json:"partial,omitempty"`
 	// LIMIT_DEADLINE when partial.
-	LimitHit      Limit `protobuf:"varint,6,opt,name=limit_hit,json=limitHit,proto3,enum=rdg.v1.Limit" json:"limit_hit,omitempty"`
+	LimitHit Limit `protobuf:"varint,6,opt,name=limit_hit,json=limitHit,proto3,enum=rdg.v1.Limit" json:"limit_hit,omitempty"`
+	// Node types the graph has never stored among node_types; see Warning.
+	Warnings      []*Warning `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_rdg_v1_graph_proto_msgTypes[23]
+	mi := &file_rdg_v1_graph_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2499,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_rdg_v1_graph_proto_msgTypes[23]
+	mi := &file_rdg_v1_graph_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2512,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{23}
+	return file_rdg_v1_graph_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StatsResponse) GetNodeTypes() []*TypeCount {
@@ -2276,6 +2557,13 @@ func (x *StatsResponse) GetLimitHit() Limit {
 	return Limit_LIMIT_UNSPECIFIED
 }
 
+func (x *StatsResponse) GetWarnings() []*Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 var File_rdg_v1_graph_proto protoreflect.FileDescriptor
 
 const file_rdg_v1_graph_proto_rawDesc = "" +
@@ -2315,12 +2603,22 @@ const file_rdg_v1_graph_proto_rawDesc = "" +
 	"\n" +
 	"PropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12#\n" +
-	"\x05value\x18\x02 \x01(\v2\r.rdg.v1.ValueR\x05value:\x028\x01\"6\n" +
+	"\x05value\x18\x02 \x01(\v2\r.rdg.v1.ValueR\x05value:\x028\x01\"N\n" +
 	"\x0fGetNodesRequest\x12#\n" +
-	"\x04refs\x18\x01 \x03(\v2\x0f.rdg.v1.NodeRefR\x04refs\"a\n" +
+	"\x04refs\x18\x01 \x03(\v2\x0f.rdg.v1.NodeRefR\x04refs\x12\x16\n" +
+	"\x06strict\x18\x02 \x01(\bR\x06strict\"\x8e\x01\n" +
 	"\x10GetNodesResponse\x12\"\n" +
 	"\x05nodes\x18\x01 \x03(\v2\f.rdg.v1.NodeR\x05nodes\x12)\n" +
-	"\amissing\x18\x02 \x03(\v2\x0f.rdg.v1.NodeRefR\amissing\"\xb7\x02\n" +
+	"\amissing\x18\x02 \x03(\v2\x0f.rdg.v1.NodeRefR\amissing\x12+\n" +
+	"\bwarnings\x18\x03 \x03(\v2\x0f.rdg.v1.WarningR\bwarnings\"\xbc\x01\n" +
+	"\aWarning\x12'\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x13.rdg.v1.WarningKindR\x04kind\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x12\n" +
+	"\x04type\x18\x04 \x01(\tR\x04type\x12\x1f\n" +
+	"\vknown_types\x18\x05 \x03(\tR\n" +
+	"knownTypes\x12#\n" +
+	"\x04node\x18\x06 \x01(\v2\x0f.rdg.v1.NodeRefR\x04node\"\xcf\x02\n" +
 	"\x10NeighborsRequest\x12#\n" +
 	"\x04node\x18\x01 \x01(\v2\x0f.rdg.v1.NodeRefR\x04node\x12/\n" +
 	"\tdirection\x18\x02 \x01(\x0e2\x11.rdg.v1.DirectionR\tdirection\x12\x1d\n" +
@@ -2332,10 +2630,12 @@ const file_rdg_v1_graph_proto_rawDesc = "" +
 	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\x12\x19\n" +
 	"\buntil_ms\x18\a \x01(\x03R\auntilMs\x12\x16\n" +
 	"\x06cursor\x18\b \x01(\tR\x06cursor\x12+\n" +
-	"\x06limits\x18\t \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\"N\n" +
+	"\x06limits\x18\t \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\x12\x16\n" +
+	"\x06strict\x18\n" +
+	" \x01(\bR\x06strict\"N\n" +
 	"\bNeighbor\x12 \n" +
 	"\x04edge\x18\x01 \x01(\v2\f.rdg.v1.EdgeR\x04edge\x12 \n" +
-	"\x04node\x18\x02 \x01(\v2\f.rdg.v1.NodeR\x04node\"\xe2\x01\n" +
+	"\x04node\x18\x02 \x01(\v2\f.rdg.v1.NodeR\x04node\"\x8f\x02\n" +
 	"\x11NeighborsResponse\x12.\n" +
 	"\tneighbors\x18\x01 \x03(\v2\x10.rdg.v1.NeighborR\tneighbors\x12\x1c\n" +
 	"\ttruncated\x18\x02 \x01(\bR\ttruncated\x12\x1f\n" +
@@ -2343,7 +2643,8 @@ const file_rdg_v1_graph_proto_rawDesc = "" +
 	"nextCursor\x12\x18\n" +
 	"\apartial\x18\x04 \x01(\bR\apartial\x12*\n" +
 	"\tlimit_hit\x18\x05 \x01(\x0e2\r.rdg.v1.LimitR\blimitHit\x12\x18\n" +
-	"\avisited\x18\x06 \x01(\rR\avisited\"\xa3\x02\n" +
+	"\avisited\x18\x06 \x01(\rR\avisited\x12+\n" +
+	"\bwarnings\x18\a \x03(\v2\x0f.rdg.v1.WarningR\bwarnings\"\xa3\x02\n" +
 	"\x04Step\x12/\n" +
 	"\tdirection\x18\x01 \x01(\x0e2\x11.rdg.v1.DirectionR\tdirection\x12\x1d\n" +
 	"\n" +
@@ -2370,7 +2671,7 @@ const file_rdg_v1_graph_proto_rawDesc = "" +
 	"deadlineMs\"N\n" +
 	"\x04Path\x12\"\n" +
 	"\x05nodes\x18\x01 \x03(\v2\f.rdg.v1.NodeR\x05nodes\x12\"\n" +
-	"\x05edges\x18\x02 \x03(\v2\f.rdg.v1.EdgeR\x05edges\"\x83\x02\n" +
+	"\x05edges\x18\x02 \x03(\v2\f.rdg.v1.EdgeR\x05edges\"\x9b\x02\n" +
 	"\x0fTraverseRequest\x12%\n" +
 	"\x05start\x18\x01 \x03(\v2\x0f.rdg.v1.NodeRefR\x05start\x12\"\n" +
 	"\x05steps\x18\x02 \x03(\v2\f.rdg.v1.StepR\x05steps\x12\x14\n" +
@@ -2378,7 +2679,8 @@ const file_rdg_v1_graph_proto_rawDesc = "" +
 	"\tmax_nodes\x18\x04 \x01(\rR\bmaxNodes\x12\x1b\n" +
 	"\tmax_edges\x18\x05 \x01(\rR\bmaxEdges\x12(\n" +
 	"\x04mode\x18\x06 \x01(\x0e2\x14.rdg.v1.TraverseModeR\x04mode\x12+\n" +
-	"\x06limits\x18\a \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\"\x94\x02\n" +
+	"\x06limits\x18\a \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\x12\x16\n" +
+	"\x06strict\x18\b \x01(\bR\x06strict\"\xc1\x02\n" +
 	"\x10TraverseResponse\x12\"\n" +
 	"\x05nodes\x18\x01 \x03(\v2\f.rdg.v1.NodeR\x05nodes\x12\x16\n" +
 	"\x06depths\x18\x02 \x03(\rR\x06depths\x12\"\n" +
@@ -2387,7 +2689,8 @@ const file_rdg_v1_graph_proto_rawDesc = "" +
 	"\x05paths\x18\x05 \x03(\v2\f.rdg.v1.PathR\x05paths\x12\x18\n" +
 	"\apartial\x18\x06 \x01(\bR\apartial\x12*\n" +
 	"\tlimit_hit\x18\a \x01(\x0e2\r.rdg.v1.LimitR\blimitHit\x12\x18\n" +
-	"\avisited\x18\b \x01(\rR\avisited\"\xf5\x01\n" +
+	"\avisited\x18\b \x01(\rR\avisited\x12+\n" +
+	"\bwarnings\x18\t \x03(\v2\x0f.rdg.v1.WarningR\bwarnings\"\x8d\x02\n" +
 	"\x13ShortestPathRequest\x12#\n" +
 	"\x04from\x18\x01 \x01(\v2\x0f.rdg.v1.NodeRefR\x04from\x12\x1f\n" +
 	"\x02to\x18\x02 \x01(\v2\x0f.rdg.v1.NodeRefR\x02to\x12/\n" +
@@ -2395,30 +2698,35 @@ const file_rdg_v1_graph_proto_rawDesc = "" +
 	"\n" +
 	"edge_types\x18\x04 \x03(\tR\tedgeTypes\x12\x1b\n" +
 	"\tmax_depth\x18\x05 \x01(\rR\bmaxDepth\x12+\n" +
-	"\x06limits\x18\x06 \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\"\xae\x01\n" +
+	"\x06limits\x18\x06 \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\x12\x16\n" +
+	"\x06strict\x18\a \x01(\bR\x06strict\"\xdb\x01\n" +
 	"\x14ShortestPathResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12 \n" +
 	"\x04path\x18\x02 \x01(\v2\f.rdg.v1.PathR\x04path\x12\x18\n" +
 	"\apartial\x18\x03 \x01(\bR\apartial\x12*\n" +
 	"\tlimit_hit\x18\x04 \x01(\x0e2\r.rdg.v1.LimitR\blimitHit\x12\x18\n" +
-	"\avisited\x18\x05 \x01(\rR\avisited\"\x9e\x01\n" +
+	"\avisited\x18\x05 \x01(\rR\avisited\x12+\n" +
+	"\bwarnings\x18\x06 \x03(\v2\x0f.rdg.v1.WarningR\bwarnings\"\xb6\x01\n" +
 	"\x15ConnectedGroupRequest\x12#\n" +
 	"\x04node\x18\x01 \x01(\v2\x0f.rdg.v1.NodeRefR\x04node\x12\x1d\n" +
 	"\n" +
 	"edge_types\x18\x02 \x03(\tR\tedgeTypes\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\x12+\n" +
-	"\x06limits\x18\x04 \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\"\xd4\x01\n" +
+	"\x06limits\x18\x04 \x01(\v2\x13.rdg.v1.QueryLimitsR\x06limits\x12\x16\n" +
+	"\x06strict\x18\x05 \x01(\bR\x06strict\"\x81\x02\n" +
 	"\x16ConnectedGroupResponse\x12\"\n" +
 	"\x05nodes\x18\x01 \x03(\v2\f.rdg.v1.NodeR\x05nodes\x12\"\n" +
 	"\x05edges\x18\x02 \x03(\v2\f.rdg.v1.EdgeR\x05edges\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\rR\x04size\x12\x18\n" +
 	"\apartial\x18\x04 \x01(\bR\apartial\x12*\n" +
 	"\tlimit_hit\x18\x05 \x01(\x0e2\r.rdg.v1.LimitR\blimitHit\x12\x18\n" +
-	"\avisited\x18\x06 \x01(\rR\avisited\"B\n" +
+	"\avisited\x18\x06 \x01(\rR\avisited\x12+\n" +
+	"\bwarnings\x18\a \x03(\v2\x0f.rdg.v1.WarningR\bwarnings\"Z\n" +
 	"\fStatsRequest\x12\x13\n" +
 	"\x05top_k\x18\x01 \x01(\rR\x04topK\x12\x1d\n" +
 	"\n" +
-	"node_types\x18\x02 \x03(\tR\tnodeTypes\"5\n" +
+	"node_types\x18\x02 \x03(\tR\tnodeTypes\x12\x16\n" +
+	"\x06strict\x18\x03 \x01(\bR\x06strict\"5\n" +
 	"\tTypeCount\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\"\x85\x01\n" +
@@ -2431,7 +2739,7 @@ const file_rdg_v1_graph_proto_rawDesc = "" +
 	"\tin_degree\x18\x04 \x01(\x03R\binDegree\"R\n" +
 	"\tTopDegree\x12\x1b\n" +
 	"\tnode_type\x18\x01 \x01(\tR\bnodeType\x12(\n" +
-	"\x05nodes\x18\x02 \x03(\v2\x12.rdg.v1.NodeDegreeR\x05nodes\"\x91\x02\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x12.rdg.v1.NodeDegreeR\x05nodes\"\xbe\x02\n" +
 	"\rStatsResponse\x120\n" +
 	"\n" +
 	"node_types\x18\x01 \x03(\v2\x11.rdg.v1.TypeCountR\tnodeTypes\x120\n" +
@@ -2441,12 +2749,18 @@ const file_rdg_v1_graph_proto_rawDesc = "" +
 	"top_degree\x18\x03 \x03(\v2\x11.rdg.v1.TopDegreeR\ttopDegree\x12$\n" +
 	"\x0ecomputed_at_ms\x18\x04 \x01(\x03R\fcomputedAtMs\x12\x18\n" +
 	"\apartial\x18\x05 \x01(\bR\apartial\x12*\n" +
-	"\tlimit_hit\x18\x06 \x01(\x0e2\r.rdg.v1.LimitR\blimitHit*_\n" +
+	"\tlimit_hit\x18\x06 \x01(\x0e2\r.rdg.v1.LimitR\blimitHit\x12+\n" +
+	"\bwarnings\x18\a \x03(\v2\x0f.rdg.v1.WarningR\bwarnings*_\n" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rDIRECTION_OUT\x10\x01\x12\x10\n" +
 	"\fDIRECTION_IN\x10\x02\x12\x12\n" +
-	"\x0eDIRECTION_BOTH\x10\x03*Z\n" +
+	"\x0eDIRECTION_BOTH\x10\x03*\x94\x01\n" +
+	"\vWarningKind\x12\x1c\n" +
+	"\x18WARNING_KIND_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eWARNING_KIND_UNKNOWN_NODE_TYPE\x10\x01\x12\"\n" +
+	"\x1eWARNING_KIND_UNKNOWN_EDGE_TYPE\x10\x02\x12\x1f\n" +
+	"\x1bWARNING_KIND_NODE_NOT_FOUND\x10\x03*Z\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05OP_EQ\x10\x01\x12\t\n" +
@@ -2486,106 +2800,116 @@ func file_rdg_v1_graph_proto_rawDescGZIP() []byte {
 	return file_rdg_v1_graph_proto_rawDescData
 }
 
-var file_rdg_v1_graph_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_rdg_v1_graph_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_rdg_v1_graph_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_rdg_v1_graph_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_rdg_v1_graph_proto_goTypes = []any{
 	(Direction)(0),                 // 0: rdg.v1.Direction
-	(Op)(0),                        // 1: rdg.v1.Op
-	(TraverseMode)(0),              // 2: rdg.v1.TraverseMode
-	(Limit)(0),                     // 3: rdg.v1.Limit
-	(*NodeRef)(nil),                // 4: rdg.v1.NodeRef
-	(*Value)(nil),                  // 5: rdg.v1.Value
-	(*Node)(nil),                   // 6: rdg.v1.Node
-	(*Edge)(nil),                   // 7: rdg.v1.Edge
-	(*GetNodesRequest)(nil),        // 8: rdg.v1.GetNodesRequest
-	(*GetNodesResponse)(nil),       // 9: rdg.v1.GetNodesResponse
-	(*NeighborsRequest)(nil),       // 10: rdg.v1.NeighborsRequest
-	(*Neighbor)(nil),               // 11: rdg.v1.Neighbor
-	(*NeighborsResponse)(nil),      // 12: rdg.v1.NeighborsResponse
-	(*Step)(nil),                   // 13: rdg.v1.Step
-	(*Predicate)(nil),              // 14: rdg.v1.Predicate
-	(*QueryLimits)(nil),            // 15: rdg.v1.QueryLimits
-	(*Path)(nil),                   // 16: rdg.v1.Path
-	(*TraverseRequest)(nil),        // 17: rdg.v1.TraverseRequest
-	(*TraverseResponse)(nil),       // 18: rdg.v1.TraverseResponse
-	(*ShortestPathRequest)(nil),    // 19: rdg.v1.ShortestPathRequest
-	(*ShortestPathResponse)(nil),   // 20: rdg.v1.ShortestPathResponse
-	(*ConnectedGroupRequest)(nil),  // 21: rdg.v1.ConnectedGroupRequest
-	(*ConnectedGroupResponse)(nil), // 22: rdg.v1.ConnectedGroupResponse
-	(*StatsRequest)(nil),           // 23: rdg.v1.StatsRequest
-	(*TypeCount)(nil),              // 24: rdg.v1.TypeCount
-	(*NodeDegree)(nil),             // 25: rdg.v1.NodeDegree
-	(*TopDegree)(nil),              // 26: rdg.v1.TopDegree
-	(*StatsResponse)(nil),          // 27: rdg.v1.StatsResponse
-	nil,                            // 28: rdg.v1.Node.PropsEntry
-	nil,                            // 29: rdg.v1.Edge.PropsEntry
+	(WarningKind)(0),               // 1: rdg.v1.WarningKind
+	(Op)(0),                        // 2: rdg.v1.Op
+	(TraverseMode)(0),              // 3: rdg.v1.TraverseMode
+	(Limit)(0),                     // 4: rdg.v1.Limit
+	(*NodeRef)(nil),                // 5: rdg.v1.NodeRef
+	(*Value)(nil),                  // 6: rdg.v1.Value
+	(*Node)(nil),                   // 7: rdg.v1.Node
+	(*Edge)(nil),                   // 8: rdg.v1.Edge
+	(*GetNodesRequest)(nil),        // 9: rdg.v1.GetNodesRequest
+	(*GetNodesResponse)(nil),       // 10: rdg.v1.GetNodesResponse
+	(*Warning)(nil),                // 11: rdg.v1.Warning
+	(*NeighborsRequest)(nil),       // 12: rdg.v1.NeighborsRequest
+	(*Neighbor)(nil),               // 13: rdg.v1.Neighbor
+	(*NeighborsResponse)(nil),      // 14: rdg.v1.NeighborsResponse
+	(*Step)(nil),                   // 15: rdg.v1.Step
+	(*Predicate)(nil),              // 16: rdg.v1.Predicate
+	(*QueryLimits)(nil),            // 17: rdg.v1.QueryLimits
+	(*Path)(nil),                   // 18: rdg.v1.Path
+	(*TraverseRequest)(nil),        // 19: rdg.v1.TraverseRequest
+	(*TraverseResponse)(nil),       // 20: rdg.v1.TraverseResponse
+	(*ShortestPathRequest)(nil),    // 21: rdg.v1.ShortestPathRequest
+	(*ShortestPathResponse)(nil),   // 22: rdg.v1.ShortestPathResponse
+	(*ConnectedGroupRequest)(nil),  // 23: rdg.v1.ConnectedGroupRequest
+	(*ConnectedGroupResponse)(nil), // 24: rdg.v1.ConnectedGroupResponse
+	(*StatsRequest)(nil),           // 25: rdg.v1.StatsRequest
+	(*TypeCount)(nil),              // 26: rdg.v1.TypeCount
+	(*NodeDegree)(nil),             // 27: rdg.v1.NodeDegree
+	(*TopDegree)(nil),              // 28: rdg.v1.TopDegree
+	(*StatsResponse)(nil),          // 29: rdg.v1.StatsResponse
+	nil,                            // 30: rdg.v1.Node.PropsEntry
+	nil,                            // 31: rdg.v1.Edge.PropsEntry
 }
 var file_rdg_v1_graph_proto_depIdxs = []int32{
-	28, // 0: rdg.v1.Node.props:type_name -> rdg.v1.Node.PropsEntry
-	4,  // 1: rdg.v1.Edge.from:type_name -> rdg.v1.NodeRef
-	4,  // 2: rdg.v1.Edge.to:type_name -> rdg.v1.NodeRef
-	29, // 3: rdg.v1.Edge.props:type_name -> rdg.v1.Edge.PropsEntry
-	4,  // 4: rdg.v1.GetNodesRequest.refs:type_name -> rdg.v1.NodeRef
-	6,  // 5: rdg.v1.GetNodesResponse.nodes:type_name -> rdg.v1.Node
-	4,  // 6: rdg.v1.GetNodesResponse.missing:type_name -> rdg.v1.NodeRef
-	4,  // 7: rdg.v1.NeighborsRequest.node:type_name -> rdg.v1.NodeRef
-	0,  // 8: rdg.v1.NeighborsRequest.direction:type_name -> rdg.v1.Direction
-	15, // 9: rdg.v1.NeighborsRequest.limits:type_name -> rdg.v1.QueryLimits
-	7,  // 10: rdg.v1.Neighbor.edge:type_name -> rdg.v1.Edge
-	6,  // 11: rdg.v1.Neighbor.node:type_name -> rdg.v1.Node
-	11, // 12: rdg.v1.NeighborsResponse.neighbors:type_name -> rdg.v1.Neighbor
-	3,  // 13: rdg.v1.NeighborsResponse.limit_hit:type_name -> rdg.v1.Limit
-	0,  // 14: rdg.v1.Step.direction:type_name -> rdg.v1.Direction
-	14, // 15: rdg.v1.Step.node_predicates:type_name -> rdg.v1.Predicate
-	14, // 16: rdg.v1.Step.edge_predicates:type_name -> rdg.v1.Predicate
-	1,  // 17: rdg.v1.Predicate.op:type_name -> rdg.v1.Op
-	5,  // 18: rdg.v1.Predicate.value:type_name -> rdg.v1.Value
-	6,  // 19: rdg.v1.Path.nodes:type_name -> rdg.v1.Node
-	7,  // 20: rdg.v1.Path.edges:type_name -> rdg.v1.Edge
-	4,  // 21: rdg.v1.TraverseRequest.start:type_name -> rdg.v1.NodeRef
-	13, // 22: rdg.v1.TraverseRequest.steps:type_name -> rdg.v1.Step
-	2,  // 23: rdg.v1.TraverseRequest.mode:type_name -> rdg.v1.TraverseMode
-	15, // 24: rdg.v1.TraverseRequest.limits:type_name -> rdg.v1.QueryLimits
-	6,  // 25: rdg.v1.TraverseResponse.nodes:type_name -> rdg.v1.Node
-	7,  // 26: rdg.v1.TraverseResponse.edges:type_name -> rdg.v1.Edge
-	16, // 27: rdg.v1.TraverseResponse.paths:type_name -> rdg.v1.Path
-	3,  // 28: rdg.v1.TraverseResponse.limit_hit:type_name -> rdg.v1.Limit
-	4,  // 29: rdg.v1.ShortestPathRequest.from:type_name -> rdg.v1.NodeRef
-	4,  // 30: rdg.v1.ShortestPathRequest.to:type_name -> rdg.v1.NodeRef
-	0,  // 31: rdg.v1.ShortestPathRequest.direction:type_name -> rdg.v1.Direction
-	15, // 32: rdg.v1.ShortestPathRequest.limits:type_name -> rdg.v1.QueryLimits
-	16, // 33: rdg.v1.ShortestPathResponse.path:type_name -> rdg.v1.Path
-	3,  // 34: rdg.v1.ShortestPathResponse.limit_hit:type_name -> rdg.v1.Limit
-	4,  // 35: rdg.v1.ConnectedGroupRequest.node:type_name -> rdg.v1.NodeRef
-	15, // 36: rdg.v1.ConnectedGroupRequest.limits:type_name -> rdg.v1.QueryLimits
-	6,  // 37: rdg.v1.ConnectedGroupResponse.nodes:type_name -> rdg.v1.Node
-	7,  // 38: rdg.v1.ConnectedGroupResponse.edges:type_name -> rdg.v1.Edge
-	3,  // 39: rdg.v1.ConnectedGroupResponse.limit_hit:type_name -> rdg.v1.Limit
-	4,  // 40: rdg.v1.NodeDegree.node:type_name -> rdg.v1.NodeRef
-	25, // 41: rdg.v1.TopDegree.nodes:type_name -> rdg.v1.NodeDegree
-	24, // 42: rdg.v1.StatsResponse.node_types:type_name -> rdg.v1.TypeCount
-	24, // 43: rdg.v1.StatsResponse.edge_types:type_name -> rdg.v1.TypeCount
-	26, // 44: rdg.v1.StatsResponse.top_degree:type_name -> rdg.v1.TopDegree
-	3,  // 45: rdg.v1.StatsResponse.limit_hit:type_name -> rdg.v1.Limit
-	5,  // 46: rdg.v1.Node.PropsEntry.value:type_name -> rdg.v1.Value
-	5,  // 47: rdg.v1.Edge.PropsEntry.value:type_name -> rdg.v1.Value
-	8,  // 48: rdg.v1.GraphService.GetNodes:input_type -> rdg.v1.GetNodesRequest
-	10, // 49: rdg.v1.GraphService.Neighbors:input_type -> rdg.v1.NeighborsRequest
-	17, // 50: rdg.v1.GraphService.Traverse:input_type -> rdg.v1.TraverseRequest
-	19, // 51: rdg.v1.GraphService.ShortestPath:input_type -> rdg.v1.ShortestPathRequest
-	21, // 52: rdg.v1.GraphService.ConnectedGroup:input_type -> rdg.v1.ConnectedGroupRequest
-	23, // 53: rdg.v1.GraphService.Stats:input_type -> rdg.v1.StatsRequest
-	9,  // 54: rdg.v1.GraphService.GetNodes:output_type -> rdg.v1.GetNodesResponse
-	12, // 55: rdg.v1.GraphService.Neighbors:output_type -> rdg.v1.NeighborsResponse
-	18, // 56: rdg.v1.GraphService.Traverse:output_type -> rdg.v1.TraverseResponse
-	20, // 57: rdg.v1.GraphService.ShortestPath:output_type -> rdg.v1.ShortestPathResponse
-	22, // 58: rdg.v1.GraphService.ConnectedGroup:output_type -> rdg.v1.ConnectedGroupResponse
-	27, // 59: rdg.v1.GraphService.Stats:output_type -> rdg.v1.StatsResponse
-	54, // [54:60] is the sub-list for method output_type
-	48, // [48:54] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	30, // 0: rdg.v1.Node.props:type_name -> rdg.v1.Node.PropsEntry
+	5,  // 1: rdg.v1.Edge.from:type_name -> rdg.v1.NodeRef
+	5,  // 2: rdg.v1.Edge.to:type_name -> rdg.v1.NodeRef
+	31, // 3: rdg.v1.Edge.props:type_name -> rdg.v1.Edge.PropsEntry
+	5,  // 4: rdg.v1.GetNodesRequest.refs:type_name -> rdg.v1.NodeRef
+	7,  // 5: rdg.v1.GetNodesResponse.nodes:type_name -> rdg.v1.Node
+	5,  // 6: rdg.v1.GetNodesResponse.missing:type_name -> rdg.v1.NodeRef
+	11, // 7: rdg.v1.GetNodesResponse.warnings:type_name -> rdg.v1.Warning
+	1,  // 8: rdg.v1.Warning.kind:type_name -> rdg.v1.WarningKind
+	5,  // 9: rdg.v1.Warning.node:type_name -> rdg.v1.NodeRef
+	5,  // 10: rdg.v1.NeighborsRequest.node:type_name -> rdg.v1.NodeRef
+	0,  // 11: rdg.v1.NeighborsRequest.direction:type_name -> rdg.v1.Direction
+	17, // 12: rdg.v1.NeighborsRequest.limits:type_name -> rdg.v1.QueryLimits
+	8,  // 13: rdg.v1.Neighbor.edge:type_name -> rdg.v1.Edge
+	7,  // 14: rdg.v1.Neighbor.node:type_name -> rdg.v1.Node
+	13, // 15: rdg.v1.NeighborsResponse.neighbors:type_name -> rdg.v1.Neighbor
+	4,  // 16: rdg.v1.NeighborsResponse.limit_hit:type_name -> rdg.v1.Limit
+	11, // 17: rdg.v1.NeighborsResponse.warnings:type_name -> rdg.v1.Warning
+	0,  // 18: rdg.v1.Step.direction:type_name -> rdg.v1.Direction
+	16, // 19: rdg.v1.Step.node_predicates:type_name -> rdg.v1.Predicate
+	16, // 20: rdg.v1.Step.edge_predicates:type_name -> rdg.v1.Predicate
+	2,  // 21: rdg.v1.Predicate.op:type_name -> rdg.v1.Op
+	6,  // 22: rdg.v1.Predicate.value:type_name -> rdg.v1.Value
+	7,  // 23: rdg.v1.Path.nodes:type_name -> rdg.v1.Node
+	8,  // 24: rdg.v1.Path.edges:type_name -> rdg.v1.Edge
+	5,  // 25: rdg.v1.TraverseRequest.start:type_name -> rdg.v1.NodeRef
+	15, // 26: rdg.v1.TraverseRequest.steps:type_name -> rdg.v1.Step
+	3,  // 27: rdg.v1.TraverseRequest.mode:type_name -> rdg.v1.TraverseMode
+	17, // 28: rdg.v1.TraverseRequest.limits:type_name -> rdg.v1.QueryLimits
+	7,  // 29: rdg.v1.TraverseResponse.nodes:type_name -> rdg.v1.Node
+	8,  // 30: rdg.v1.TraverseResponse.edges:type_name -> rdg.v1.Edge
+	18, // 31: rdg.v1.TraverseResponse.paths:type_name -> rdg.v1.Path
+	4,  // 32: rdg.v1.TraverseResponse.limit_hit:type_name -> rdg.v1.Limit
+	11, // 33: rdg.v1.TraverseResponse.warnings:type_name -> rdg.v1.Warning
+	5,  // 34: rdg.v1.ShortestPathRequest.from:type_name -> rdg.v1.NodeRef
+	5,  // 35: rdg.v1.ShortestPathRequest.to:type_name -> rdg.v1.NodeRef
+	0,  // 36: rdg.v1.ShortestPathRequest.direction:type_name -> rdg.v1.Direction
+	17, // 37: rdg.v1.ShortestPathRequest.limits:type_name -> rdg.v1.QueryLimits
+	18, // 38: rdg.v1.ShortestPathResponse.path:type_name -> rdg.v1.Path
+	4,  // 39: rdg.v1.ShortestPathResponse.limit_hit:type_name -> rdg.v1.Limit
+	11, // 40: rdg.v1.ShortestPathResponse.warnings:type_name -> rdg.v1.Warning
+	5,  // 41: rdg.v1.ConnectedGroupRequest.node:type_name -> rdg.v1.NodeRef
+	17, // 42: rdg.v1.ConnectedGroupRequest.limits:type_name -> rdg.v1.QueryLimits
+	7,  // 43: rdg.v1.ConnectedGroupResponse.nodes:type_name -> rdg.v1.Node
+	8,  // 44: rdg.v1.ConnectedGroupResponse.edges:type_name -> rdg.v1.Edge
+	4,  // 45: rdg.v1.ConnectedGroupResponse.limit_hit:type_name -> rdg.v1.Limit
+	11, // 46: rdg.v1.ConnectedGroupResponse.warnings:type_name -> rdg.v1.Warning
+	5,  // 47: rdg.v1.NodeDegree.node:type_name -> rdg.v1.NodeRef
+	27, // 48: rdg.v1.TopDegree.nodes:type_name -> rdg.v1.NodeDegree
+	26, // 49: rdg.v1.StatsResponse.node_types:type_name -> rdg.v1.TypeCount
+	26, // 50: rdg.v1.StatsResponse.edge_types:type_name -> rdg.v1.TypeCount
+	28, // 51: rdg.v1.StatsResponse.top_degree:type_name -> rdg.v1.TopDegree
+	4,  // 52: rdg.v1.StatsResponse.limit_hit:type_name -> rdg.v1.Limit
+	11, // 53: rdg.v1.StatsResponse.warnings:type_name -> rdg.v1.Warning
+	6,  // 54: rdg.v1.Node.PropsEntry.value:type_name -> rdg.v1.Value
+	6,  // 55: rdg.v1.Edge.PropsEntry.value:type_name -> rdg.v1.Value
+	9,  // 56: rdg.v1.GraphService.GetNodes:input_type -> rdg.v1.GetNodesRequest
+	12, // 57: rdg.v1.GraphService.Neighbors:input_type -> rdg.v1.NeighborsRequest
+	19, // 58: rdg.v1.GraphService.Traverse:input_type -> rdg.v1.TraverseRequest
+	21, // 59: rdg.v1.GraphService.ShortestPath:input_type -> rdg.v1.ShortestPathRequest
+	23, // 60: rdg.v1.GraphService.ConnectedGroup:input_type -> rdg.v1.ConnectedGroupRequest
+	25, // 61: rdg.v1.GraphService.Stats:input_type -> rdg.v1.StatsRequest
+	10, // 62: rdg.v1.GraphService.GetNodes:output_type -> rdg.v1.GetNodesResponse
+	14, // 63: rdg.v1.GraphService.Neighbors:output_type -> rdg.v1.NeighborsResponse
+	20, // 64: rdg.v1.GraphService.Traverse:output_type -> rdg.v1.TraverseResponse
+	22, // 65: rdg.v1.GraphService.ShortestPath:output_type -> rdg.v1.ShortestPathResponse
+	24, // 66: rdg.v1.GraphService.ConnectedGroup:output_type -> rdg.v1.ConnectedGroupResponse
+	29, // 67: rdg.v1.GraphService.Stats:output_type -> rdg.v1.StatsResponse
+	62, // [62:68] is the sub-list for method output_type
+	56, // [56:62] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_rdg_v1_graph_proto_init() }
@@ -2604,8 +2928,8 @@ func file_rdg_v1_graph_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rdg_v1_graph_proto_rawDesc), len(file_rdg_v1_graph_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   26,
+			NumEnums:      5,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
