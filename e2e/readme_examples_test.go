@@ -90,17 +90,18 @@ func TestREADMEAndHelpExamples(t *testing.T) {
 	env := newDocEnv(t, dir)
 	start := time.Now()
 
-	var cmds, deferred []docCommand
+	var blocks []docBlock
 	for _, b := range readmeBlocks(t) {
-		if b.lang != "sh" || b.section == ownEventsSection {
+		if b.section == ownEventsSection {
 			continue
 		}
-		if b.skip != "" {
+		if b.lang == "sh" && b.skip != "" {
 			t.Logf("README.md:%d: not run: %s", b.line, b.skip)
-			continue
 		}
-		cmds = append(cmds, blockCommands([]docBlock{b})...)
+		blocks = append(blocks, b)
 	}
+	cmds := blockCommands(blocks)
+	var deferred []docCommand
 	for _, c := range helpExamples(t, env) {
 		if why := helpSkip(c.text); why != "" {
 			t.Logf("%s: not run: %s: %s", c.where, why, c.text)

@@ -140,11 +140,12 @@ func splitCommands(text string, firstLine int, file string) []docCommand {
 }
 
 // blockCommands turns README blocks into commands, attaching each ```text
-// block to the last command of the ```sh block before it.
+// block to the last command of the ```sh block before it. Blocks marked
+// skip are left out.
 func blockCommands(blocks []docBlock) []docCommand {
 	var out []docCommand
 	for i, b := range blocks {
-		if b.lang != "sh" {
+		if b.lang != "sh" || b.skip != "" {
 			continue
 		}
 		cmds := splitCommands(b.text, b.line, "README.md")
