@@ -35,8 +35,7 @@ Use list and show to see what failed and why, fix the job file (or register
 the missing schema), then replay the dead letters through the fixed job.`,
 		Example: `  rdg dlq list
   rdg dlq show --job playback --limit 5
-  rdg dlq replay --jobs ./jobs --job playback --dry-run
-  rdg dlq replay --jobs ./jobs --job playback`,
+  rdg dlq replay --jobs examples/netflix/jobs --job playback --dry-run`,
 	}
 	cmd.PersistentFlags().StringVar(&brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	acc.add(cmd, true, true, true)
@@ -158,7 +157,7 @@ source record's own headers, and a hex/ASCII dump of the value — the first
 With --json, each record is an object; key is text when it is UTF-8 (else
 key_base64), value is base64 and cut like the dump unless --full.`, dlq.PreviewBytes),
 		Example: `  rdg dlq show --job playback
-  rdg dlq show --job playback --offset 120 --limit 1 --full
+  rdg dlq show --job playback --offset 0 --limit 1 --full
   rdg dlq show --job playback --json --limit 0 | jq -r '.[] | .error' | sort | uniq -c`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -248,8 +247,9 @@ replaying cannot loop. To retry them after another fix, replay with --from.
 
 --dry-run prints what every record would make and writes nothing: no graph
 records, no schemas, no topics, no position.`,
-		Example: `  rdg dlq replay --jobs ./jobs --job playback --dry-run
-  rdg dlq replay --jobs ./jobs --job playback
+		Example: `  rdg dlq replay --jobs examples/netflix/jobs --job playback --dry-run
+  rdg dlq replay --jobs examples/netflix/jobs --job playback
+  rdg dlq replay --jobs examples/netflix/jobs --job playback --from 0 --dry-run
   rdg dlq replay --jobs ./jobs --job playback --from 0 --brokers kafka-1:9092 --registry http://registry:8081`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

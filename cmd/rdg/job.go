@@ -197,7 +197,7 @@ func newJobRunCmd() *cobra.Command {
 broker, registry, store or API of its own. Any number of processes running the
 same job share its source partitions through the job's consumer group
 (rdg-job-<name>); when one stops, the others take over its partitions.`,
-		Example: `  rdg job run --jobs ./jobs --job playback --brokers 127.0.0.1:9092
+		Example: `  rdg job run --jobs examples/netflix/jobs --job playback --brokers 127.0.0.1:9092
   rdg job run --jobs ./jobs --brokers 127.0.0.1:9092 --registry https://127.0.0.1:8081 \
     --credentials-file rdg.credentials --kafka-ca-file cert.pem --registry-ca-file cert.pem`,
 		Args: cobra.NoArgs,

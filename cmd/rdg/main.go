@@ -66,9 +66,7 @@ Start everything on one machine, with a demo event generator:
 	root.PersistentFlags().IntVar(&g.gcFloorMiB, "gc-floor-mib", gcfloor.DefaultFloor>>20, "let the Go heap grow to this many MiB before collecting garbage, however little of it is live (0: Go's default; ignored if $GOGC is set)")
 	atLeast(root.PersistentFlags(), 0, "gc-floor-mib")
 	root.AddCommand(newUpCmd(), newGenerateCmd(), newJobCmd(), newWriterCmd(), newDLQCmd())
-	root.AddCommand(newTopicCmd(), newVersionCmd())
-	root.AddCommand(newQueryCmd())
-	root.AddCommand(newProduceCmd())
+	root.AddCommand(newQueryCmd(), newProduceCmd(), newTopicCmd(), newVersionCmd())
 	return root
 }
 

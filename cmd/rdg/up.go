@@ -141,7 +141,7 @@ With --demo, the Netflix example jobs run against generated member events
 (logins, playback, games): first --demo-history of backdated events, so that
 queries have answers within seconds, then --demo-rate events a second.`,
 		Example: `  rdg up --demo
-  rdg up --jobs ./jobs --data-dir /var/lib/rdg
+  rdg up --jobs examples/netflix/jobs --data-dir ./netflix-data
   rdg up --jobs ./jobs --brokers kafka1:9092,kafka2:9092 --registry http://registry:8081
   rdg up --demo --credentials-file rdg.credentials --tls-cert cert.pem --tls-key key.pem`,
 		Args: cobra.NoArgs,

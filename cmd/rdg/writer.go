@@ -43,7 +43,7 @@ durable, so a crash at any moment loses nothing.
 --credentials-file FILE (one line user:password) authenticates to Kafka
 (SASL) and the registry (basic auth) and, unless --token or --token-file
 gives another, makes the API require the password as a bearer token.`,
-		Example: `  rdg writer run --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081 --data-dir /var/lib/rdg-writer`,
+		Example: `  rdg writer run --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081 --data-dir ./rdg-writer --api-addr 127.0.0.1:8090`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := stack.Config{
