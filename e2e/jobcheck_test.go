@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,19 +16,7 @@ import (
 // stderr and exit status.
 func checkRun(t *testing.T, dir string, args ...string) (stdout, stderr string, status int) {
 	t.Helper()
-	cmd := exec.Command(rdgBinary(t), append([]string{"job", "check"}, args...)...)
-	cmd.Dir = dir
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		status = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), status
+	return execRdg(t, dir, "", append([]string{"job", "check"}, args...)...)
 }
 
 // TestJobCheckFiles runs the rdg binary's `job check` on every job file of

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,22 +23,7 @@ import (
 // addresses), returning its stdout, stderr and exit code.
 func (c *cluster) runRdg(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	args = append(args, "--brokers", c.kafka, "--registry", c.regURL)
-	cmd := exec.Command(rdgBinary(t), args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return execRdg(t, "", stdin, append(args, "--brokers", c.kafka, "--registry", c.regURL)...)
 }
 
 func (c *cluster) createTopic(t *testing.T, name string, partitions int32) {

@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -54,21 +51,9 @@ func TestQueryWarningsCLI(t *testing.T) {
 		}
 	})
 
-	bin := rdgBinary(t)
 	run := func(args ...string) (stdout, stderr string, code int) {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"query", "--server", "http://" + ln.Addr().String()}, args...)...)
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			code = ee.ExitCode()
-		case err != nil:
-			t.Fatal(err)
-		}
-		return o.String(), e.String(), code
+		return execRdg(t, "", "", append([]string{"query", "--server", "http://" + ln.Addr().String()}, args...)...)
 	}
 	expect := func(what, out string, want ...string) {
 		t.Helper()

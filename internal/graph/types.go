@@ -2,7 +2,6 @@ package graph
 
 import (
 	"slices"
-	"strings"
 )
 
 // TypeLister is implemented by a Reader that knows every node and edge type
@@ -99,69 +98,4 @@ func (k *KnownTypes) EdgeTypes() []string {
 		return nil
 	}
 	return k.edgeList
-}
-
-// Closest returns known ordered for someone who misspelt name: by edit
-// distance to name (see EditDistance), closest first, then a type that
-// starts with name or that name starts with, then by name. known is not
-// changed.
-func Closest(name string, known []string) []string {
-	type cand struct {
-		t      string
-		d      int
-		prefix bool
-	}
-	cs := make([]cand, len(known))
-	for i, t := range known {
-		cs[i] = cand{t, EditDistance(name, t), strings.HasPrefix(t, name) || strings.HasPrefix(name, t)}
-	}
-	slices.SortStableFunc(cs, func(a, b cand) int {
-		if a.d != b.d {
-			return a.d - b.d
-		}
-		if a.prefix != b.prefix {
-			if a.prefix {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.t, b.t)
-	})
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = c.t
-	}
-	return out
-}
-
-// EditDistance is the optimal string alignment distance between a and b:
-// the fewest single-byte insertions, deletions, substitutions and swaps of
-// two adjacent bytes that turn one into the other. Type names are ASCII,
-// so bytes are characters.
-func EditDistance(a, b string) int {
-	if len(a) < len(b) {
-		a, b = b, a
-	}
-	// Three rows: the one before the previous is for swaps.
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
 }

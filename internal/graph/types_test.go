@@ -6,50 +6,6 @@ import (
 	"testing"
 )
 
-func TestEditDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0},
-		{"used", "used", 0},
-		{"", "used", 4},
-		{"usd", "used", 1}, // insertion
-		{"watchd", "watched", 1},
-		{"uesd", "used", 1},     // adjacent swap
-		{"device", "devise", 1}, // substitution
-		{"title", "episode", 5},
-		{"has_profile", "profile", 4},
-	} {
-		if got := EditDistance(tc.a, tc.b); got != tc.want {
-			t.Errorf("EditDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-		if got := EditDistance(tc.b, tc.a); got != tc.want {
-			t.Errorf("EditDistance(%q, %q) = %d, want %d", tc.b, tc.a, got, tc.want)
-		}
-	}
-}
-
-func TestClosest(t *testing.T) {
-	known := []string{"episode_of", "has_profile", "played", "used", "watched"}
-	for _, tc := range []struct {
-		name string
-		want []string
-	}{
-		{"watchd", []string{"watched", "played", "used", "episode_of", "has_profile"}},
-		{"uses", []string{"used", "played", "watched", "episode_of", "has_profile"}},
-		{"profile", []string{"has_profile", "played", "used", "watched", "episode_of"}},
-	} {
-		got := Closest(tc.name, known)
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("Closest(%q) = %q, want %q", tc.name, got, tc.want)
-		}
-	}
-	if !slices.IsSorted(known) {
-		t.Error("Closest changed its argument")
-	}
-}
-
 func TestKnownTypesWith(t *testing.T) {
 	var k *KnownTypes
 	if k.Node("a") || k.Edge("a") || k.NodeTypes() != nil {

@@ -156,9 +156,11 @@ func Prepare(ctx context.Context, j *Job, seeds []string, kopts []kgo.Opt, parti
 	return nil
 }
 
-// waitTopic waits for the source topic to exist. Producers own source
-// topics; a job started first would otherwise sit on a consumer that only
-// notices the topic at its next metadata refresh.
+// waitTopic waits for the source topic to exist: `rdg up` creates a missing
+// one before its jobs start, but `rdg job run` creates nothing (it runs
+// beside a cluster others administer), and a job started before its topic
+// would otherwise sit on a consumer that only notices the topic at its next
+// metadata refresh.
 func waitTopic(ctx context.Context, seeds []string, kopts []kgo.Opt, topic string, log *slog.Logger) error {
 	// kadm answers ListTopics from the client's metadata cache, which
 	// keeps even "no such topic" for MetadataMinAge (5s by default): a

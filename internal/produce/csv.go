@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
+	"github.com/rdgraph/rdg/internal/spelling"
 )
 
 // A csvField is one field of a CSV record. Quoted tells an empty string
@@ -242,16 +243,19 @@ func fieldNames(ri *recordInfo) string {
 	return strings.Join(names, ", ")
 }
 
-// similarField is a field whose name differs from name only in case and
-// underscores (userId for user_id), "" if none.
+// similarField is the field name is most likely a misspelling of: one
+// that differs only in case and underscores (userId for user_id), else the
+// nearest by spelling, "" if none is near.
 func similarField(ri *recordInfo, name string) string {
 	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "")) }
-	for _, f := range ri.fields {
+	names := make([]string, len(ri.fields))
+	for i, f := range ri.fields {
 		if norm(f.name) == norm(name) {
 			return f.name
 		}
+		names[i] = f.name
 	}
-	return ""
+	return spelling.Suggest(name, names)
 }
 
 // A cellError is a conversion error in a column of a CSV row.

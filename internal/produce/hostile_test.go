@@ -125,7 +125,7 @@ func TestCSVHeader(t *testing.T) {
 		header, want string
 		ignore       bool
 	}{
-		{"id,tag", `h.csv:1: header: column 2 of the header, "tag", is not a field of t.E; its fields: id, tags, n; --ignore-unknown skips such columns`, false},
+		{"id,tag", `h.csv:1: header: column 2 of the header, "tag", is not a field of t.E (did you mean tags? the header names the schema's fields exactly); its fields: id, tags, n; --ignore-unknown skips such columns`, false},
 		{"ID,tags", `h.csv:1: header: column 1 of the header, "ID", is not a field of t.E (did you mean id? the header names the schema's fields exactly); its fields: id, tags, n; --ignore-unknown skips such columns`, false},
 		{"tags,n", `h.csv:1: header: the header has no column for field id (string), which has no default`, false},
 		{"id,id", `h.csv:1: header: column 2 of the header, "id", repeats column 1`, false},

@@ -10,6 +10,7 @@ import (
 
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/spelling"
 )
 
 // Queries that say when they are probably wrong. A type the graph has never
@@ -174,7 +175,7 @@ func typePredicate(p *rdgv1.Predicate) (string, bool) {
 }
 
 func (c *checker) unknown(kind rdgv1.WarningKind, field, what, t string, known []string) error {
-	known = graph.Closest(t, known)
+	known = spelling.ByCloseness(t, known)
 	if len(known) > maxKnownTypes {
 		known = known[:maxKnownTypes]
 	}

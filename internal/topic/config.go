@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rdgraph/rdg/internal/spelling"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -55,7 +56,7 @@ func (a *Admin) checkConfigs(ctx context.Context, topic string, set map[string]s
 			continue
 		}
 		msg := fmt.Sprintf("the cluster has no topic config %q", k)
-		if s := closest(k, known); s != "" {
+		if s := spelling.Suggest(k, sortedSet(known)); s != "" {
 			msg += fmt.Sprintf(": did you mean %q?", s)
 		}
 		msg += " Its topic configs: " + strings.Join(sortedSet(known), ", ")
@@ -142,38 +143,6 @@ func checkValue(k, v string) error {
 		return nil
 	}
 	return nil
-}
-
-// closest is the name in known nearest to k by edit distance, if it is
-// near enough to be a typo of it.
-func closest(k string, known map[string]bool) string {
-	best, bestD := "", len(k)/3+1
-	for _, n := range sortedSet(known) {
-		if d := editDistance(k, n); d <= bestD && (best == "" || d < editDistance(k, best)) {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func sortedSet(s map[string]bool) []string {
