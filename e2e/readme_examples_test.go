@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -120,6 +121,8 @@ func TestREADMEAndHelpExamples(t *testing.T) {
 		switch {
 		case f[0] == "go" && len(f) > 1 && f[1] == "test":
 			t.Logf("%s: not run: the test suite itself: %s", c.where, c.text)
+		case text == "go install ./cmd/rdg":
+			t.Run(strings.Trim(c.where, "`"), func(t *testing.T) { runGoInstall(t) })
 		case f[0] == "grpcurl" && !onPath("grpcurl"):
 			t.Logf("%s: not run: grpcurl not on PATH (go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4): %s", c.where, c.text)
 		case longRunning(text) && f[1] == "up":
@@ -208,4 +211,21 @@ func runLong(t *testing.T, env *docEnv, c docCommand) {
 func onPath(name string) bool {
 	_, err := exec.LookPath(name)
 	return err == nil
+}
+
+// runGoInstall runs the README's `go install ./cmd/rdg` where a user
+// would, at the root of the clone, but into a GOBIN of the test's own so
+// that it leaves the machine's PATH alone; the commands after it run the
+// test's rdg, built from the same source.
+func runGoInstall(t *testing.T) {
+	bin := t.TempDir()
+	cmd := exec.Command("go", "install", "./cmd/rdg")
+	cmd.Dir = repoRoot(t)
+	cmd.Env = append(os.Environ(), "GOBIN="+bin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go install ./cmd/rdg: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(bin, "rdg")); err != nil {
+		t.Fatalf("go install ./cmd/rdg installed no rdg in GOBIN: %v", err)
+	}
 }

@@ -10,7 +10,8 @@ package e2e
 //
 //   - A ```sh block is commands, run in order; `#` comments, `\`
 //     continuations and heredocs (`cat > f <<'EOF'` ... `EOF`) are allowed.
-//     A ```text block straight after a ```sh block is the output of that
+//     A ```text block straight after a ```sh block (only blank lines
+//     between them) is the output of that
 //     block's last command: each of its lines must appear in that order
 //     among the command's output lines (runs of spaces count as one, and
 //     `...` in a line matches any text).
@@ -18,8 +19,9 @@ package e2e
 //     TLS files, a download, Node.js) is preceded by the line
 //     `<!-- doctest: skip: <reason> -->`.
 //   - `go run ./cmd/rdg` is read as `rdg` (the test's rdg is built from the
-//     same source), and `go test` lines are not run (they are what runs the
-//     tests).
+//     same source); `go install ./cmd/rdg` runs at the repository root into
+//     a GOBIN of the test's own; `go test` lines are not run (they are what
+//     runs the tests).
 //   - In --help texts, where no marker can go, an example naming another
 //     host than 127.0.0.1 (kafka1:9092, http://registry:8081), an https://
 //     address or a credentials or TLS file, or holding a <placeholder>, is
@@ -53,6 +55,9 @@ type docBlock struct {
 	lang    string
 	text    string
 	skip    string // the reason of a doctest: skip marker before it
+	// adjoins is true when only blank lines separate it from the block
+	// before it: a ```text block is that block's output only then.
+	adjoins bool
 }
 
 var skipMarker = regexp.MustCompile(`^<!--\s*doctest:\s*skip:\s*(.*?)\s*-->$`)
@@ -71,11 +76,13 @@ func parseBlocks(doc string) []docBlock {
 	var out []docBlock
 	var cur *docBlock
 	section, lastText := "", ""
+	prose := true // text since the last block ended
 	for i, line := range strings.Split(doc, "\n") {
 		if cur != nil {
 			if strings.TrimSpace(line) == "```" {
 				out = append(out, *cur)
 				cur = nil
+				prose = false
 				continue
 			}
 			cur.text += line + "\n"
@@ -84,7 +91,7 @@ func parseBlocks(doc string) []docBlock {
 		trimmed := strings.TrimSpace(line)
 		switch {
 		case strings.HasPrefix(line, "```"):
-			cur = &docBlock{section: section, line: i + 1, lang: strings.TrimSpace(strings.TrimPrefix(line, "```"))}
+			cur = &docBlock{section: section, line: i + 1, lang: strings.TrimSpace(strings.TrimPrefix(line, "```")), adjoins: !prose}
 			if m := skipMarker.FindStringSubmatch(lastText); m != nil {
 				cur.skip = m[1]
 			}
@@ -93,6 +100,9 @@ func parseBlocks(doc string) []docBlock {
 		}
 		if trimmed != "" {
 			lastText = trimmed
+			if cur == nil {
+				prose = true
+			}
 		}
 	}
 	return out
@@ -140,8 +150,8 @@ func splitCommands(text string, firstLine int, file string) []docCommand {
 }
 
 // blockCommands turns README blocks into commands, attaching each ```text
-// block to the last command of the ```sh block before it. Blocks marked
-// skip are left out.
+// block to the last command of the ```sh block straight before it (blank
+// lines between them at most). Blocks marked skip are left out.
 func blockCommands(blocks []docBlock) []docCommand {
 	var out []docCommand
 	for i, b := range blocks {
@@ -149,7 +159,7 @@ func blockCommands(blocks []docBlock) []docCommand {
 			continue
 		}
 		cmds := splitCommands(b.text, b.line, "README.md")
-		if i+1 < len(blocks) && blocks[i+1].lang == "text" && len(cmds) > 0 {
+		if i+1 < len(blocks) && blocks[i+1].lang == "text" && blocks[i+1].adjoins && len(cmds) > 0 {
 			cmds[len(cmds)-1].want = blocks[i+1].text
 		}
 		out = append(out, cmds...)
