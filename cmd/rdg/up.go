@@ -358,9 +358,9 @@ func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token
 		}
 		fmt.Fprintf(w, `
 Demo events are flowing: on a first start a few minutes of backdated
-history, then live ones. Members live in households that share a TV; m-000001, m-000002 and
-m-000003 are one, and m-000004 of the next household signs in on their TV
-too. Try, in another terminal:
+history, then live ones. Members live in households that share a TV;
+m-000001, m-000002 and m-000003 are one, and m-000004 of the next household
+signs in on their TV too. Try, in another terminal:
 
   %[1]s neighbors account:%[2]s --edge-types uses,has_profile
   %[1]s neighbors device:%[3]s --dir in --edge-types uses

@@ -43,9 +43,10 @@ type Limits struct {
 	PathDepthDefault, PathMaxDepth int
 	// StatsTopKDefault and StatsTopKMax bound StatsRequest.top_k.
 	StatsTopKDefault, StatsTopKMax int
-	// StatsMaxAge is how long a computed Stats result is served before it
-	// is computed again. Stats scans the store, which takes about a second
-	// per few million elements.
+	// StatsMaxAge is the longest a computed Stats result is served before
+	// it is computed again; a result whose scan was quick is computed again
+	// sooner (see statsCache). Stats scans the store, which takes about a
+	// second per few million elements.
 	StatsMaxAge time.Duration
 	// StatsTimeout bounds one statistics scan. The scan runs apart from the
 	// request that started it, so a large store's statistics become

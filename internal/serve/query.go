@@ -3,7 +3,6 @@ package serve
 import (
 	"context"
 	"errors"
-	"time"
 
 	"connectrpc.com/connect"
 
@@ -359,7 +358,7 @@ func (s *service) Stats(ctx context.Context, req *connect.Request[rdgv1.StatsReq
 	// later one: the answer must leave in time.
 	wctx, wcancel := context.WithDeadline(ctx, lim.Deadline)
 	defer wcancel()
-	st, err := s.stats.get(wctx, time.Now().Add(-s.lim.StatsMaxAge))
+	st, err := s.stats.get(wctx, s.lim.StatsMaxAge)
 	if err != nil {
 		return nil, s.queryError(ctx, req.Spec(), err)
 	}

@@ -11,9 +11,13 @@ import (
 
 // statsCache keeps the last statistics computed and computes them at most
 // once at a time. Counts are not maintained on write (a blind write does
-// not know whether its element is new), so Stats is a scan of the store:
-// bounded by StatsTimeout, and cached for StatsMaxAge so that its cost is
-// paid at most once per StatsMaxAge however many clients ask.
+// not know whether its element is new), so Stats is a scan of the store,
+// bounded by StatsTimeout. A result is served again for statsAgeFactor
+// times as long as its scan took, at least statsMinAge and at most
+// StatsMaxAge: statistics scans then take at most a 1/statsAgeFactor share
+// of one core however many clients ask, and a small graph's counts follow
+// its writes within seconds instead of lagging by the large graph's
+// allowance.
 //
 // The scan runs on its own goroutine with its own deadline: a request
 // whose deadline passes first gets the previous result if there is one,
@@ -28,6 +32,7 @@ type statsCache struct {
 	mu      sync.Mutex
 	cur     *graph.Stats
 	at      time.Time     // wall time cur was computed
+	took    time.Duration // by the scan that computed cur
 	running chan struct{} // closed when the scan in flight ends
 	err     error         // of the last scan
 }
@@ -36,12 +41,18 @@ func newStatsCache(r graph.StatsReader, topK int, timeout time.Duration, log *sl
 	return &statsCache{r: r, topK: topK, timeout: timeout, log: log}
 }
 
-// get returns statistics computed after notBefore, waiting for a scan if
-// needed until ctx is done. Then it returns the last statistics computed,
-// however old, or nil if there are none.
-func (c *statsCache) get(ctx context.Context, notBefore time.Time) (*graph.Stats, error) {
+// Bounds of how long a statistics result is served (see statsCache).
+const (
+	statsAgeFactor = 20
+	statsMinAge    = 2 * time.Second
+)
+
+// get returns statistics fresh enough (see statsCache; never older than
+// maxAge), waiting for a scan if needed until ctx is done. Then it returns
+// the last statistics computed, however old, or nil if there are none.
+func (c *statsCache) get(ctx context.Context, maxAge time.Duration) (*graph.Stats, error) {
 	c.mu.Lock()
-	if c.cur != nil && c.at.After(notBefore) {
+	if c.cur != nil && time.Since(c.at) < min(maxAge, max(statsMinAge, statsAgeFactor*c.took)) {
 		st := c.cur
 		c.mu.Unlock()
 		return st, nil
@@ -76,8 +87,8 @@ func (c *statsCache) compute(done chan struct{}) {
 		c.log.Warn("graph statistics scan failed", "err", err)
 		c.err = err
 	} else {
-		c.cur, c.at, c.err = st, time.Now(), nil
-		c.log.Debug("graph statistics computed", "took", time.Since(start).Round(time.Millisecond))
+		c.cur, c.at, c.took, c.err = st, time.Now(), time.Since(start), nil
+		c.log.Debug("graph statistics computed", "took", c.took.Round(time.Millisecond))
 	}
 	c.running = nil
 	close(done)

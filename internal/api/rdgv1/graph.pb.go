@@ -2471,8 +2471,9 @@ type StatsResponse struct {
 	// Highest-degree nodes per node type, by type name.
 	TopDegree []*TopDegree `protobuf:"bytes,3,rep,name=top_degree,json=topDegree,proto3" json:"top_degree,omitempty"`
 	// When the figures were computed (unix ms). Statistics come from a scan of
-	// the store that the server caches for a while (a minute by default), so
-	// they may be that much older than the graph.
+	// the store that the server caches for twenty times as long as the scan
+	// took (at least 2 s, at most a minute by default), so they may be that
+	// much older than the graph.
 	ComputedAtMs int64 `protobuf:"varint,4,opt,name=computed_at_ms,json=computedAtMs,proto3" json:"computed_at_ms,omitempty"`
 	// True when no statistics could be computed within the deadline (the
 	// lists are then empty); asking again later gets the scan's result.
