@@ -108,7 +108,7 @@ func BenchmarkPlaybackJob(b *testing.B) {
 	values, sch := playbackValues(b)
 	proc := playbackProcessor(b, sch)
 	ctx := context.Background()
-	var out elements
+	var out Elements
 	recordTime := time.Now()
 	var mapped int64
 	var ms0, ms1 runtime.MemStats

@@ -51,32 +51,18 @@ type ChainConfig struct {
 	Flush func(context.Context) error
 }
 
-// Chain is one consumer's operator chain: the per-record path (decode,
-// filter, project, enrich, time, map: Processor), the dedupe buffer, and
-// the publisher that encodes graph elements and dead letters into records
-// for a Producer. It knows nothing of offsets, commits or transactions; the
-// runner that owns the consumer decides when to Emit, and commits below
-// Pending once the producer has acknowledged everything. Not safe for
-// concurrent use.
+// Chain is one consumer's operator chain on Kafka: the engine (the
+// per-record path and the dedupe buffer) and the publisher that encodes
+// graph elements and dead letters into records for a Producer. It knows
+// nothing of offsets, commits or transactions; the runner that owns the
+// consumer decides when to Emit, and commits below Pending once the
+// producer has acknowledged everything. Not safe for concurrent use.
 type Chain struct {
-	job  *Job
-	proc *Processor
-	buf  *Buffer
-	pub  publisher
-	log  *slog.Logger
-	m    *Metrics
-	// out holds one record's elements, due what the buffer emits; both are
-	// reused for every record.
-	out, due elements
-	// now is the processing time of the record being ingested: the
-	// processor stamps it as updated_at (one clock read per poll, not per
-	// record).
-	now time.Time
+	job *Job
+	eng *Engine
+	pub publisher
 
 	in, filtered, nodesIn, edgesIn prometheus.Counter
-	// counts are what Ingest has added to those counters since the last
-	// Emit: added per poll rather than per record.
-	counts struct{ in, filtered, nodes, edges int }
 }
 
 // NewChain returns the operator chain of j.
@@ -89,21 +75,20 @@ func NewChain(j *Job, cfg ChainConfig) *Chain {
 	}
 	name := j.Spec.Name
 	m := cfg.Metrics
-	proc := NewProcessor(j, cfg.Schemas)
-	proc.Tables = cfg.Tables
-	proc.MaxRecordBytes = cfg.MaxRecordBytes
-	proc.OnMiss = func(input string) { m.EnrichMisses.WithLabelValues(name, input).Inc() }
-	buf := NewBuffer(j.Spec.Dedupe.Window, j.Spec.Dedupe.MaxKeys)
 	c := &Chain{
-		job: j, proc: proc, log: cfg.Logger, m: m, buf: buf,
+		job: j,
 		pub: publisher{prod: cfg.Producer, elems: cfg.Elements, dlq: DeadLetterTopic(name), source: j.Spec.Source.Topic,
 			nodes: m.NodesPublished.WithLabelValues(name), edges: m.EdgesPublished.WithLabelValues(name),
 			freshness: m.Freshness.WithLabelValues(name), published: m.DeadLettered.WithLabelValues(name, StagePublish),
-			maxElement: cfg.MaxElementBytes, maxDeadLetter: cfg.MaxDeadLetterBytes, flush: cfg.Flush, log: cfg.Logger},
+			maxElement: cfg.MaxElementBytes, maxDeadLetter: cfg.MaxDeadLetterBytes, flush: cfg.Flush, log: cfg.Logger,
+			m: m, job: name},
 		in: m.RecordsIn.WithLabelValues(name), filtered: m.Filtered.WithLabelValues(name),
 		nodesIn: m.NodesOut.WithLabelValues(name), edgesIn: m.EdgesOut.WithLabelValues(name),
 	}
-	proc.Now = func() time.Time { return c.now }
+	c.eng = NewEngine(j, EngineConfig{Schemas: cfg.Schemas, Tables: cfg.Tables, MaxRecordBytes: cfg.MaxRecordBytes,
+		OnMiss:    func(input string) { m.EnrichMisses.WithLabelValues(name, input).Inc() },
+		Transient: func(err error) bool { return errors.Is(err, codec.ErrRegistryUnavailable) },
+		Logger:    cfg.Logger}, &c.pub)
 	c.pub.epoch = c.pub.newEpoch()
 	return c
 }
@@ -115,87 +100,39 @@ func NewChain(j *Job, cfg ChainConfig) *Chain {
 // schema cannot be fetched right now is not a bad record) and returns
 // errStopped if ctx ends meanwhile; the record is then not ingested.
 func (c *Chain) Ingest(ctx context.Context, rec *kgo.Record, now time.Time) error {
-	c.now = now
-	c.out.reset()
-	filtered, err := c.process(ctx, rec)
-	switch {
-	case errors.Is(err, errStopped):
-		return err
-	case err != nil:
-		stage, schemaID := c.pub.deadLetter(ctx, rec, err)
-		c.m.DeadLettered.WithLabelValues(c.job.Spec.Name, stage).Inc()
-		c.log.Warn("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
-			"stage", stage, "schema_id", schemaID, "err", err, "dlq", c.pub.dlq)
-	case filtered:
-		c.counts.filtered++
-	default:
-		c.counts.nodes += len(c.out.nodes)
-		c.counts.edges += len(c.out.edges)
-		if c.job.Spec.Dedupe.Window == 0 {
-			// No window: every update is published as it is mapped.
-			c.pub.add(ctx, &c.out)
-		} else {
-			c.buf.Add(&c.out, SourcePos{Partition: rec.Partition, Offset: rec.Offset}, now)
-		}
-	}
-	c.counts.in++
-	return nil
-}
-
-func (c *Chain) process(ctx context.Context, rec *kgo.Record) (bool, error) {
-	backoff := 100 * time.Millisecond
-	for {
-		filtered, err := c.proc.process(ctx, rec.Value, rec.Timestamp, &c.out)
-		if !errors.Is(err, codec.ErrRegistryUnavailable) {
-			return filtered, err
-		}
-		c.log.Warn("waiting for the schema registry", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
-		select {
-		case <-ctx.Done():
-			return false, errStopped
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
+	r := Record{Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp,
+		Pos: SourcePos{Partition: rec.Partition, Offset: rec.Offset}, Ref: rec}
+	return c.eng.Ingest(ctx, &r, now)
 }
 
 // Emit publishes what the buffer has due at now (everything if all), and
 // brings the chain's counters up to date.
 func (c *Chain) Emit(ctx context.Context, now time.Time, all bool) {
 	c.FlushCounts()
-	c.due.reset()
-	if all {
-		c.buf.DrainAll(&c.due)
-	} else {
-		c.buf.Due(now, &c.due)
-	}
-	if c.due.len() > 0 {
-		c.pub.add(ctx, &c.due) // encodes them now: they are valid until the next Add
-		c.due.clearProps()
-	}
+	c.eng.Emit(ctx, now, all)
 }
 
 // FlushCounts adds what Ingest counted since the last call to the job's
 // metrics. Emit calls it; a runner that ingests several polls between
 // Emits calls it after each.
 func (c *Chain) FlushCounts() {
-	c.in.Add(float64(c.counts.in))
-	c.filtered.Add(float64(c.counts.filtered))
-	c.nodesIn.Add(float64(c.counts.nodes))
-	c.edgesIn.Add(float64(c.counts.edges))
-	c.counts = struct{ in, filtered, nodes, edges int }{}
+	n := c.eng.TakeCounts()
+	c.in.Add(float64(n.In))
+	c.filtered.Add(float64(n.Filtered))
+	c.nodesIn.Add(float64(n.Nodes))
+	c.edgesIn.Add(float64(n.Edges))
 }
 
 // Pending is the dedupe buffer's commit bound for source partition p (see
 // Buffer.Pending).
-func (c *Chain) Pending(p int32) (int64, bool) { return c.buf.Pending(p) }
+func (c *Chain) Pending(p int32) (int64, bool) { return c.eng.Pending(p) }
 
 // NextDeadline is when Emit next has something to publish (see
 // Buffer.NextDeadline).
-func (c *Chain) NextDeadline() (time.Time, bool) { return c.buf.NextDeadline() }
+func (c *Chain) NextDeadline() (time.Time, bool) { return c.eng.NextDeadline() }
 
 // Buffered is the number of elements in the dedupe buffer.
-func (c *Chain) Buffered() int { return c.buf.Len() }
+func (c *Chain) Buffered() int { return c.eng.Buffered() }
 
 // TakeErr returns and clears the first publishing failure since the last
 // call: output the producer could not deliver.
@@ -285,11 +222,13 @@ type publisher struct {
 
 	nodes, edges prometheus.Counter
 	freshness    prometheus.Observer
-	published    prometheus.Counter // elements dead-lettered at stage publish
+	published    prometheus.Counter // Elements dead-lettered at stage publish
 
 	maxElement, maxDeadLetter int
 	flush                     func(context.Context) error
 	log                       *slog.Logger
+	m                         *Metrics
+	job                       string
 
 	// epoch counts what is published until the chain is next sealed.
 	epoch *Epoch
@@ -350,7 +289,7 @@ func (p *publisher) fail(err error) {
 // add publishes b's elements. Each record's timestamp is the element's
 // last_seen, its event time, so that freshness needs nothing per record
 // beyond the record itself.
-func (p *publisher) add(ctx context.Context, b *elements) {
+func (p *publisher) Publish(ctx context.Context, b *Elements) {
 	p.nodes.Add(float64(len(b.nodes)))
 	p.edges.Add(float64(len(b.edges)))
 	for i := range b.nodes {
@@ -386,17 +325,14 @@ func (p *publisher) produceElement(ctx context.Context, r *kgo.Record) {
 	p.produce(ctx, r, p.epoch.element)
 }
 
-// deadLetter publishes a record that failed, with its original key, value
-// and headers, plus headers saying where it came from and why it failed,
-// and returns the failed stage and the record's schema id (0 if unknown).
+// DeadLetter publishes a record that failed, with its original key, value
+// and headers, plus headers saying where it came from and why it failed.
 // The dead letter is flushed with the batch: the source offset is not
 // committed until the broker has acknowledged it.
-func (p *publisher) deadLetter(ctx context.Context, rec *kgo.Record, err error) (stage string, schemaID int) {
-	stage = StageDecode
-	var se *StageError
-	if errors.As(err, &se) {
-		stage, schemaID = se.Stage, se.SchemaID
-	}
+func (p *publisher) DeadLetter(ctx context.Context, r *Record, stage string, schemaID int, err error) {
+	rec := r.Ref.(*kgo.Record)
 	p.produce(ctx, codec.DeadLetter(p.dlq, p.maxDeadLetter, rec, stage, schemaID, err), p.epoch.plain)
-	return stage, schemaID
+	p.m.DeadLettered.WithLabelValues(p.job, stage).Inc()
+	p.log.Warn("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+		"stage", stage, "schema_id", schemaID, "err", err, "dlq", p.dlq)
 }

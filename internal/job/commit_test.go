@@ -84,7 +84,7 @@ func TestCommitPointsWaitForOutput(t *testing.T) {
 		return r
 	}
 
-	ingest(2) // 2 records, 3 elements each
+	ingest(2) // 2 records, 3 Elements each
 	w.seal()
 	if r := ready(); r != nil {
 		t.Fatalf("point released before its output was acknowledged: %v", r)

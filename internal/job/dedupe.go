@@ -81,7 +81,7 @@ type Buffer struct {
 	// entries holds the element states, free its unused slots.
 	entries slab
 	free    []int32
-	n       int // elements buffered
+	n       int // Elements buffered
 
 	// index maps identity hashes to entries: open addressing with linear
 	// probing, at most half full. A slot holds the entry's index + 1 in
@@ -223,7 +223,7 @@ func NewBuffer(window time.Duration, maxKeys int) *Buffer {
 // since it was last emitted and fires at that time plus the window; later
 // Adds merge into it without moving the deadline, so a hot element is
 // still published once per window.
-func (b *Buffer) Add(batch *elements, src SourcePos, now time.Time) {
+func (b *Buffer) Add(batch *Elements, src SourcePos, now time.Time) {
 	if batch.len() == 0 {
 		return
 	}
@@ -596,7 +596,7 @@ func (e *entry) srcFor(p int32) *partMin {
 // until the next Add; a caller done with it should clear those properties
 // (elements.clearProps, as Chain.Emit does), or free slots keep their
 // values reachable until reused.
-func (b *Buffer) Due(now time.Time, out *elements) int {
+func (b *Buffer) Due(now time.Time, out *Elements) int {
 	n := 0
 	for b.timers.len() > 0 {
 		idx := *b.timers.front()
@@ -614,7 +614,7 @@ func (b *Buffer) Due(now time.Time, out *elements) int {
 // returns how many: for a rebalance, a shutdown or the end of a
 // transaction, when nothing may stay buffered. As with Due, what it
 // appends is valid until the next Add.
-func (b *Buffer) DrainAll(out *elements) int {
+func (b *Buffer) DrainAll(out *Elements) int {
 	n := 0
 	for b.timers.len() > 0 {
 		idx := *b.timers.front()
@@ -632,7 +632,7 @@ func (b *Buffer) DrainAll(out *elements) int {
 
 // emit ends entry idx's life: its element goes to out and the slot to the
 // free list.
-func (b *Buffer) emit(idx int32, out *elements) {
+func (b *Buffer) emit(idx int32, out *Elements) {
 	e := b.entries.at(idx)
 	b.unindex(e.hash, idx)
 	if e.isEdge {

@@ -52,7 +52,7 @@ type ddBenchRecord struct {
 	job   int
 	src   SourcePos
 	now   time.Time
-	batch elements
+	batch Elements
 }
 
 var ddBenchInput = sync.OnceValues(ddBenchLoad)
@@ -104,7 +104,7 @@ func ddBenchLoad() ([]ddBenchRecord, error) {
 	offsets := make([][ddBenchPartitions]int64, len(procs))
 	recs := make([]ddBenchRecord, 0, ddBenchEvents)
 	a := &ddArena{strings: map[string]string{}}
-	var out elements
+	var out Elements
 	for i := range ddBenchEvents {
 		ev := g.Next()
 		job, ok := jobs[ev.Topic]
@@ -164,7 +164,7 @@ func (a *ddArena) internRef(r graph.NodeRef) graph.NodeRef {
 const ddArenaChunk = 1 << 14
 
 // add copies b into the arena and returns a batch of views into it.
-func (a *ddArena) add(b *elements) elements {
+func (a *ddArena) add(b *Elements) Elements {
 	if len(a.nodes)+len(b.nodes) > cap(a.nodes) {
 		a.nodes = make([]node, 0, max(ddArenaChunk, len(b.nodes)))
 	}
@@ -196,7 +196,7 @@ func (a *ddArena) add(b *elements) elements {
 		e.props = props(e.props)
 		a.edges = append(a.edges, e)
 	}
-	return elements{nodes: a.nodes[n0:len(a.nodes):len(a.nodes)], edges: a.edges[e0:len(a.edges):len(a.edges)]}
+	return Elements{nodes: a.nodes[n0:len(a.nodes):len(a.nodes)], edges: a.edges[e0:len(a.edges):len(a.edges)]}
 }
 
 // BenchmarkDedupeDemo measures the dedupe buffer on the demo workload, one
@@ -215,7 +215,7 @@ func BenchmarkDedupeDemo(b *testing.B) {
 	for _, window := range []time.Duration{0, 100 * time.Millisecond, time.Second, 5 * time.Second} {
 		b.Run("window="+window.String(), func(b *testing.B) {
 			bufs := []*Buffer{NewBuffer(window, 0), NewBuffer(window, 0), NewBuffer(window, 0)}
-			var out elements
+			var out Elements
 			var in, emitted int64
 			peak := 0
 			var ms0, ms1 runtime.MemStats

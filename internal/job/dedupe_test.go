@@ -736,7 +736,7 @@ func TestDedupeCommitSafety(t *testing.T) {
 // the buffer's own memory, valid until the next Add.
 func TestDedupePropsNotAliased(t *testing.T) {
 	buf := NewBuffer(time.Hour, 0)
-	var in, out elements
+	var in, out Elements
 	add := func(b *graph.Batch, off int64) {
 		toElements(b, &in)
 		buf.Add(&in, ddPos(0, off), ddAt(0))
@@ -781,7 +781,7 @@ func TestDedupePropsNotAliased(t *testing.T) {
 // entries, with and without properties.
 func TestDedupeAllocs(t *testing.T) {
 	buf := NewBuffer(0, 0)
-	var in, out elements
+	var in, out Elements
 	b := ddNodes(ddNode("a", nil, 1), ddNode("b", nil, 1))
 	b.Edges = append(b.Edges, ddEdge("a", "t", nil, 1))
 	toElements(b, &in)

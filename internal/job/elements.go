@@ -25,7 +25,7 @@ type edge struct {
 
 // elements is the nodes and edges one record mapped to, or that the dedupe
 // buffer emitted.
-type elements struct {
+type Elements struct {
 	nodes []node
 	edges []edge
 	// arena holds the properties of a record's elements back to back; each
@@ -36,7 +36,7 @@ type elements struct {
 // reset empties b, keeping its memory. (Old elements stay referenced by
 // the slices' spare capacity until they are overwritten: a bounded amount,
 // the most one record or one emission produced.)
-func (b *elements) reset() {
+func (b *Elements) reset() {
 	b.nodes, b.edges, b.arena = b.nodes[:0], b.edges[:0], b.arena[:0]
 }
 
@@ -45,7 +45,7 @@ func (b *elements) reset() {
 // published, the values must not stay reachable from free slots (a
 // decoded string per property, otherwise kept alive until the slot is
 // reused).
-func (b *elements) clearProps() {
+func (b *Elements) clearProps() {
 	for i := range b.nodes {
 		clear(b.nodes[i].props)
 	}
@@ -54,11 +54,11 @@ func (b *elements) clearProps() {
 	}
 }
 
-func (b *elements) len() int { return len(b.nodes) + len(b.edges) }
+func (b *Elements) len() int { return len(b.nodes) + len(b.edges) }
 
 // appendTo appends b's elements to out as graph elements, each with a
 // Props map of its own.
-func (b *elements) appendTo(out *graph.Batch) {
+func (b *Elements) appendTo(out *graph.Batch) {
 	for i := range b.nodes {
 		n := b.nodes[i].Node
 		n.Props = propsMap(b.nodes[i].props)
@@ -82,3 +82,27 @@ func propsMap(props []graph.NamedProp) graph.Props {
 	}
 	return m
 }
+
+// Len is the number of elements in b.
+func (b *Elements) Len() int { return b.len() }
+
+// NumNodes is the number of nodes in b.
+func (b *Elements) NumNodes() int { return len(b.nodes) }
+
+// NumEdges is the number of edges in b.
+func (b *Elements) NumEdges() int { return len(b.edges) }
+
+// Node is b's node i, its Props map nil, with its properties sorted by name.
+// Both are valid until b is next reset.
+func (b *Elements) Node(i int) (*graph.Node, []graph.NamedProp) {
+	return &b.nodes[i].Node, b.nodes[i].props
+}
+
+// Edge is b's edge i, as Node.
+func (b *Elements) Edge(i int) (*graph.Edge, []graph.NamedProp) {
+	return &b.edges[i].Edge, b.edges[i].props
+}
+
+// AppendTo appends b's elements to out as graph elements, each with a
+// Props map of its own.
+func (b *Elements) AppendTo(out *graph.Batch) { b.appendTo(out) }

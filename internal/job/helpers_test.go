@@ -97,7 +97,7 @@ func compileJob(t testing.TB, file, src string) *Job {
 // own (copies: the buffer's are valid only until its next Add).
 type testBuffer struct {
 	*Buffer
-	in, out elements
+	in, out Elements
 }
 
 func newTestBuffer(window time.Duration, maxKeys int) *testBuffer {
@@ -125,7 +125,7 @@ func (t *testBuffer) DrainAll(out *graph.Batch) int {
 
 // toElements replaces dst's content with b's elements, their properties
 // sorted by name.
-func toElements(b *graph.Batch, dst *elements) {
+func toElements(b *graph.Batch, dst *Elements) {
 	dst.reset()
 	props := func(p graph.Props) []graph.NamedProp {
 		if len(p) == 0 {

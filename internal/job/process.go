@@ -87,7 +87,7 @@ type Processor struct {
 	boxes    *boxes
 
 	// scratch is what Process maps into before converting to graph.Batch.
-	scratch elements
+	scratch Elements
 }
 
 // NewProcessor returns a Processor for j resolving schemas through s.
@@ -114,7 +114,7 @@ func (p *Processor) Process(ctx context.Context, value []byte, recordTime time.T
 
 // process is Process for the chain: the elements, with their properties
 // sorted, are appended to out (on error, nothing is).
-func (p *Processor) process(ctx context.Context, value []byte, recordTime time.Time, out *elements) (filtered bool, err error) {
+func (p *Processor) process(ctx context.Context, value []byte, recordTime time.Time, out *Elements) (filtered bool, err error) {
 	if p.MaxRecordBytes > 0 && len(value) > p.MaxRecordBytes {
 		// Not decoded, but its header still says which schema wrote it
 		// (0 if the value is not Confluent-framed), as dead letters report.
@@ -340,7 +340,7 @@ func (p *Processor) evalBool(e *evaluator) (bool, error) {
 	return b, nil
 }
 
-func (p *Processor) mapElements(ts, now int64, out *elements) error {
+func (p *Processor) mapElements(ts, now int64, out *Elements) error {
 	j := p.job
 	for i := range j.nodes {
 		n := &j.nodes[i]
@@ -439,7 +439,7 @@ func idString(v any) (string, error) {
 
 // evalProps evaluates fs (sorted by name) into out's arena and returns
 // the window of it that holds them: the element's properties, sorted.
-func (p *Processor) evalProps(fs []compiledField, ts int64, out *elements) ([]graph.NamedProp, error) {
+func (p *Processor) evalProps(fs []compiledField, ts int64, out *Elements) ([]graph.NamedProp, error) {
 	if len(fs) == 0 {
 		return nil, nil
 	}

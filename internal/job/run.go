@@ -297,7 +297,7 @@ func Lag(ctx context.Context, adm *kadm.Client, j *Job, base map[int32]int64) (i
 	return total, failed
 }
 
-var errStopped = errors.New("stopped")
+var errStopped = ErrStopped
 
 // worker is one consumer of a job: a group member with its own client and
 // operator chain.
