@@ -1,11 +1,10 @@
-// Package codec owns the bytes rdg reads and writes on Kafka: the Confluent
-// framing of Avro records (magic byte 0, a 4-byte big-endian schema id, the
-// Avro body), the cache that resolves a schema id to a parsed writer schema
-// through a schema registry, the record layout of the graph topics
-// (rdg.node.<type> and rdg.edge.<type>: keys, Avro value schemas, encoding),
-// the dead-letter format (topic names and rdg.* headers, deadletter.go),
-// and the decoding of Avro bodies within limits: nothing a body claims is
-// allocated before its bytes are known to hold it (bounds.go).
+// Package codec owns the bytes rdg reads and writes on Kafka: the cache
+// that resolves a schema id to a parsed writer schema through a schema
+// registry, the record layout of the graph topics (rdg.node.<type> and
+// rdg.edge.<type>: keys, Avro value schemas, encoding) and the dead-letter
+// format (topic names and rdg.* headers, deadletter.go). The Confluent
+// framing and the bounded decoding of Avro bodies are package avrowire's;
+// codec re-exports their names (avrowire.go).
 //
 // codec knows the graph data model and the registry's client API. It must
 // not know jobs, stores or serving: both the jobs that publish graph
@@ -15,7 +14,6 @@ package codec
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -24,25 +22,6 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 )
-
-// HeaderSize is the length of the Confluent wire-format header.
-const HeaderSize = 5
-
-// ErrBadHeader reports a record whose value is not Confluent-framed.
-var ErrBadHeader = errors.New("not Confluent wire format: want magic byte 0 and a 4-byte schema id")
-
-// SplitHeader returns the schema id and Avro body of a Confluent-framed value.
-func SplitHeader(b []byte) (id int, body []byte, err error) {
-	if len(b) < HeaderSize || b[0] != 0 {
-		return 0, nil, ErrBadHeader
-	}
-	return int(binary.BigEndian.Uint32(b[1:5])), b[5:], nil
-}
-
-// AppendHeader appends the Confluent header for schema id to dst.
-func AppendHeader(dst []byte, id int) []byte {
-	return binary.BigEndian.AppendUint32(append(dst, 0), uint32(id))
-}
 
 // ErrRegistryUnavailable wraps failures to reach the registry. Unlike an
 // unknown schema id it says nothing about the record, so callers retry
@@ -112,13 +91,6 @@ func (s *Schemas) ByID(ctx context.Context, id int) (avro.Schema, error) {
 	s.mu.Unlock()
 	return sch, nil
 }
-
-// ErrTruncated reports an Avro body that ends before its record does.
-var ErrTruncated = errors.New("avro body is truncated")
-
-// ErrTrailing reports bytes left over after an Avro record: the body is not
-// what its schema id says.
-var ErrTrailing = errors.New("avro body has trailing bytes after the record")
 
 // Unmarshal decodes an Avro body, written with schema, into v, strictly and
 // within the default Limits (DefaultDecoder): unlike avro.Unmarshal, which
