@@ -15,6 +15,7 @@ import (
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/dlq"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/stack"
@@ -228,42 +229,42 @@ func TestBadInput3DeadLettersAndReplay(t *testing.T) {
 			return append(codec.AppendHeader(nil, id), playBody("m-bomb", true, set)...)
 		}
 		return []hostile{
-			{"array of 2^40 items", tagged(map[string][]byte{"tags": v(e40, 1, 1)}), job.StageDecode,
+			{"array of 2^40 items", tagged(map[string][]byte{"tags": v(e40, 1, 1)}), engine.StageDecode,
 				"array block of 1099511627776 items in field tags exceeds the ", id},
-			{"array of 50M items", tagged(map[string][]byte{"tags": v(50_000_000, 1, 1, 0)}), job.StageDecode,
+			{"array of 50M items", tagged(map[string][]byte{"tags": v(50_000_000, 1, 1, 0)}), engine.StageDecode,
 				"array block of 50000000 items in field tags exceeds the ", id},
-			{"map of 2^40 entries", tagged(map[string][]byte{"attrs": v(e40, "k", "v", 0)}), job.StageDecode,
+			{"map of 2^40 entries", tagged(map[string][]byte{"attrs": v(e40, "k", "v", 0)}), engine.StageDecode,
 				"map block of 1099511627776 entries in field attrs exceeds the ", id},
-			{"string of 2^40 bytes", tagged(map[string][]byte{"note": v(e40)}), job.StageDecode,
+			{"string of 2^40 bytes", tagged(map[string][]byte{"note": v(e40)}), engine.StageDecode,
 				"string of 1099511627776 bytes in field note exceeds the ", id},
-			{"bytes of 2^40", tagged(map[string][]byte{"blob": v(e40)}), job.StageDecode,
+			{"bytes of 2^40", tagged(map[string][]byte{"blob": v(e40)}), engine.StageDecode,
 				"bytes value of 1099511627776 bytes in field blob exceeds the ", id},
-			{"nested array of maps", tagged(map[string][]byte{"nested": v(1, 1, "k", e40, 0, 0)}), job.StageDecode,
+			{"nested array of maps", tagged(map[string][]byte{"nested": v(1, 1, "k", e40, 0, 0)}), engine.StageDecode,
 				"array block of 1099511627776 items in field nested[]{} exceeds the ", id},
-			{"200k items of no bytes", tagged(map[string][]byte{"nulls": v(200_000, 0)}), job.StageDecode,
+			{"200k items of no bytes", tagged(map[string][]byte{"nulls": v(200_000, 0)}), engine.StageDecode,
 				"in field nulls exceeds the limit of 100000 array items and map entries per record (tuning.max_record_items)", id},
 		}
 	}
 	bads := []hostile{
-		{"not Confluent-framed", []byte("\xde\xad\xbe\xef this is not Avro"), job.StageDecode, "Confluent", 0},
-		{"wrong magic byte", append([]byte{1}, valid[1:]...), job.StageDecode, "magic byte 0", 0},
-		{"header shorter than 5 bytes", []byte{0, 0, 0}, job.StageDecode, "4-byte schema id", 0},
-		{"unknown schema id", append(codec.AppendHeader(nil, 987654), valid[codec.HeaderSize:]...), job.StageDecode, "987654", 987654},
-		{"truncated body", plain(map[string][]byte{"profile_id": nil}), job.StageDecode, "avro body is truncated in field profile_id", schemaID},
-		{"trailing bytes", append(append([]byte(nil), valid...), 0), job.StageDecode, "trailing bytes", schemaID},
-		{"bad union index", plain(map[string][]byte{"episode_id": v(5, "x")}), job.StageDecode,
+		{"not Confluent-framed", []byte("\xde\xad\xbe\xef this is not Avro"), engine.StageDecode, "Confluent", 0},
+		{"wrong magic byte", append([]byte{1}, valid[1:]...), engine.StageDecode, "magic byte 0", 0},
+		{"header shorter than 5 bytes", []byte{0, 0, 0}, engine.StageDecode, "4-byte schema id", 0},
+		{"unknown schema id", append(codec.AppendHeader(nil, 987654), valid[codec.HeaderSize:]...), engine.StageDecode, "987654", 987654},
+		{"truncated body", plain(map[string][]byte{"profile_id": nil}), engine.StageDecode, "avro body is truncated in field profile_id", schemaID},
+		{"trailing bytes", append(append([]byte(nil), valid...), 0), engine.StageDecode, "trailing bytes", schemaID},
+		{"bad union index", plain(map[string][]byte{"episode_id": v(5, "x")}), engine.StageDecode,
 			"union index 5 in field episode_id is out of range (2 branches)", schemaID},
-		{"negative string length", plain(map[string][]byte{"member_id": v(-3)}), job.StageDecode,
+		{"negative string length", plain(map[string][]byte{"member_id": v(-3)}), engine.StageDecode,
 			"string with negative length -3 in field member_id", schemaID},
-		{"string length past the end", plain(map[string][]byte{"member_id": v(1000, "m")}), job.StageDecode,
+		{"string length past the end", plain(map[string][]byte{"member_id": v(1000, "m")}), engine.StageDecode,
 			"string of 1000 bytes in field member_id exceeds the ", schemaID},
 		{"varint longer than 10 bytes", plain(map[string][]byte{"event_ts": {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}}),
-			job.StageDecode, "long varint longer than 10 bytes in field event_ts", schemaID},
-		{"bad enum index", plain(map[string][]byte{"event_type": v(7)}), job.StageDecode,
+			engine.StageDecode, "long varint longer than 10 bytes in field event_ts", schemaID},
+		{"bad enum index", plain(map[string][]byte{"event_type": v(7)}), engine.StageDecode,
 			"enum index 7 in field event_type is out of range (2 symbols)", schemaID},
-		{"expression type mismatch", film, job.StageMap, "eplen", schemaID},
-		{"empty node id", play("m-noid", "", "t-show", &ep, "p-1"), job.StageMap, "empty node id", schemaID},
-		{"over max_record_bytes", play("m-big", "d-big", "t-show", &ep, strings.Repeat("p", 3000)), job.StageSize, "max_record_bytes", schemaID},
+		{"expression type mismatch", film, engine.StageMap, "eplen", schemaID},
+		{"empty node id", play("m-noid", "", "t-show", &ep, "p-1"), engine.StageMap, "empty node id", schemaID},
+		{"over max_record_bytes", play("m-big", "d-big", "t-show", &ep, strings.Repeat("p", 3000)), engine.StageSize, "max_record_bytes", schemaID},
 	}
 	bads = append(bads, bombs(taggedID)...)
 

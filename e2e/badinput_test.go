@@ -13,6 +13,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
 )
@@ -55,7 +56,7 @@ func TestBadRecordsDoNotStopJob(t *testing.T) {
 	await(t, 10*time.Second, func() (bool, string) {
 		return hasDevice("m-before") && hasDevice("m-after"), "good records around the bad ones not in the graph yet"
 	})
-	if got := metricValue(t, st, "rdg_job_records_dead_lettered_total", map[string]string{"job": "logins", "stage": job.StageDecode}); got != 2 {
+	if got := metricValue(t, st, "rdg_job_records_dead_lettered_total", map[string]string{"job": "logins", "stage": engine.StageDecode}); got != 2 {
 		t.Errorf("dead-lettered (decode) count = %v, want 2", got)
 	}
 	for _, off := range offsets[1:3] {
@@ -91,7 +92,7 @@ func TestBadRecordsDoNotStopJob(t *testing.T) {
 		if string(r.Value) != string(values[i+1]) {
 			t.Errorf("dead letter %d: value differs from the original record", i)
 		}
-		if h[codec.HeaderStage] != job.StageDecode || h[codec.HeaderTopic] != demo.TopicLogins ||
+		if h[codec.HeaderStage] != engine.StageDecode || h[codec.HeaderTopic] != demo.TopicLogins ||
 			h[codec.HeaderOffset] != fmt.Sprint(offsets[i+1]) || h[codec.HeaderError] == "" {
 			t.Errorf("dead letter %d headers = %v", i, h)
 		}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 )
 
 // BenchmarkJobBurstRSS measures the peak resident memory of a job process
@@ -91,7 +91,7 @@ func runBurst(b *testing.B, n int) (peakRSS int64, eventsPerSec float64) {
 	jp := startRdg(b, "job", "run", "--jobs", jobs, "--job", "playback", "--brokers", kafkaAddr, "--registry", "http://"+regAddr)
 	adm := kadm.NewClient(cl)
 	for {
-		lags, err := adm.Lag(ctx, job.Group("playback"))
+		lags, err := adm.Lag(ctx, jobrun.Group("playback"))
 		if err == nil {
 			var total int64 = -1
 			lags.Each(func(l kadm.DescribedGroupLag) {

@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/rdgraph/rdg/internal/demo"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/engine"
+	"github.com/rdgraph/rdg/internal/jobrun"
 )
 
 // kfakeStall bounds how long the embedded broker may keep a group in a
@@ -91,12 +92,12 @@ func TestCrashNoLoss(t *testing.T) {
 	groups := map[string][]string{}
 	consumers := map[string]int{} // per process: tuning.concurrency
 	for _, f := range exampleJobFiles(t) {
-		j, err := job.Load(f)
+		j, err := engine.Load(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		groups[job.Group(j.Spec.Name)] = []string{j.Spec.Source.Topic}
-		consumers[job.Group(j.Spec.Name)] = j.Spec.Tuning.Defaults().Concurrency
+		groups[jobrun.Group(j.Spec.Name)] = []string{j.Spec.Source.Topic}
+		consumers[jobrun.Group(j.Spec.Name)] = j.Spec.Tuning.Defaults().Concurrency
 	}
 	prod := newEventProducer(t, c, cfg, total)
 	produced, jobRuns, writerRuns := 0, 1, 1

@@ -18,8 +18,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rdgraph/rdg/internal/demo"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/graph"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 )
 
 // mountTmpfs mounts a tmpfs of sizeMiB for the test, skipping the test
@@ -108,11 +109,11 @@ func TestFullDisk(t *testing.T) {
 	jobs := c.startJob(t, "jobs", filepath.Join(repoRoot(t), "examples", "netflix", "jobs"), "")
 	groups := map[string][]string{}
 	for _, f := range exampleJobFiles(t) {
-		j, err := job.Load(f)
+		j, err := engine.Load(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		groups[job.Group(j.Spec.Name)] = []string{j.Spec.Source.Topic}
+		groups[jobrun.Group(j.Spec.Name)] = []string{j.Spec.Source.Topic}
 	}
 	prod := newEventProducer(t, c, cfg, 50_000)
 	prod.produce(5_000)

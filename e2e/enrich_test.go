@@ -13,6 +13,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/dlq"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/stack"
@@ -185,7 +186,7 @@ func TestEnrichFromFile(t *testing.T) {
 			t.Errorf("%s: dead-lettered = %v, want %v", name, got, wantDead)
 		}
 		if wantDead > 0 {
-			if got := metricValue(t, st, "rdg_job_records_dead_lettered_total", map[string]string{"job": name, "stage": job.StageEnrich}); got != wantDead {
+			if got := metricValue(t, st, "rdg_job_records_dead_lettered_total", map[string]string{"job": name, "stage": engine.StageEnrich}); got != wantDead {
 				t.Errorf("%s: dead-lettered at stage enrich = %v, want %v", name, got, wantDead)
 			}
 		}
@@ -221,7 +222,7 @@ func TestEnrichFromFile(t *testing.T) {
 	}
 	for i, d := range []string{"d-9", "d-8"} {
 		r := recs[i]
-		if r.Stage != job.StageEnrich || !strings.Contains(r.Error, `"`+d+`"`) || string(r.Key) != d ||
+		if r.Stage != engine.StageEnrich || !strings.Contains(r.Error, `"`+d+`"`) || string(r.Key) != d ||
 			r.SourceTopic != "e2e.enrich.dead-letter" || r.SourceOffset != offsets["dead-letter"][d] {
 			t.Errorf("dead letter %d: stage %q error %q key %q from %s@%d; want stage enrich, a miss of %s from offset %d",
 				i, r.Stage, r.Error, r.Key, r.SourceTopic, r.SourceOffset, d, offsets["dead-letter"][d])

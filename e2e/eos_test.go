@@ -15,8 +15,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 )
 
 // eosEvent is a record of e2e/testdata/eos/event.avsc.
@@ -70,7 +72,7 @@ func TestEOSCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobsDir := filepath.Join(repoRoot(t), "e2e", "testdata", "eos")
-	j, err := job.Load(filepath.Join(jobsDir, "eos.yaml"))
+	j, err := engine.Load(filepath.Join(jobsDir, "eos.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestEOSCrash(t *testing.T) {
 		time.Since(start).Round(time.Millisecond), first.name, read1, commits1, inFlight)
 	second := c.startJob(t, "eos#2", jobsDir, "")
 	produce(n/2, n)
-	c.awaitCaughtUp(t, 90*time.Second, map[string][]string{job.Group("eos"): {topic}}, second)
+	c.awaitCaughtUp(t, 90*time.Second, map[string][]string{jobrun.Group("eos"): {topic}}, second)
 	read2, commits2 := second.metric("rdg_job_records_in_total"), second.metric("rdg_job_commits_total")
 	second.term(t)
 	t.Logf("%s: %s read %v records in %v committed transactions and stopped",

@@ -23,7 +23,7 @@ import (
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/logtest"
 	"github.com/rdgraph/rdg/internal/stack"
 )
@@ -63,7 +63,7 @@ func startStack(t *testing.T, jobsDir string) *testStack {
 	return startStackJobs(t, jobs)
 }
 
-func startStackJobs(t *testing.T, jobs []*job.Job) *testStack {
+func startStackJobs(t *testing.T, jobs []*engine.Job) *testStack {
 	t.Helper()
 	logs := &logtest.Buffer{}
 	var w io.Writer = logs

@@ -17,8 +17,9 @@ import (
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/graph"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 	"github.com/rdgraph/rdg/internal/stack"
 	"github.com/rdgraph/rdg/internal/writer"
 )
@@ -115,7 +116,7 @@ func produceDemoEvents(t *testing.T, st *testStack, events []demo.Event) {
 // by the broker — and then until the graph writer has committed every graph
 // topic up to its end, which it does only once the store has applied it.
 // The store then holds everything derived from what was produced so far.
-func awaitSettled(t *testing.T, st *testStack, timeout time.Duration, jobs ...*job.Job) {
+func awaitSettled(t *testing.T, st *testStack, timeout time.Duration, jobs ...*engine.Job) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(st.Seeds()...))
 	if err != nil {
@@ -126,7 +127,7 @@ func awaitSettled(t *testing.T, st *testStack, timeout time.Duration, jobs ...*j
 	ctx := context.Background()
 	await(t, timeout, func() (bool, string) {
 		for _, j := range jobs {
-			if behind := groupBehind(ctx, adm, job.Group(j.Spec.Name), j.Spec.Source.Topic); behind != "" {
+			if behind := groupBehind(ctx, adm, jobrun.Group(j.Spec.Name), j.Spec.Source.Topic); behind != "" {
 				return false, "job " + j.Spec.Name + ": " + behind
 			}
 		}

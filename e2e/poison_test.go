@@ -18,7 +18,9 @@ import (
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/dlq"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 )
 
 // Avro bombs against real processes: a record of a dozen bytes whose
@@ -182,7 +184,7 @@ func TestPoisonRecordRestart(t *testing.T) {
 					t.Errorf("%s: dead letter from %s offset %d, which is not a bomb: %s", dt, r.SourceTopic, r.SourceOffset, r.Error)
 					continue
 				}
-				if r.Stage != job.StageDecode || !strings.Contains(r.Error, why) {
+				if r.Stage != engine.StageDecode || !strings.Contains(r.Error, why) {
 					t.Errorf("%s offset %d: dead letter at stage %q with %q, want stage decode and %q", dt, r.SourceOffset, r.Stage, r.Error, why)
 				}
 				if r.SourceTopic != tp || len(r.Value) > 64 {
@@ -209,7 +211,7 @@ func TestPoisonRecordRestart(t *testing.T) {
 	committed := func(p *proc) {
 		t.Helper()
 		c.awaitCaughtUp(t, 30*time.Second, map[string][]string{
-			job.Group("poison"): {topic}, job.Group("poison_reader"): {rtopic}}, p)
+			jobrun.Group("poison"): {topic}, jobrun.Group("poison_reader"): {rtopic}}, p)
 	}
 
 	awaitNodes(up, 3)

@@ -27,8 +27,8 @@ import (
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/graph"
-	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/logtest"
 	"github.com/rdgraph/rdg/internal/store"
 )
@@ -399,7 +399,7 @@ func catalogTable(cfg demo.Config) staticTable {
 // computed directly: each record through its job's Processor once, the
 // elements folded with graph's Merge.
 type refGraph struct {
-	procs map[string]*job.Processor // by source topic
+	procs map[string]*engine.Processor // by source topic
 	nodes map[graph.NodeRef]*graph.Node
 	edges map[graph.EdgeRef]*graph.Edge
 	batch graph.Batch
@@ -410,15 +410,15 @@ type refGraph struct {
 // the demo catalogue topic, the catalogue as a static table.
 func newRefGraph(t *testing.T, reg *sr.Client, files []string, catalog staticTable) *refGraph {
 	t.Helper()
-	r := &refGraph{procs: map[string]*job.Processor{}, nodes: map[graph.NodeRef]*graph.Node{}, edges: map[graph.EdgeRef]*graph.Edge{}}
+	r := &refGraph{procs: map[string]*engine.Processor{}, nodes: map[graph.NodeRef]*graph.Node{}, edges: map[graph.EdgeRef]*graph.Edge{}}
 	schemas := codec.NewSchemas(reg)
 	for _, f := range files {
-		j, err := job.Load(f)
+		j, err := engine.Load(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := job.NewProcessor(j, schemas)
-		p.Tables = map[string]job.Lookup{}
+		p := engine.NewProcessor(j, schemas)
+		p.Tables = map[string]engine.Lookup{}
 		for _, e := range j.Spec.Enrich {
 			if e.Topic != demo.TopicTitles {
 				t.Fatalf("%s: side input %s: the reference only knows the catalogue", f, e.Name)
@@ -646,7 +646,7 @@ func copyJob(t *testing.T, src, dir string, edit func(string) string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := job.Load(src)
+	j, err := engine.Load(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -658,7 +658,7 @@ func copyJob(t *testing.T, src, dir string, edit func(string) string) string {
 	if err := os.WriteFile(dst, []byte(edit(text)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := job.Load(dst); err != nil {
+	if _, err := engine.Load(dst); err != nil {
 		t.Fatalf("copied job: %v", err)
 	}
 	return dst

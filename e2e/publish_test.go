@@ -13,6 +13,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/dlq"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
 )
@@ -49,7 +50,7 @@ func TestOversizedElementInStack(t *testing.T) {
 		return err == nil && ok
 	}
 	await(t, 30*time.Second, func() (bool, string) {
-		dead := metricValue(t, st, "rdg_job_records_dead_lettered_total", map[string]string{"job": "blobs", "stage": job.StagePublish})
+		dead := metricValue(t, st, "rdg_job_records_dead_lettered_total", map[string]string{"job": "blobs", "stage": engine.StagePublish})
 		commits := metricValue(t, st, "rdg_job_commits_total", map[string]string{"job": "blobs"})
 		return has("m-0") && has("m-2") && dead == 1 && commits > 0,
 			fmt.Sprintf("m-0 %v, m-2 %v, dead-lettered at publish %v, commits %v", has("m-0"), has("m-2"), dead, commits)
@@ -63,7 +64,7 @@ func TestOversizedElementInStack(t *testing.T) {
 	}
 	r := recs[0]
 	n, err := codec.NewElements(st.Registry()).DecodeNode(ctx, r.Value)
-	if r.Stage != job.StagePublish || !strings.Contains(r.Error, "MESSAGE_TOO_LARGE") || r.SourceTopic != "e2e.blobs" ||
+	if r.Stage != engine.StagePublish || !strings.Contains(r.Error, "MESSAGE_TOO_LARGE") || r.SourceTopic != "e2e.blobs" ||
 		err != nil || n.ID != "m-big" || n.Props["a"].Value != blob {
 		t.Fatalf("dead letter: stage %s, error %q, source %s, %d bytes decoding to %s (%v)", r.Stage, r.Error, r.SourceTopic, len(r.Value), n.NodeRef, err)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/rdgraph/rdg/internal/demo"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 )
 
 // TestScaleOut runs the playback job as three real processes sharing the
@@ -52,7 +52,7 @@ func TestScaleOut(t *testing.T) {
 	for i := range 3 {
 		procs = append(procs, c.startJob(t, fmt.Sprintf("playback#%d", i+1), jobsDir, "playback"))
 	}
-	group := job.Group("playback")
+	group := jobrun.Group("playback")
 	c.awaitAssignment(t, 60*time.Second, group, demo.TopicPlayback, 3, 2, append(procs, writer)...)
 	t.Logf("%s: 3 processes own 2 partitions each", time.Since(start).Round(time.Millisecond))
 

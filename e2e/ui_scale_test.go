@@ -15,7 +15,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/demo"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 )
 
 // scaleEvents is how much demo history TestExplorerAtScale produces: with
@@ -48,7 +48,7 @@ func TestExplorerAtScale(t *testing.T) {
 	if _, err := demo.Run(ctx, cl, st.Registry(), cfg, nil); err != nil {
 		t.Fatal(err)
 	}
-	groups := []string{job.Group("logins"), job.Group("playback"), job.Group("games"), "rdg-store-default"}
+	groups := []string{jobrun.Group("logins"), jobrun.Group("playback"), jobrun.Group("games"), "rdg-store-default"}
 	await(t, 3*time.Minute, func() (bool, string) {
 		lags, err := adm.Lag(ctx, groups...)
 		if err != nil {

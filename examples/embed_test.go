@@ -7,7 +7,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/rdgraph/rdg/internal/demo"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/engine"
 )
 
 // The example's .avsc files document the generator's schemas for job
@@ -36,7 +36,7 @@ func TestWrittenExampleCompiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"logins.yaml", "playback.yaml", "games.yaml"} {
-		j, err := job.Load(filepath.Join(dir, f))
+		j, err := engine.Load(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}

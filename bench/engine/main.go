@@ -1,5 +1,5 @@
 // Command engine measures the job engine per core: demo playback events per
-// second through the playback job's operator chain (job.Chain: decode,
+// second through the playback job's operator chain (jobrun.Chain: decode,
 // filter, project, enrich, event time, map, dedupe, encode, publish) with an
 // in-memory source and sink, no broker, against the floor: decoding the
 // same Avro records with hamba/avro alone into map[string]any, which is
@@ -39,7 +39,8 @@ import (
 	"github.com/rdgraph/rdg/bench/internal/report"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/engine"
+	"github.com/rdgraph/rdg/internal/jobrun"
 )
 
 type config struct {
@@ -273,7 +274,7 @@ func measure(in runIn) (runOut, error) {
 	case "floor":
 		pass = func() (runOut, error) { return floorPass(src, sch) }
 	case "chain":
-		j, err := job.Load(c.JobFile)
+		j, err := engine.Load(c.JobFile)
 		if err != nil {
 			return runOut{}, err
 		}
@@ -284,7 +285,7 @@ func measure(in runIn) (runOut, error) {
 			}
 			j.Spec.Dedupe.Window = d
 		}
-		tables := map[string]job.Lookup{"title": catalog(c)}
+		tables := map[string]engine.Lookup{"title": catalog(c)}
 		cr := newChainRun(j, tables, sch)
 		pass = func() (runOut, error) { return cr.pass(src) }
 	default:
@@ -361,16 +362,16 @@ const maxPollRecords = 5000
 // drives its chain: its buffers, pools and index keep their sizes between
 // passes, so the best pass shows the steady state.
 type chainRun struct {
-	ch   *job.Chain
+	ch   *jobrun.Chain
 	sink *memProducer
 	reg  *prometheus.Registry
 	recs []kgo.Record
 }
 
-func newChainRun(j *job.Job, tables map[string]job.Lookup, sch avro.Schema) *chainRun {
+func newChainRun(j *engine.Job, tables map[string]engine.Lookup, sch avro.Schema) *chainRun {
 	cr := &chainRun{sink: &memProducer{}, reg: prometheus.NewRegistry(), recs: make([]kgo.Record, maxPollRecords)}
-	cr.ch = job.NewChain(j, job.ChainConfig{Schemas: staticSchemas{schemaID: sch}, Elements: codec.FixedElements(2, 3),
-		Tables: tables, Producer: cr.sink, Metrics: job.NewMetrics(cr.reg)})
+	cr.ch = jobrun.NewChain(j, jobrun.ChainConfig{Schemas: staticSchemas{schemaID: sch}, Elements: codec.FixedElements(2, 3),
+		Tables: tables, Producer: cr.sink, Metrics: jobrun.NewMetrics(cr.reg)})
 	return cr
 }
 

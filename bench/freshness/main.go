@@ -71,7 +71,8 @@ import (
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/engine"
+	"github.com/rdgraph/rdg/internal/jobrun"
 	"github.com/rdgraph/rdg/internal/serve"
 	"github.com/rdgraph/rdg/internal/stack"
 	"github.com/rdgraph/rdg/internal/store"
@@ -263,7 +264,7 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 		KafkaAddr:       "127.0.0.1:0",
 		RegistryAddr:    "127.0.0.1:0",
 		APIAddr:         "127.0.0.1:0",
-		Jobs:            []*job.Job{j},
+		Jobs:            []*engine.Job{j},
 		GraphPartitions: c.Parts,
 		Logger:          lg,
 		StoreOptions:    storeOpts(c),
@@ -633,7 +634,7 @@ func (p *prober) result(now time.Time) (report.Latency, int, int) {
 type monitor struct {
 	adm  *kadm.Client
 	prom *stack.Stack
-	job  *job.Job
+	job  *engine.Job
 	from time.Time
 
 	jobMax, jobEnd, writerMax, writerEnd, lagMax int64
@@ -676,7 +677,7 @@ func (m *monitor) run(ctx context.Context) {
 		m.writerEnd = max(published-int64(written+rejected), 0)
 		m.jobMax, m.writerMax = max(m.jobMax, m.jobEnd), max(m.writerMax, m.writerEnd)
 		if i%4 == 0 {
-			if lags, err := m.adm.Lag(ctx, job.Group(m.job.Spec.Name)); err == nil {
+			if lags, err := m.adm.Lag(ctx, jobrun.Group(m.job.Spec.Name)); err == nil {
 				lags.Each(func(l kadm.DescribedGroupLag) { m.lagMax = max(m.lagMax, l.Lag.Total()) })
 			}
 		}

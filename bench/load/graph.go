@@ -22,7 +22,7 @@ import (
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 	"github.com/rdgraph/rdg/internal/stack"
 	"github.com/rdgraph/rdg/internal/writer"
 )
@@ -121,7 +121,7 @@ func build(ctx context.Context, dir string, spec graphSpec) (graphInfo, error) {
 		if err != nil {
 			return gi, err
 		}
-		if err := waitCommitted(ctx, adm, job.Group(j.Spec.Name), j.Spec.Source.Topic, ends); err != nil {
+		if err := waitCommitted(ctx, adm, jobrun.Group(j.Spec.Name), j.Spec.Source.Topic, ends); err != nil {
 			return gi, err
 		}
 	}

@@ -14,7 +14,7 @@
 // its own (the broker's CPU during each run is this process's, reported
 // apart):
 //
-//	job      job.Run of the playback job with a fresh consumer group, until
+//	job      jobrun.Run of the playback job with a fresh consumer group, until
 //	         the group has committed the source topic's end offsets (which
 //	         it does only once everything derived from the records is
 //	         published and acknowledged).
@@ -427,7 +427,7 @@ func runCeiling(ctx context.Context, in ceilingIn) (ceilingOut, error) {
 	defer cancel()
 	start := time.Now()
 	// As many group members as the job had consumers, each with its own
-	// client and loop, as job.Run runs them: the ceiling gets the same
+	// client and loop, as jobrun.Run runs them: the ceiling gets the same
 	// parallelism as the job it bounds.
 	members := max(t.Concurrency, 1)
 	clients := make([]*kgo.Client, 0, members)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdgraph/rdg/internal/dlq"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/stack"
 )
@@ -258,7 +259,7 @@ records, no schemas, no topics, no position.`,
 			if err != nil {
 				return err
 			}
-			var j *job.Job
+			var j *engine.Job
 			for _, c := range jobs {
 				if c.Spec.Name == name {
 					j = c

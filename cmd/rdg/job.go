@@ -12,7 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 	"github.com/rdgraph/rdg/internal/stack"
 )
 
@@ -91,7 +93,7 @@ func runJobInit(cmd *cobra.Command, f *jobInitFlags) error {
 		if err != nil {
 			return err
 		}
-		if sch, err = job.SubjectSchema(cmd.Context(), reg, f.subject); err != nil {
+		if sch, err = jobrun.SubjectSchema(cmd.Context(), reg, f.subject); err != nil {
 			return err
 		}
 		opts.From = "registry subject " + f.subject
@@ -150,7 +152,7 @@ not a boolean, a time that is neither a timestamp nor a number.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := 0
 			for _, f := range args {
-				j, err := job.Load(f)
+				j, err := engine.Load(f)
 				if err != nil {
 					bad++
 					var es job.Errors
@@ -207,7 +209,7 @@ same job share its source partitions through the job's consumer group
 				return err
 			}
 			if f.name != "" {
-				var keep []*job.Job
+				var keep []*engine.Job
 				for _, j := range jobs {
 					if j.Spec.Name == f.name {
 						keep = append(keep, j)

@@ -18,7 +18,7 @@ import (
 	"github.com/rdgraph/rdg/examples"
 	"github.com/rdgraph/rdg/internal/datadir"
 	"github.com/rdgraph/rdg/internal/demo"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/serve"
 	"github.com/rdgraph/rdg/internal/stack"
 )
@@ -195,7 +195,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 		}
 		jobsDir = dir
 	}
-	var jobs []*job.Job
+	var jobs []*engine.Job
 	if jobsDir != "" {
 		var err error
 		if jobs, err = stack.LoadJobs(jobsDir); err != nil {
@@ -325,7 +325,7 @@ func curlAccess(cfg *stack.Config) string {
 	return s
 }
 
-func printBanner(st *stack.Stack, jobs []*job.Job, jobsDir string, demoOn, token, creds bool, curlOpts, tlsCert string) {
+func printBanner(st *stack.Stack, jobs []*engine.Job, jobsDir string, demoOn, token, creds bool, curlOpts, tlsCert string) {
 	w := os.Stderr
 	fmt.Fprintf(w, "\nrdg is up.\n\n")
 	fmt.Fprintf(w, "  Kafka            %v\n", st.Seeds())

@@ -12,7 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rdgraph/rdg/internal/codec"
-	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/engine"
+	"github.com/rdgraph/rdg/internal/jobrun"
 )
 
 // A dead letter that is an Avro bomb (the job dead-lettered it at stage
@@ -46,7 +47,7 @@ func TestReplayAvroBomb(t *testing.T) {
 	// is misspelt) and the bomb at decode; the fixed job reads the good
 	// one.
 	buggy := writeJob(t, t.TempDir(), buggyJob)
-	if err := job.Prepare(ctx, buggy, e.cluster.Seeds, nil, 1); err != nil {
+	if err := jobrun.Prepare(ctx, buggy, e.cluster.Seeds, nil, 1); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.UnixMilli(1_750_000_000_000).UTC()
@@ -66,7 +67,7 @@ func TestReplayAvroBomb(t *testing.T) {
 		t.Fatalf("replay stats %+v, want 1 replayed and the bomb still failing", st)
 	}
 	f := st.Failures[0]
-	if f.Stage != job.StageDecode || !strings.Contains(f.Error, "array block of 1099511627776 items in field tags exceeds the 2 bytes left in the record") {
+	if f.Stage != engine.StageDecode || !strings.Contains(f.Error, "array block of 1099511627776 items in field tags exceeds the 2 bytes left in the record") {
 		t.Fatalf("bomb still failing at %s: %s", f.Stage, f.Error)
 	}
 	if n := after.TotalAlloc - before.TotalAlloc; n > 256<<20 {

@@ -23,8 +23,10 @@ import (
 
 	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 	"github.com/rdgraph/rdg/internal/registry"
 )
 
@@ -104,13 +106,13 @@ edges:
   - {type: watched, from: account(member_id), to: title(title_id), props: {device: device}}
 `
 
-func writeJob(t *testing.T, dir, src string) *job.Job {
+func writeJob(t *testing.T, dir, src string) *engine.Job {
 	t.Helper()
 	path := filepath.Join(dir, "visits.yaml")
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	j, err := job.Load(path)
+	j, err := engine.Load(path)
 	if err != nil {
 		t.Fatalf("load job:\n%v", err)
 	}
@@ -130,15 +132,15 @@ type sourceRec struct {
 // deadLetter writes rec to the job's dead-letter topic with the headers the
 // job runner writes (internal/job/run.go), after running it through the
 // real Processor to get the failure the runner would have recorded.
-func (e *env) deadLetter(t *testing.T, ctx context.Context, j *job.Job, rec sourceRec) {
+func (e *env) deadLetter(t *testing.T, ctx context.Context, j *engine.Job, rec sourceRec) {
 	t.Helper()
 	var out graph.Batch
-	_, err := job.NewProcessor(j, codec.NewSchemas(e.reg)).Process(ctx, rec.value, rec.ts, &out)
+	_, err := engine.NewProcessor(j, codec.NewSchemas(e.reg)).Process(ctx, rec.value, rec.ts, &out)
 	if err == nil {
 		t.Fatalf("record at offset %d does not fail under the buggy job", rec.offset)
 	}
-	stage, schemaID := job.StageDecode, 0
-	var se *job.StageError
+	stage, schemaID := engine.StageDecode, 0
+	var se *engine.StageError
 	if errors.As(err, &se) {
 		stage, schemaID = se.Stage, se.SchemaID
 	}
@@ -250,7 +252,7 @@ func TestReplay(t *testing.T) {
 	dir := t.TempDir()
 	buggy := writeJob(t, dir, buggyJob)
 	// The topics a running job would have created.
-	if err := job.Prepare(ctx, buggy, e.cluster.Seeds, nil, 1); err != nil {
+	if err := jobrun.Prepare(ctx, buggy, e.cluster.Seeds, nil, 1); err != nil {
 		t.Fatal(err)
 	}
 	topic := job.DeadLetterTopic("visits")
@@ -294,7 +296,7 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("Summarize = %+v", sums)
 	}
 	s := sums[0]
-	if s.Job != "visits" || s.Count != 3 || s.ByStage[job.StageMap] != 2 || s.ByStage[job.StageDecode] != 1 || len(s.ByStage) != 2 {
+	if s.Job != "visits" || s.Count != 3 || s.ByStage[engine.StageMap] != 2 || s.ByStage[engine.StageDecode] != 1 || len(s.ByStage) != 2 {
 		t.Errorf("summary = %+v, want job visits, 3 records, map=2 decode=1", s)
 	}
 	if !s.Oldest.Equal(t0) || !s.Newest.Equal(t0.Add(2*time.Second)) {
@@ -317,7 +319,7 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("Read returned %d records, want 3", len(got))
 	}
 	r0, r1 := got[0], got[1]
-	if r0.Offset != 0 || r0.Stage != job.StageMap || r0.SourceTopic != "member.visits" || r0.SourcePartition != 2 ||
+	if r0.Offset != 0 || r0.Stage != engine.StageMap || r0.SourceTopic != "member.visits" || r0.SourcePartition != 2 ||
 		r0.SourceOffset != 40 || r0.SchemaID != id || string(r0.Key) != "m-1" || !r0.Timestamp.Equal(t0) {
 		t.Errorf("record 0 = %+v", r0)
 	}
@@ -327,7 +329,7 @@ func TestReplay(t *testing.T) {
 	if len(r0.Headers) != 1 || r0.Headers[0].Key != "trace-id" || string(r0.Headers[0].Value) != "abc" {
 		t.Errorf("record 0 original headers = %v, want only trace-id", r0.Headers)
 	}
-	if r1.Offset != 1 || r1.Stage != job.StageDecode || r1.SchemaID != 0 || r1.SourcePartition != 0 || r1.SourceOffset != 7 ||
+	if r1.Offset != 1 || r1.Stage != engine.StageDecode || r1.SchemaID != 0 || r1.SourcePartition != 0 || r1.SourceOffset != 7 ||
 		!strings.Contains(r1.Error, "not Confluent wire format") || len(r1.Headers) != 0 {
 		t.Errorf("record 1 = %+v", r1)
 	}
@@ -383,7 +385,7 @@ func TestReplay(t *testing.T) {
 	if st.Read != 3 || st.Replayed != 1 || st.Failed != 1 || st.Filtered != 1 {
 		t.Errorf("replay stats = %+v, want read 3, replayed 1, still failing 1, filtered 1", st)
 	}
-	if len(st.Failures) != 1 || st.Failures[0].Offset != 1 || st.Failures[0].Stage != job.StageDecode || st.Failures[0].SourceOffset != 7 {
+	if len(st.Failures) != 1 || st.Failures[0].Offset != 1 || st.Failures[0].Stage != engine.StageDecode || st.Failures[0].SourceOffset != 7 {
 		t.Errorf("failures = %+v, want the garbage record at dlq offset 1", st.Failures)
 	}
 	nodes, edges := e.graphRecords(t, ctx)
@@ -481,7 +483,7 @@ func TestParseRecordKeepsEarlierRDGHeaders(t *testing.T) {
 }
 
 func TestFormats(t *testing.T) {
-	r := &Record{Offset: 5, Timestamp: time.UnixMilli(0), Stage: job.StageMap, Error: "map: boom\n | memberid\n | ^",
+	r := &Record{Offset: 5, Timestamp: time.UnixMilli(0), Stage: engine.StageMap, Error: "map: boom\n | memberid\n | ^",
 		SourceTopic: "s", SourcePartition: 1, SourceOffset: 2, Value: bytes.Repeat([]byte{'a'}, 100)}
 	var b bytes.Buffer
 	lw := NewLineWriter(&b)
@@ -538,7 +540,7 @@ func TestTransactionalDeadLetters(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, v := range values {
-			r := &kgo.Record{Topic: topic, Value: []byte(v), Headers: []kgo.RecordHeader{{Key: codec.HeaderStage, Value: []byte(job.StageDecode)}}}
+			r := &kgo.Record{Topic: topic, Value: []byte(v), Headers: []kgo.RecordHeader{{Key: codec.HeaderStage, Value: []byte(engine.StageDecode)}}}
 			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 				t.Fatal(err)
 			}
@@ -583,7 +585,7 @@ func TestTransactionalDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sums) != 1 || sums[0].ByStage[job.StageDecode] != 3 {
+	if len(sums) != 1 || sums[0].ByStage[engine.StageDecode] != 3 {
 		t.Errorf("Summarize = %+v, want 3 committed decode failures", sums)
 	}
 }

@@ -15,8 +15,10 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 )
 
 // Group is the consumer group whose committed offsets on rdg.dlq.<name>
@@ -29,7 +31,7 @@ type ReplayConfig struct {
 	Cluster  Cluster
 	Registry *sr.Client
 	// Job is the fixed job; its dead-letter topic is the one replayed.
-	Job *job.Job
+	Job *engine.Job
 	// From, when not nil, is the dead-letter offset (in every partition) to
 	// start from, overriding where the last replay stopped. Nil resumes
 	// from Group's committed offsets, or the log start if there are none.
@@ -47,7 +49,7 @@ type ReplayConfig struct {
 	// declares that are missing here are loaded as the job runner loads
 	// them. A replay enriches with the tables' contents now, not as they
 	// were when the record first failed.
-	Tables map[string]job.Lookup
+	Tables map[string]engine.Lookup
 	// Each, if set, is called with the outcome of every record.
 	Each func(*Outcome)
 	// Now stamps updated_at of replayed elements; default time.Now.
@@ -63,7 +65,7 @@ type Outcome struct {
 	Filtered bool
 	// Err is set when the record still fails; it is then left in the
 	// dead-letter topic and not written anywhere else.
-	Err *job.StageError
+	Err *engine.StageError
 }
 
 // Failure is a record that still failed.
@@ -159,14 +161,14 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 	if !cfg.DryRun {
 		// The job's own preparation: a fixed job may emit a type whose
 		// topic and schema subject no run of it has created yet.
-		if err := job.Prepare(ctx, cfg.Job, cfg.Cluster.Seeds, cfg.Cluster.Opts, cfg.GraphPartitions); err != nil {
+		if err := jobrun.Prepare(ctx, cfg.Job, cfg.Cluster.Seeds, cfg.Cluster.Opts, cfg.GraphPartitions); err != nil {
 			return st, err
 		}
 		elems, err := codec.RegisterElements(ctx, cfg.Registry, cfg.Job.NodeTypes(), cfg.Job.EdgeTypes())
 		if err != nil {
 			return st, fmt.Errorf("replay %s: %w", name, err)
 		}
-		cl, err := cfg.Cluster.client(kgo.ProducerLinger(5*time.Millisecond), cfg.Job.ProducerCompression(), kgo.ClientID(Group(name)))
+		cl, err := cfg.Cluster.client(kgo.ProducerLinger(5*time.Millisecond), jobrun.ProducerCompression(cfg.Job), kgo.ClientID(Group(name)))
 		if err != nil {
 			return st, err
 		}
@@ -175,12 +177,12 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 	}
 
 	schemas := codec.NewSchemas(cfg.Registry)
-	tables, closeTables, err := job.StartTables(ctx, cfg.Job, cfg.Cluster.Seeds, cfg.Cluster.Opts, schemas, cfg.Tables, log)
+	tables, closeTables, err := jobrun.StartTables(ctx, cfg.Job, cfg.Cluster.Seeds, cfg.Cluster.Opts, schemas, cfg.Tables, log)
 	if err != nil {
 		return st, err
 	}
 	defer closeTables()
-	proc := job.NewProcessor(cfg.Job, schemas)
+	proc := engine.NewProcessor(cfg.Job, schemas)
 	proc.Tables = tables
 	// The fixed job's limit: raising it is how a record rejected at stage
 	// size is fixed.
@@ -227,9 +229,9 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 			st.Read++
 			switch {
 			case err != nil:
-				se, ok := errors.AsType[*job.StageError](err)
+				se, ok := errors.AsType[*engine.StageError](err)
 				if !ok {
-					se = &job.StageError{Stage: job.StageDecode, Err: err}
+					se = &engine.StageError{Stage: engine.StageDecode, Err: err}
 				}
 				o.Err = se
 				st.Failed++

@@ -1,14 +1,10 @@
-// Package job owns stream jobs: the job file (parsing it, reporting every
-// problem with its line and column for `rdg job check`, and writing a
-// skeleton from a source schema for `rdg job init`), compiling
-// its expressions, the per-record path (size, decode, filter, project,
-// enrich, time bounds, map), the dedupe buffer, and the Kafka runtime that
-// reads a source topic in the job's consumer group, publishes graph
-// elements and dead letters, and commits source offsets only once what
-// they produced is acknowledged.
+// Package job owns the job file: its YAML format (Spec), parsing it and
+// reporting every problem with its line and column for `rdg job check`,
+// the names a job gives its topics, and writing a skeleton from a source
+// schema for `rdg job init`.
 //
-// job knows Kafka, the schema registry's client, Avro, the wire formats of
-// graph topics and dead letters (package codec) and the graph model. It
-// must not know stores, serving or the graph writer: the dead-letter
-// format and topic names it shares with the writer are codec's.
+// job knows YAML, Avro schemas and the graph model's names. It must not
+// know how records are read, processed or published: it links nothing of
+// Kafka, the schema registry or the engine, so that every tool that reads
+// a job file can.
 package job

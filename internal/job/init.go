@@ -1,17 +1,18 @@
 package job
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/hamba/avro/v2"
-	"github.com/twmb/franz-go/pkg/sr"
 	"gopkg.in/yaml.v3"
 
 	"github.com/rdgraph/rdg/internal/graph"
@@ -94,7 +95,7 @@ func Init(sch avro.Schema, o InitOptions) ([]byte, error) {
 	g.writeTime(&b)
 	g.writeProject(&b)
 	c("# enrich:", "side inputs (a compacted topic or a CSV/JSON file) looked up per record")
-	w("#   - {name: t, topic: some.table, key: %s, on_miss: \"null\"}\n", yamlFlow(ids[0].expr))
+	w("#   - {name: t, topic: some.table, key: %s, on_miss: \"null\"}\n", YAMLFlow(ids[0].expr))
 
 	w("nodes:\n")
 	used := map[string]bool{}
@@ -116,7 +117,7 @@ func Init(sch avro.Schema, o InitOptions) ([]byte, error) {
 		w("    from: %s(%s)\n", types[0], ids[0].expr)
 		w("    to: %s(%s)\n", types[1], ids[1].expr)
 		if p := g.propField(); p != nil {
-			w("    props: {%s: %s}\n", p.propName(), yamlFlow(p.expr))
+			w("    props: {%s: %s}\n", p.propName(), YAMLFlow(p.expr))
 		} else {
 			w("    # props: {name: expression}\n")
 		}
@@ -151,21 +152,17 @@ func SchemaFile(path string) (avro.Schema, error) {
 	return loadSchema(path)
 }
 
-// SubjectSchema is the latest Avro schema registered under subject.
-func SubjectSchema(ctx context.Context, reg *sr.Client, subject string) (avro.Schema, error) {
-	got, err := reg.SchemaByVersion(ctx, subject, -1)
+func loadSchema(path string) (avro.Schema, error) {
+	b, err := readBounded(path, MaxSchemaSize, "schema file")
 	if err != nil {
-		return nil, fmt.Errorf("subject %s: %w", subject, err)
+		return nil, err
 	}
-	if got.Type != sr.TypeAvro {
-		return nil, fmt.Errorf("subject %s: schema type %s is not Avro", subject, got.Type)
-	}
-	if len(got.References) > 0 {
-		return nil, fmt.Errorf("subject %s: schemas with references are not supported", subject)
-	}
-	sch, err := avro.ParseWithCache(got.Schema.Schema, "", &avro.SchemaCache{})
+	sch, err := avro.ParseBytesWithCache(b, "", &avro.SchemaCache{})
 	if err != nil {
-		return nil, fmt.Errorf("subject %s: %w", subject, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if sch.Type() != avro.Record {
+		return nil, fmt.Errorf("%s: want a record schema, got %s", path, sch.Type())
 	}
 	return sch, nil
 }
@@ -360,7 +357,7 @@ func ExprTypeName(s avro.Schema) string {
 	if s.Type() == avro.Null {
 		return "nil"
 	}
-	z := zeroOf(s)
+	z := ZeroOf(s)
 	if z == nil {
 		return "any"
 	}
@@ -750,12 +747,55 @@ func yamlScalar(s string) string {
 
 var plainFlowRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 
-// yamlFlow is yamlScalar for values inside a flow mapping ({a: b}), where
+// YAMLFlow is yamlScalar for values inside a flow mapping ({a: b}), where
 // more characters (',', '?', brackets, ...) end or change a plain scalar:
 // anything but a name or a path is quoted.
-func yamlFlow(s string) string {
+func YAMLFlow(s string) string {
 	if !plainFlowRE.MatchString(s) {
 		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 	}
 	return yamlScalar(s)
+}
+
+// ZeroOf is a value of the Go type the job's decoders (fast path and
+// hamba's) produce for schema s, nil where that depends on the record.
+func ZeroOf(s avro.Schema) any {
+	if ls, ok := s.(avro.LogicalTypeSchema); ok && ls.Logical() != nil {
+		switch ls.Logical().Type() {
+		case avro.TimestampMillis, avro.TimestampMicros, avro.LocalTimestampMillis, avro.LocalTimestampMicros, avro.Date:
+			return time.Time{}
+		case avro.TimeMillis, avro.TimeMicros:
+			return time.Duration(0)
+		case avro.Decimal:
+			return (*big.Rat)(nil)
+		case avro.Duration:
+			return avro.LogicalDuration{}
+		}
+	}
+	switch s.Type() {
+	case avro.String, avro.Enum:
+		return ""
+	case avro.Long:
+		return int64(0)
+	case avro.Int:
+		return 0
+	case avro.Float:
+		return float32(0)
+	case avro.Double:
+		return float64(0)
+	case avro.Boolean:
+		return false
+	case avro.Bytes:
+		return []byte(nil)
+	case avro.Fixed:
+		return reflect.Zero(reflect.ArrayOf(s.(*avro.FixedSchema).Size(), reflect.TypeFor[byte]())).Interface()
+	case avro.Array:
+		return []any{}
+	case avro.Record, avro.Map:
+		return map[string]any{}
+	case avro.Ref:
+		return ZeroOf(s.(*avro.RefSchema).Schema())
+	}
+	// Unions and nulls: the type is only known per record.
+	return nil
 }

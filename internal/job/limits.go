@@ -51,9 +51,9 @@ func readBounded(path string, limit int64, what string) ([]byte, error) {
 	return b, nil
 }
 
-// capped keeps the first maxErrors of es and says how many more there
+// Capped keeps the first maxErrors of es and says how many more there
 // were.
-func (es Errors) capped() Errors {
+func (es Errors) Capped() Errors {
 	if len(es) <= maxErrors {
 		return es
 	}
@@ -62,9 +62,9 @@ func (es Errors) capped() Errors {
 	return append(es, Error{File: es[0].File, Msg: fmt.Sprintf("too many errors: %d more not shown", more)})
 }
 
-// clip shortens a value quoted in an error message to what a reader can
+// Clip shortens a value quoted in an error message to what a reader can
 // use.
-func clip(s string) string {
+func Clip(s string) string {
 	const max = 64
 	r := []rune(s)
 	if len(r) <= max {

@@ -13,10 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"gopkg.in/yaml.v3"
 
-	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/avrowire"
 	"github.com/rdgraph/rdg/internal/graph"
 )
 
@@ -116,29 +115,6 @@ const DefaultCompression = "snappy"
 // Compressions lists the values of tuning.compression.
 var Compressions = []string{"snappy", "lz4", "zstd", "gzip", "none"}
 
-// ProducerCompression is the producer option for a job's graph records:
-// its tuning.compression codec, or no compression from brokers too old
-// for that codec (zstd needs Kafka 2.1), as with franz-go's default
-// preference. Everything that writes a job's graph records uses it.
-func (j *Job) ProducerCompression() kgo.Opt {
-	return kgo.ProducerBatchCompression(CompressionCodec(j.Spec.Tuning.Defaults().Compression), kgo.NoCompression())
-}
-
-// CompressionCodec is the franz-go codec of name (one of Compressions).
-func CompressionCodec(name string) kgo.CompressionCodec {
-	switch name {
-	case "lz4":
-		return kgo.Lz4Compression()
-	case "zstd":
-		return kgo.ZstdCompression()
-	case "gzip":
-		return kgo.GzipCompression()
-	case "none":
-		return kgo.NoCompression()
-	}
-	return kgo.SnappyCompression()
-}
-
 // Defaults returns t with every zero knob set to its default.
 func (t Tuning) Defaults() Tuning {
 	def := func(v *int, d int) {
@@ -160,7 +136,7 @@ func (t Tuning) Defaults() Tuning {
 	defDur(&t.Linger, 5*time.Millisecond)
 	defDur(&t.CommitInterval, time.Second)
 	def(&t.MaxRecordBytes, 1<<20)
-	def(&t.MaxRecordItems, codec.DefaultMaxItems)
+	def(&t.MaxRecordItems, avrowire.DefaultMaxItems)
 	defDur(&t.SessionTimeout, 10*time.Second)
 	if t.Compression == "" {
 		t.Compression = DefaultCompression
@@ -183,6 +159,12 @@ type Source struct {
 }
 
 type schemaPos struct{ schemaLine, schemaCol int }
+
+// SchemaLine is the line of source.schema in the job file.
+func (p schemaPos) SchemaLine() int { return p.schemaLine }
+
+// SchemaCol is the column of source.schema's value in the job file.
+func (p schemaPos) SchemaCol() int { return p.schemaCol }
 
 // Expr is an expression's source and where it stands in the job file.
 type Expr struct {
@@ -279,7 +261,8 @@ func (es Errors) Error() string {
 	return b.String()
 }
 
-func (es Errors) sorted() Errors {
+// Sorted is es in file order.
+func (es Errors) Sorted() Errors {
 	sort.SliceStable(es, func(i, j int) bool {
 		if es[i].Line != es[j].Line {
 			return es[i].Line < es[j].Line
@@ -371,7 +354,7 @@ func Parse(file string, src []byte) (*Spec, error) {
 		spec.Delivery = DeliveryAtLeastOnce
 	}
 	if spec.Name != "" && !jobNameRE.MatchString(spec.Name) {
-		p.errf(p.find(root, "name"), "name %q: use lower-case letters, digits, '.', '_' and '-'", clip(spec.Name))
+		p.errf(p.find(root, "name"), "name %q: use lower-case letters, digits, '.', '_' and '-'", Clip(spec.Name))
 	}
 	p.topicNames(p.find(root, "name"), spec.Name)
 	p.duplicateElements(spec)
@@ -379,7 +362,7 @@ func Parse(file string, src []byte) (*Spec, error) {
 		p.errf(root, "job maps records to nothing: add nodes or edges")
 	}
 	if len(p.errs) > 0 {
-		return spec, p.errs.sorted()
+		return spec, p.errs.Sorted()
 	}
 	return spec, nil
 }
@@ -446,7 +429,7 @@ func (p *parser) mapping(n *yaml.Node, what string, keys map[string]func(*yaml.N
 		fn, ok := keys[k.Value]
 		switch {
 		case !ok:
-			p.errf(k, "%s: unknown key %q (known: %s)", what, clip(k.Value), knownKeys(keys))
+			p.errf(k, "%s: unknown key %q (known: %s)", what, Clip(k.Value), knownKeys(keys))
 		case seen[k.Value]:
 			p.errf(k, "%s: duplicate key %q", what, k.Value)
 		default:
@@ -802,7 +785,7 @@ func (p *parser) tuning(n *yaml.Node, t *Tuning) {
 		"compression": func(v *yaml.Node) {
 			t.Compression = p.str(v, "tuning.compression")
 			if t.Compression != "" && !slices.Contains(Compressions, t.Compression) {
-				p.errf(v, "tuning.compression %q: want one of %s", clip(t.Compression), strings.Join(Compressions, ", "))
+				p.errf(v, "tuning.compression %q: want one of %s", Clip(t.Compression), strings.Join(Compressions, ", "))
 				t.Compression = ""
 			}
 		},
@@ -855,8 +838,8 @@ func (p *parser) enrich(n *yaml.Node) []EnrichSpec {
 	return out
 }
 
-// schemaPath resolves Source.Schema relative to the job file.
-func (s *Spec) schemaPath() string {
+// SchemaPath resolves Source.Schema relative to the job file.
+func (s *Spec) SchemaPath() string {
 	if s.Source.Schema == "" || filepath.IsAbs(s.Source.Schema) {
 		return s.Source.Schema
 	}
@@ -941,7 +924,7 @@ func (p *parser) timeBounds(n *yaml.Node, b *TimeBounds) {
 
 // Names that reach Kafka. A job's name becomes its dead-letter topic
 // (rdg.dlq.<name>), which Kafka must accept, and which must not be a
-// graph writer's (rdg.dlq.writer-<store>, codec.WriterDeadLetterPrefix).
+// graph writer's (rdg.dlq.writer-<store>, writerDeadLetterPrefix).
 
 // maxTopicName is Kafka's limit on a topic name.
 const maxTopicName = 249
@@ -952,11 +935,11 @@ func (p *parser) topicNames(n *yaml.Node, name string) {
 	}
 	if dlq := DeadLetterTopic(name); len(dlq) > maxTopicName {
 		p.errf(n, "name is %d bytes: its dead-letter topic %s... would be longer than Kafka's %d-character limit on topic names (at most %d)",
-			len(name), dlq[:len(codec.DeadLetterPrefix)+16], maxTopicName, maxTopicName-len(dlq)+len(name))
+			len(name), dlq[:len(deadLetterPrefix)+16], maxTopicName, maxTopicName-len(dlq)+len(name))
 	}
-	if strings.HasPrefix(name, codec.WriterDeadLetterPrefix) {
+	if strings.HasPrefix(name, writerDeadLetterPrefix) {
 		p.errf(n, "name %q: names beginning %q are reserved: %s%s<store> is a graph writer's dead-letter topic",
-			clip(name), codec.WriterDeadLetterPrefix, codec.DeadLetterPrefix, codec.WriterDeadLetterPrefix)
+			Clip(name), writerDeadLetterPrefix, deadLetterPrefix, writerDeadLetterPrefix)
 	}
 }
 
@@ -978,7 +961,7 @@ func (p *parser) duplicateElements(spec *Spec) {
 		if first, ok := seen[key]; ok {
 			p.errs = append(p.errs, Error{File: p.file, Line: n.Line, Col: n.Col, Msg: fmt.Sprintf(
 				"nodes[%d]: same type and id as nodes[%d] (%s, %s): each record would make that node twice; merge the two entries",
-				i, first, n.Type, clip(norm(n.ID)))})
+				i, first, n.Type, Clip(norm(n.ID)))})
 			continue
 		}
 		seen[key] = i
@@ -992,7 +975,7 @@ func (p *parser) duplicateElements(spec *Spec) {
 		if first, ok := seen[key]; ok {
 			p.errs = append(p.errs, Error{File: p.file, Line: e.Line, Col: e.Col, Msg: fmt.Sprintf(
 				"edges[%d]: same type and end points as edges[%d] (%s from %s(%s) to %s(%s)): each record would make that edge twice; merge the two entries",
-				i, first, e.Type, e.From.Type, clip(norm(e.From.ID)), e.To.Type, clip(norm(e.To.ID)))})
+				i, first, e.Type, e.From.Type, Clip(norm(e.From.ID)), e.To.Type, Clip(norm(e.To.ID)))})
 			continue
 		}
 		seen[key] = i

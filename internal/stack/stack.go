@@ -41,7 +41,9 @@ import (
 	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/datadir"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 	"github.com/rdgraph/rdg/internal/registry"
 	"github.com/rdgraph/rdg/internal/serve"
 	"github.com/rdgraph/rdg/internal/store"
@@ -73,7 +75,7 @@ type Config struct {
 	// HTTPS (HTTP/2 and HTTP/1.1) instead of cleartext.
 	TLSCert, TLSKey string
 	// Jobs are the compiled jobs to run in this process.
-	Jobs []*job.Job
+	Jobs []*engine.Job
 	// NoWriter skips the graph writer and store (a jobs-only process).
 	NoWriter bool
 	// StoreName names the store's consumer group (rdg-store-<name>).
@@ -211,7 +213,7 @@ type Stack struct {
 
 // LoadJobs compiles every *.yaml and *.yml file in dir, reporting all
 // errors of all files together.
-func LoadJobs(dir string) ([]*job.Job, error) {
+func LoadJobs(dir string) ([]*engine.Job, error) {
 	var files []string
 	for _, pat := range []string{"*.yaml", "*.yml"} {
 		m, err := filepath.Glob(filepath.Join(dir, pat))
@@ -227,12 +229,12 @@ func LoadJobs(dir string) ([]*job.Job, error) {
 		return nil, fmt.Errorf("jobs directory %s has no .yaml job files", dir)
 	}
 	sort.Strings(files)
-	var jobs []*job.Job
+	var jobs []*engine.Job
 	var all job.Errors
 	names := map[string]string{}
 	topics := map[string]string{}
 	for _, f := range files {
-		j, err := job.Load(f)
+		j, err := engine.Load(f)
 		if err != nil {
 			var es job.Errors
 			if errors.As(err, &es) {
@@ -389,7 +391,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		s.log.Info("store opened", "dir", dir)
 	}
-	jm := job.NewMetrics(s.promReg)
+	jm := jobrun.NewMetrics(s.promReg)
 	schemas := codec.NewSchemas(s.reg)
 	if cfg.APIAddr != "" {
 		labelled(runCtx, "api", func(ctx context.Context) { err = s.startAPI(ctx, cfg.APIAddr) })
@@ -398,7 +400,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 	for _, j := range cfg.Jobs {
-		if err := job.Prepare(ctx, j, s.seeds, s.kopts, cfg.GraphPartitions); err != nil {
+		if err := jobrun.Prepare(ctx, j, s.seeds, s.kopts, cfg.GraphPartitions); err != nil {
 			return nil, err
 		}
 	}
@@ -414,7 +416,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	for _, j := range cfg.Jobs {
 		s.supervise(runCtx, "job "+j.Spec.Name, "job:"+j.Spec.Name, func(ctx context.Context) error {
-			return job.Run(ctx, j, job.RunConfig{Seeds: s.seeds, KafkaOpts: s.kopts, Registry: s.reg, Schemas: schemas,
+			return jobrun.Run(ctx, j, jobrun.RunConfig{Seeds: s.seeds, KafkaOpts: s.kopts, Registry: s.reg, Schemas: schemas,
 				Metrics: jm, Logger: s.log, GraphPartitions: cfg.GraphPartitions})
 		})
 	}

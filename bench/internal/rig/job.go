@@ -14,6 +14,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/jobrun"
 )
 
 // JobRun is one measured run of the playback job over a workload already
@@ -51,7 +52,7 @@ func (r JobRun) Total() int64 {
 
 // JobResult is what a JobRun measured.
 type JobResult struct {
-	// Wall is from the call of job.Run (with a fresh consumer group) until
+	// Wall is from the call of jobrun.Run (with a fresh consumer group) until
 	// the group had committed the end offsets: start-up (side input, group
 	// join), processing, and the last commit after its output was
 	// acknowledged.
@@ -104,7 +105,7 @@ func RunJob(ctx context.Context, r JobRun, log *slog.Logger) (JobResult, error) 
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	prom := prometheus.NewRegistry()
-	m := job.NewMetrics(prom)
+	m := jobrun.NewMetrics(prom)
 	in := func() float64 {
 		v, _ := Counter(prom, "rdg_job_records_in_total", "job", r.Name)
 		return v
@@ -128,12 +129,12 @@ func RunJob(ctx context.Context, r JobRun, log *slog.Logger) (JobResult, error) 
 	// the job's own CPU from the Go runtime's (GC).
 	Labelled(runCtx, "job:"+r.Name, func(ctx context.Context) {
 		go func() {
-			ran <- job.Run(ctx, j, job.RunConfig{Seeds: r.Seeds, Registry: reg, Metrics: m, Logger: log})
+			ran <- jobrun.Run(ctx, j, jobrun.RunConfig{Seeds: r.Seeds, Registry: reg, Metrics: m, Logger: log})
 		}()
 	})
 	waited := make(chan error, 1)
 	go func() {
-		waited <- WaitCommitted(runCtx, adm, job.Group(r.Name), demo.TopicPlayback, r.Ends, 10*time.Millisecond)
+		waited <- WaitCommitted(runCtx, adm, jobrun.Group(r.Name), demo.TopicPlayback, r.Ends, 10*time.Millisecond)
 	}()
 	select {
 	case err := <-waited:

@@ -31,6 +31,7 @@ import (
 	"github.com/rdgraph/rdg/examples"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
+	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/stack"
 )
@@ -283,7 +284,7 @@ func committed(ctx context.Context, adm *kadm.Client, group, topic string, ends 
 // name, so that its consumer group rdg-job-<name> is new, with the dedupe
 // window set to window (negative: the file's own, 1s) and, if positive,
 // tuning.concurrency set to concurrency.
-func PlaybackJob(dir, name string, window time.Duration, concurrency int) (*job.Job, error) {
+func PlaybackJob(dir, name string, window time.Duration, concurrency int) (*engine.Job, error) {
 	jobs, err := examples.WriteNetflix(dir)
 	if err != nil {
 		return nil, err
@@ -299,7 +300,7 @@ func PlaybackJob(dir, name string, window time.Duration, concurrency int) (*job.
 	if concurrency > 0 {
 		spec.Tuning.Concurrency = concurrency
 	}
-	return job.Compile(spec)
+	return engine.Compile(spec)
 }
 
 // JobOutput reports whether topic is one a job writes: a graph topic or a
