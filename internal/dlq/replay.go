@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -157,7 +156,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 		return st, err
 	}
 
-	var pub *publisher
+	var pub *jobrun.Publisher
 	if !cfg.DryRun {
 		// The job's own preparation: a fixed job may emit a type whose
 		// topic and schema subject no run of it has created yet.
@@ -173,7 +172,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 			return st, err
 		}
 		defer cl.Close()
-		pub = &publisher{cl: cl, elems: elems}
+		pub = jobrun.NewPublisher(cfg.Job, jobrun.ChainConfig{Elements: elems, Producer: cl, Flush: cl.Flush, Logger: log})
 	}
 
 	schemas := codec.NewSchemas(cfg.Registry)
@@ -182,15 +181,15 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 		return st, err
 	}
 	defer closeTables()
-	proc := engine.NewProcessor(cfg.Job, schemas)
-	proc.Tables = tables
+	sink := &replaySink{pub: pub}
 	// The fixed job's limit: raising it is how a record rejected at stage
 	// size is fixed.
-	proc.MaxRecordBytes = cfg.Job.Spec.Tuning.Defaults().MaxRecordBytes
-	if cfg.Now != nil {
-		proc.Now = cfg.Now
+	eng := engine.NewEngine(cfg.Job, engine.EngineConfig{Schemas: schemas, Tables: tables,
+		MaxRecordBytes: cfg.Job.Spec.Tuning.Defaults().MaxRecordBytes, Unbuffered: true, Logger: log}, sink)
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
 	}
-	var out graph.Batch
 	for _, s := range ss {
 		from := starts[s.Partition]
 		if from >= s.Stable {
@@ -205,7 +204,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 			if pub == nil || (pending == 0 && next == from) {
 				return nil
 			}
-			if err := pub.flush(ctx); err != nil {
+			if err := pub.Flush(ctx); err != nil {
 				return fmt.Errorf("publish replayed elements (position not committed): %w", err)
 			}
 			offs := kadm.Offsets{}
@@ -218,20 +217,27 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 		}
 		err := scanPartition(ctx, cfg.Cluster, st.Topic, s.Partition, from, s.Stable, func(r *kgo.Record) error {
 			rec := ParseRecord(r)
-			out.Reset()
-			filtered, err := proc.Process(ctx, r.Value, r.Timestamp, &out)
-			if errors.Is(err, codec.ErrRegistryUnavailable) {
+			sink.reset()
+			// Produced records are not abandoned when ctx is cancelled:
+			// the flush at the next checkpoint decides, and it is bounded
+			// separately.
+			in := engine.Record{Key: r.Key, Value: r.Value, Timestamp: r.Timestamp,
+				Pos: engine.SourcePos{Partition: r.Partition, Offset: r.Offset}, Ref: r}
+			if err := eng.Ingest(context.WithoutCancel(ctx), &in, now()); err != nil {
+				return err
+			}
+			if errors.Is(sink.err, codec.ErrRegistryUnavailable) {
 				// Not the record's fault: stop before it, so the next
 				// replay retries it instead of calling it still failing.
-				return fmt.Errorf("dead letter %s[%d]@%d: %w", st.Topic, r.Partition, r.Offset, err)
+				return fmt.Errorf("dead letter %s[%d]@%d: %w", st.Topic, r.Partition, r.Offset, sink.err)
 			}
-			o := Outcome{Record: &rec, Filtered: filtered}
+			o := Outcome{Record: &rec, Filtered: !sink.mapped && sink.err == nil}
 			st.Read++
 			switch {
-			case err != nil:
-				se, ok := errors.AsType[*engine.StageError](err)
+			case sink.err != nil:
+				se, ok := errors.AsType[*engine.StageError](sink.err)
 				if !ok {
-					se = &engine.StageError{Stage: engine.StageDecode, Err: err}
+					se = &engine.StageError{Stage: engine.StageDecode, Err: sink.err}
 				}
 				o.Err = se
 				st.Failed++
@@ -240,16 +246,13 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 						SourceTopic: rec.SourceTopic, SourcePartition: rec.SourcePartition, SourceOffset: rec.SourceOffset,
 						Stage: se.Stage, Error: se.Err.Error()})
 				}
-			case filtered:
+			case o.Filtered:
 				st.Filtered++
 			default:
 				st.Replayed++
-				st.Nodes += len(out.Nodes)
-				st.Edges += len(out.Edges)
-				if pub != nil {
-					pub.add(ctx, &out)
-				}
-				o.Nodes, o.Edges = slices.Clone(out.Nodes), slices.Clone(out.Edges)
+				st.Nodes += len(sink.out.Nodes)
+				st.Edges += len(sink.out.Edges)
+				o.Nodes, o.Edges = slices.Clone(sink.out.Nodes), slices.Clone(sink.out.Edges)
 			}
 			if cfg.Each != nil {
 				cfg.Each(&o)
@@ -316,56 +319,29 @@ func startOffsets(ctx context.Context, adm *kadm.Client, topic, group string, ss
 	return starts, nil
 }
 
-// publisher writes graph elements the way the job runner's does: same
-// topics, keys and values, each produce result checked, and flush
-// returning only once everything added is acknowledged.
-type publisher struct {
-	cl    *kgo.Client
-	elems *codec.Elements
-
-	mu sync.Mutex
-	// err is the first produce failure. It stays set: once a record is
-	// lost no later position may be committed, so the replay is over.
-	err error
+// replaySink takes one dead letter's outcome from the engine: its
+// elements, published by the live publisher unless the replay is dry, or
+// its failure, which is reported and never dead-lettered again.
+type replaySink struct {
+	pub    *jobrun.Publisher // nil: dry run
+	out    graph.Batch
+	mapped bool
+	err    error
 }
 
-func (p *publisher) promise(_ *kgo.Record, err error) {
-	if err != nil {
-		p.mu.Lock()
-		if p.err == nil {
-			p.err = err
-		}
-		p.mu.Unlock()
-	}
+func (s *replaySink) reset() {
+	s.out.Reset()
+	s.mapped, s.err = false, nil
 }
 
-func (p *publisher) add(ctx context.Context, b *graph.Batch) {
-	// Produced records are not abandoned when ctx is cancelled: the flush
-	// at the next checkpoint decides, and it is bounded separately.
-	ctx = context.WithoutCancel(ctx)
-	for i := range b.Nodes {
-		r, err := p.elems.NodeRecord(&b.Nodes[i])
-		if err != nil {
-			p.promise(nil, err)
-			continue
-		}
-		p.cl.Produce(ctx, r, p.promise)
-	}
-	for i := range b.Edges {
-		r, err := p.elems.EdgeRecord(&b.Edges[i])
-		if err != nil {
-			p.promise(nil, err)
-			continue
-		}
-		p.cl.Produce(ctx, r, p.promise)
+func (s *replaySink) Publish(ctx context.Context, b *engine.Elements) {
+	s.mapped = true
+	b.AppendTo(&s.out)
+	if s.pub != nil {
+		s.pub.Publish(ctx, b)
 	}
 }
 
-func (p *publisher) flush(ctx context.Context) error {
-	if err := p.cl.Flush(ctx); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.err
+func (s *replaySink) DeadLetter(_ context.Context, _ *engine.Record, _ string, _ int, err error) {
+	s.err = err
 }

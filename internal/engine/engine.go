@@ -52,7 +52,11 @@ type EngineConfig struct {
 	// registry that cannot be reached): Ingest waits it out, retrying,
 	// instead of dead-lettering the record. nil: none is.
 	Transient func(error) bool
-	Logger    *slog.Logger
+	// Unbuffered publishes each record's elements as it is mapped,
+	// whatever the job's dedupe window: for a caller that reports each
+	// record's outcome on its own (dead-letter replay).
+	Unbuffered bool
+	Logger     *slog.Logger
 }
 
 // Counts are what Ingest did since the last TakeCounts.
@@ -121,7 +125,7 @@ func (e *Engine) Ingest(ctx context.Context, r *Record, now time.Time) error {
 	default:
 		e.counts.Nodes += len(e.out.nodes)
 		e.counts.Edges += len(e.out.edges)
-		if e.job.Spec.Dedupe.Window == 0 {
+		if e.job.Spec.Dedupe.Window == 0 || e.cfg.Unbuffered {
 			// No window: every update is published as it is mapped.
 			e.sink.Publish(ctx, &e.out)
 		} else {

@@ -62,7 +62,7 @@ type ChainConfig struct {
 type Chain struct {
 	job *engine.Job
 	eng *engine.Engine
-	pub publisher
+	pub *publisher
 
 	in, filtered, nodesIn, edgesIn prometheus.Counter
 }
@@ -79,20 +79,59 @@ func NewChain(j *engine.Job, cfg ChainConfig) *Chain {
 	m := cfg.Metrics
 	c := &Chain{
 		job: j,
-		pub: publisher{prod: cfg.Producer, elems: cfg.Elements, dlq: job.DeadLetterTopic(name), source: j.Spec.Source.Topic,
-			nodes: m.NodesPublished.WithLabelValues(name), edges: m.EdgesPublished.WithLabelValues(name),
-			freshness: m.Freshness.WithLabelValues(name), published: m.DeadLettered.WithLabelValues(name, engine.StagePublish),
-			maxElement: cfg.MaxElementBytes, maxDeadLetter: cfg.MaxDeadLetterBytes, flush: cfg.Flush, log: cfg.Logger,
-			m: m, job: name},
-		in: m.RecordsIn.WithLabelValues(name), filtered: m.Filtered.WithLabelValues(name),
+		pub: newPublisher(j, cfg),
+		in:  m.RecordsIn.WithLabelValues(name), filtered: m.Filtered.WithLabelValues(name),
 		nodesIn: m.NodesOut.WithLabelValues(name), edgesIn: m.EdgesOut.WithLabelValues(name),
 	}
 	c.eng = engine.NewEngine(j, engine.EngineConfig{Schemas: cfg.Schemas, Tables: cfg.Tables, MaxRecordBytes: cfg.MaxRecordBytes,
 		OnMiss:    func(input string) { m.EnrichMisses.WithLabelValues(name, input).Inc() },
 		Transient: func(err error) bool { return errors.Is(err, codec.ErrRegistryUnavailable) },
-		Logger:    cfg.Logger}, &c.pub)
-	c.pub.epoch = c.pub.newEpoch()
+		Logger:    cfg.Logger}, c.pub)
 	return c
+}
+
+// newPublisher is the publisher of j's chains; cfg has its defaults set.
+func newPublisher(j *engine.Job, cfg ChainConfig) *publisher {
+	name := j.Spec.Name
+	m := cfg.Metrics
+	p := &publisher{prod: cfg.Producer, elems: cfg.Elements, dlq: job.DeadLetterTopic(name), source: j.Spec.Source.Topic,
+		nodes: m.NodesPublished.WithLabelValues(name), edges: m.EdgesPublished.WithLabelValues(name),
+		freshness: m.Freshness.WithLabelValues(name), published: m.DeadLettered.WithLabelValues(name, engine.StagePublish),
+		maxElement: cfg.MaxElementBytes, maxDeadLetter: cfg.MaxDeadLetterBytes, flush: cfg.Flush, log: cfg.Logger,
+		m: m, job: name}
+	p.epoch = p.newEpoch()
+	return p
+}
+
+// Publisher is a live job's publisher on its own, for what publishes a
+// job's graph elements without consuming its source (dead-letter replay):
+// the same topics, keys and values, each record's timestamp the element's
+// last_seen, and the same handling of records the broker refuses.
+type Publisher struct{ p *publisher }
+
+// NewPublisher returns j's publisher. cfg's Schemas, Tables and
+// MaxRecordBytes are not used.
+func NewPublisher(j *engine.Job, cfg ChainConfig) *Publisher {
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Publisher{p: newPublisher(j, cfg)}
+}
+
+// Publish encodes b's elements and hands them to the producer.
+func (p *Publisher) Publish(ctx context.Context, b *engine.Elements) { p.p.Publish(ctx, b) }
+
+// Flush waits until everything published is answered for (see
+// Chain.Flush), and returns ctx's error or the first publishing failure
+// since the last Flush.
+func (p *Publisher) Flush(ctx context.Context) error {
+	if err := p.p.flushAll(ctx); err != nil {
+		return err
+	}
+	return p.p.takeErr()
 }
 
 // Ingest runs one source record through the chain: its elements go into

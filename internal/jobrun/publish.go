@@ -77,8 +77,9 @@ func (c *Chain) Rejected() bool {
 // or, for records the broker refused, produced again alone or
 // dead-lettered and that acknowledged. It returns only ctx's error (a
 // record that fails otherwise is a publishing failure, see TakeErr).
-func (c *Chain) Flush(ctx context.Context) error {
-	p := &c.pub
+func (c *Chain) Flush(ctx context.Context) error { return c.pub.flushAll(ctx) }
+
+func (p *publisher) flushAll(ctx context.Context) error {
 	for {
 		if p.flush != nil {
 			if err := p.flush(ctx); err != nil {
