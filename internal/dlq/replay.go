@@ -158,21 +158,11 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 
 	var pub *jobrun.Publisher
 	if !cfg.DryRun {
-		// The job's own preparation: a fixed job may emit a type whose
-		// topic and schema subject no run of it has created yet.
-		if err := jobrun.Prepare(ctx, cfg.Job, cfg.Cluster.Seeds, cfg.Cluster.Opts, cfg.GraphPartitions); err != nil {
+		var closePub func()
+		if pub, closePub, err = livePublisher(ctx, &cfg, log); err != nil {
 			return st, err
 		}
-		elems, err := codec.RegisterElements(ctx, cfg.Registry, cfg.Job.NodeTypes(), cfg.Job.EdgeTypes())
-		if err != nil {
-			return st, fmt.Errorf("replay %s: %w", name, err)
-		}
-		cl, err := cfg.Cluster.client(kgo.ProducerLinger(5*time.Millisecond), jobrun.ProducerCompression(cfg.Job), kgo.ClientID(Group(name)))
-		if err != nil {
-			return st, err
-		}
-		defer cl.Close()
-		pub = jobrun.NewPublisher(cfg.Job, jobrun.ChainConfig{Elements: elems, Producer: cl, Flush: cl.Flush, Logger: log})
+		defer closePub()
 	}
 
 	schemas := codec.NewSchemas(cfg.Registry)
@@ -190,6 +180,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 	if now == nil {
 		now = time.Now
 	}
+	one := &replayOne{cfg: &cfg, st: &st, eng: eng, sink: sink, now: now}
 	for _, s := range ss {
 		from := starts[s.Partition]
 		if from >= s.Stable {
@@ -216,46 +207,8 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 			return nil
 		}
 		err := scanPartition(ctx, cfg.Cluster, st.Topic, s.Partition, from, s.Stable, func(r *kgo.Record) error {
-			rec := ParseRecord(r)
-			sink.reset()
-			// Produced records are not abandoned when ctx is cancelled:
-			// the flush at the next checkpoint decides, and it is bounded
-			// separately.
-			in := engine.Record{Key: r.Key, Value: r.Value, Timestamp: r.Timestamp,
-				Pos: engine.SourcePos{Partition: r.Partition, Offset: r.Offset}, Ref: r}
-			if err := eng.Ingest(context.WithoutCancel(ctx), &in, now()); err != nil {
+			if err := one.record(ctx, r); err != nil {
 				return err
-			}
-			if errors.Is(sink.err, codec.ErrRegistryUnavailable) {
-				// Not the record's fault: stop before it, so the next
-				// replay retries it instead of calling it still failing.
-				return fmt.Errorf("dead letter %s[%d]@%d: %w", st.Topic, r.Partition, r.Offset, sink.err)
-			}
-			o := Outcome{Record: &rec, Filtered: !sink.mapped && sink.err == nil}
-			st.Read++
-			switch {
-			case sink.err != nil:
-				se, ok := errors.AsType[*engine.StageError](sink.err)
-				if !ok {
-					se = &engine.StageError{Stage: engine.StageDecode, Err: sink.err}
-				}
-				o.Err = se
-				st.Failed++
-				if len(st.Failures) < cfg.MaxFailures {
-					st.Failures = append(st.Failures, Failure{Partition: rec.Partition, Offset: rec.Offset,
-						SourceTopic: rec.SourceTopic, SourcePartition: rec.SourcePartition, SourceOffset: rec.SourceOffset,
-						Stage: se.Stage, Error: se.Err.Error()})
-				}
-			case o.Filtered:
-				st.Filtered++
-			default:
-				st.Replayed++
-				st.Nodes += len(sink.out.Nodes)
-				st.Edges += len(sink.out.Edges)
-				o.Nodes, o.Edges = slices.Clone(sink.out.Nodes), slices.Clone(sink.out.Edges)
-			}
-			if cfg.Each != nil {
-				cfg.Each(&o)
 			}
 			next, pending = r.Offset+1, pending+1
 			if pending >= checkpointEvery {
@@ -285,6 +238,26 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 			"still_failing", st.Failed, "filtered", st.Filtered, "nodes", st.Nodes, "edges", st.Edges)
 	}
 	return st, nil
+}
+
+// livePublisher prepares the fixed job's topics and schemas, as the job
+// runner does (a fixed job may emit a type whose topic and schema subject
+// no run of it has created yet), and returns the job's live publisher on a
+// producer of its own, and what closes that producer.
+func livePublisher(ctx context.Context, cfg *ReplayConfig, log *slog.Logger) (*jobrun.Publisher, func(), error) {
+	name := cfg.Job.Spec.Name
+	if err := jobrun.Prepare(ctx, cfg.Job, cfg.Cluster.Seeds, cfg.Cluster.Opts, cfg.GraphPartitions); err != nil {
+		return nil, nil, err
+	}
+	elems, err := codec.RegisterElements(ctx, cfg.Registry, cfg.Job.NodeTypes(), cfg.Job.EdgeTypes())
+	if err != nil {
+		return nil, nil, fmt.Errorf("replay %s: %w", name, err)
+	}
+	cl, err := cfg.Cluster.client(kgo.ProducerLinger(5*time.Millisecond), jobrun.ProducerCompression(cfg.Job), kgo.ClientID(Group(name)))
+	if err != nil {
+		return nil, nil, err
+	}
+	return jobrun.NewPublisher(cfg.Job, jobrun.ChainConfig{Elements: elems, Producer: cl, Flush: cl.Flush, Logger: log}), cl.Close, nil
 }
 
 // startOffsets picks where each partition's replay starts: from, or the
@@ -317,6 +290,62 @@ func startOffsets(ctx context.Context, adm *kadm.Client, topic, group string, ss
 		starts[s.Partition] = max(at, s.Low)
 	}
 	return starts, nil
+}
+
+// replayOne runs dead letters through the engine one at a time and
+// accounts for each outcome.
+type replayOne struct {
+	cfg  *ReplayConfig
+	st   *ReplayStats
+	eng  *engine.Engine
+	sink *replaySink
+	now  func() time.Time
+}
+
+// record replays dead letter r. Its error is ctx's, or a registry outage,
+// which is not the record's fault: the replay then stops before it, so
+// the next one retries it instead of calling it still failing.
+func (one *replayOne) record(ctx context.Context, r *kgo.Record) error {
+	st, sink := one.st, one.sink
+	rec := ParseRecord(r)
+	sink.reset()
+	// Produced records are not abandoned when ctx is cancelled: the flush
+	// at the next checkpoint decides, and it is bounded separately.
+	in := engine.Record{Key: r.Key, Value: r.Value, Timestamp: r.Timestamp,
+		Pos: engine.SourcePos{Partition: r.Partition, Offset: r.Offset}, Ref: r}
+	if err := one.eng.Ingest(context.WithoutCancel(ctx), &in, one.now()); err != nil {
+		return err
+	}
+	if errors.Is(sink.err, codec.ErrRegistryUnavailable) {
+		return fmt.Errorf("dead letter %s[%d]@%d: %w", st.Topic, r.Partition, r.Offset, sink.err)
+	}
+	o := Outcome{Record: &rec, Filtered: !sink.mapped && sink.err == nil}
+	st.Read++
+	switch {
+	case sink.err != nil:
+		se, ok := errors.AsType[*engine.StageError](sink.err)
+		if !ok {
+			se = &engine.StageError{Stage: engine.StageDecode, Err: sink.err}
+		}
+		o.Err = se
+		st.Failed++
+		if len(st.Failures) < one.cfg.MaxFailures {
+			st.Failures = append(st.Failures, Failure{Partition: rec.Partition, Offset: rec.Offset,
+				SourceTopic: rec.SourceTopic, SourcePartition: rec.SourcePartition, SourceOffset: rec.SourceOffset,
+				Stage: se.Stage, Error: se.Err.Error()})
+		}
+	case o.Filtered:
+		st.Filtered++
+	default:
+		st.Replayed++
+		st.Nodes += len(sink.out.Nodes)
+		st.Edges += len(sink.out.Edges)
+		o.Nodes, o.Edges = slices.Clone(sink.out.Nodes), slices.Clone(sink.out.Edges)
+	}
+	if one.cfg.Each != nil {
+		one.cfg.Each(&o)
+	}
+	return nil
 }
 
 // replaySink takes one dead letter's outcome from the engine: its

@@ -208,8 +208,8 @@ type bodyReader struct {
 	bx  *boxes // see box.go
 }
 
-// varint reads a zig-zag varint of at most max bytes, as hamba's ReadLong
-// (max 10) and ReadInt (max 5) do, including their overflow behaviour.
+// long reads a zig-zag varint of at most 10 bytes, as hamba's ReadLong
+// does, including its overflow behaviour.
 func (r *bodyReader) long() (int64, bool) {
 	var v uint64
 	var s uint8
@@ -228,6 +228,7 @@ func (r *bodyReader) long() (int64, bool) {
 	return 0, false
 }
 
+// int reads a zig-zag varint of at most 5 bytes, as hamba's ReadInt does.
 func (r *bodyReader) int() (int32, bool) {
 	var v uint32
 	var s uint8
