@@ -3,6 +3,7 @@ package codec
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -13,8 +14,11 @@ import (
 // key, value and headers, plus rdg.* headers that say where it came from
 // and which stage failed why. Jobs write them (rdg.dlq.<job>), and so do
 // graph writers for graph records they cannot decode
-// (rdg.dlq.writer-<store>); `rdg dlq` reads both. The format is defined
-// here, once, because jobs and the writer must not depend on each other.
+// (rdg.dlq.writer-<store>); `rdg dlq` reads both (ParseDeadLetter). The
+// format is defined here, once, because jobs and the writer must not
+// depend on each other. (The job file and the engine, which link no Kafka,
+// spell the topic prefix and StageDecode again; a test of jobrun holds
+// them equal.)
 
 // Dead-letter topic names.
 const (
@@ -121,3 +125,88 @@ func RecordSize(r *kgo.Record) int {
 // binaryVarintMax is the longest varint a record field length takes in a
 // batch under 2 GiB.
 const binaryVarintMax = 5
+
+// DeadLetterRecord is one dead letter with its headers parsed.
+type DeadLetterRecord struct {
+	// Partition and Offset locate the record in the dead-letter topic.
+	Partition int32
+	Offset    int64
+	// Timestamp is the dead letter's timestamp, which the job copies from
+	// the source record.
+	Timestamp time.Time
+	// Key and Value are the source record's, byte for byte.
+	Key, Value []byte
+	// Headers are the source record's own headers, without the rdg.* ones
+	// the job added.
+	Headers []kgo.RecordHeader
+
+	Stage string // rdg.stage: size, decode, filter, project, enrich, time or map
+	Error string // rdg.error
+	// Source* say where the record was read from; -1 when the header is
+	// missing or unreadable.
+	SourceTopic     string
+	SourcePartition int32
+	SourceOffset    int64
+	// SchemaID is the writer schema id of the value, 0 if it had no
+	// readable Confluent header.
+	SchemaID int
+}
+
+// ParseDeadLetter parses a dead-letter record. The job appends its headers
+// after the source record's own, so the last occurrence of each rdg.*
+// header is the job's; an earlier one belongs to the source record (which
+// may itself have been copied from a dead-letter topic) and is kept in
+// Headers.
+func ParseDeadLetter(r *kgo.Record) DeadLetterRecord {
+	rec := DeadLetterRecord{
+		Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp,
+		Key: r.Key, Value: r.Value,
+		SourcePartition: -1, SourceOffset: -1,
+	}
+	last := map[string]int{}
+	for i, h := range r.Headers {
+		switch h.Key {
+		case HeaderStage, HeaderError, HeaderTopic, HeaderPartition, HeaderOffset, HeaderSchemaID:
+			last[h.Key] = i
+		}
+	}
+	for i, h := range r.Headers {
+		if j, ok := last[h.Key]; !ok || j != i {
+			rec.Headers = append(rec.Headers, h)
+			continue
+		}
+		v := string(h.Value)
+		switch h.Key {
+		case HeaderStage:
+			rec.Stage = v
+		case HeaderError:
+			rec.Error = v
+		case HeaderTopic:
+			rec.SourceTopic = v
+		case HeaderPartition:
+			if p, err := strconv.ParseInt(v, 10, 32); err == nil {
+				rec.SourcePartition = int32(p)
+			}
+		case HeaderOffset:
+			if o, err := strconv.ParseInt(v, 10, 64); err == nil {
+				rec.SourceOffset = o
+			}
+		case HeaderSchemaID:
+			if id, err := strconv.Atoi(v); err == nil {
+				rec.SchemaID = id
+			}
+		}
+	}
+	return rec
+}
+
+// DeadLetterStage is the stage of dead letter r: its last rdg.stage
+// header, the one rdg added (see ParseDeadLetter).
+func DeadLetterStage(r *kgo.Record) string {
+	for i := len(r.Headers) - 1; i >= 0; i-- {
+		if r.Headers[i].Key == HeaderStage {
+			return string(r.Headers[i].Value)
+		}
+	}
+	return ""
+}

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -64,79 +63,11 @@ func (c Cluster) client(extra ...kgo.Opt) (*kgo.Client, error) {
 	return cl, nil
 }
 
-// Record is one dead letter with its headers parsed.
-type Record struct {
-	// Partition and Offset locate the record in the dead-letter topic.
-	Partition int32
-	Offset    int64
-	// Timestamp is the dead letter's timestamp, which the job copies from
-	// the source record.
-	Timestamp time.Time
-	// Key and Value are the source record's, byte for byte.
-	Key, Value []byte
-	// Headers are the source record's own headers, without the rdg.* ones
-	// the job added.
-	Headers []kgo.RecordHeader
+// Record is one dead letter with its headers parsed (codec's format).
+type Record = codec.DeadLetterRecord
 
-	Stage string // rdg.stage: size, decode, filter, project, enrich, time or map
-	Error string // rdg.error
-	// Source* say where the record was read from; -1 when the header is
-	// missing or unreadable.
-	SourceTopic     string
-	SourcePartition int32
-	SourceOffset    int64
-	// SchemaID is the writer schema id of the value, 0 if it had no
-	// readable Confluent header.
-	SchemaID int
-}
-
-// ParseRecord parses a dead-letter record. The job appends its headers
-// after the source record's own, so the last occurrence of each rdg.*
-// header is the job's; an earlier one belongs to the source record (which
-// may itself have been copied from a dead-letter topic) and is kept in
-// Headers.
-func ParseRecord(r *kgo.Record) Record {
-	rec := Record{
-		Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp,
-		Key: r.Key, Value: r.Value,
-		SourcePartition: -1, SourceOffset: -1,
-	}
-	last := map[string]int{}
-	for i, h := range r.Headers {
-		switch h.Key {
-		case codec.HeaderStage, codec.HeaderError, codec.HeaderTopic, codec.HeaderPartition, codec.HeaderOffset, codec.HeaderSchemaID:
-			last[h.Key] = i
-		}
-	}
-	for i, h := range r.Headers {
-		if j, ok := last[h.Key]; !ok || j != i {
-			rec.Headers = append(rec.Headers, h)
-			continue
-		}
-		v := string(h.Value)
-		switch h.Key {
-		case codec.HeaderStage:
-			rec.Stage = v
-		case codec.HeaderError:
-			rec.Error = v
-		case codec.HeaderTopic:
-			rec.SourceTopic = v
-		case codec.HeaderPartition:
-			if p, err := strconv.ParseInt(v, 10, 32); err == nil {
-				rec.SourcePartition = int32(p)
-			}
-		case codec.HeaderOffset:
-			if o, err := strconv.ParseInt(v, 10, 64); err == nil {
-				rec.SourceOffset = o
-			}
-		case codec.HeaderSchemaID:
-			if id, err := strconv.Atoi(v); err == nil {
-				rec.SchemaID = id
-			}
-		}
-	}
-	return rec
-}
+// ParseRecord parses a dead-letter record (codec.ParseDeadLetter).
+func ParseRecord(r *kgo.Record) Record { return codec.ParseDeadLetter(r) }
 
 // Topics lists the dead-letter topics on the cluster, sorted.
 func Topics(ctx context.Context, c Cluster) ([]string, error) {
@@ -383,7 +314,7 @@ func Summarize(ctx context.Context, c Cluster, topics ...string) ([]Summary, err
 		for _, sp := range all[t] {
 			s.Count += sp.High - sp.Low
 			err := scanPartition(ctx, c, t, sp.Partition, sp.Low, sp.Stable, func(r *kgo.Record) error {
-				s.ByStage[stageOf(r)]++
+				s.ByStage[codec.DeadLetterStage(r)]++
 				ts := r.Timestamp.UTC()
 				if s.Oldest.IsZero() || ts.Before(s.Oldest) {
 					s.Oldest = ts
@@ -400,14 +331,4 @@ func Summarize(ctx context.Context, c Cluster, topics ...string) ([]Summary, err
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// stageOf is the job's rdg.stage header: the last one (see ParseRecord).
-func stageOf(r *kgo.Record) string {
-	for i := len(r.Headers) - 1; i >= 0; i-- {
-		if r.Headers[i].Key == codec.HeaderStage {
-			return string(r.Headers[i].Value)
-		}
-	}
-	return ""
 }
