@@ -20,7 +20,7 @@ func checkRun(t *testing.T, dir string, args ...string) (stdout, stderr string, 
 }
 
 // TestJobCheckFiles runs the rdg binary's `job check` on every job file of
-// internal/job/testdata/check, the hostile ones (hostile_*.yaml: YAML that
+// internal/engine/testdata/check, the hostile ones (hostile_*.yaml: YAML that
 // does not parse, an alias bomb, nesting beyond any parser's depth, wrong
 // types, unknown keys, expressions that do not compile or would cost
 // without bound, inverted time bounds, names that make illegal topics,
@@ -30,7 +30,7 @@ func checkRun(t *testing.T, dir string, args ...string) (stdout, stderr string, 
 // and exits 0. Then the files no repository should hold: one over the
 // size limit, a device, a FIFO.
 func TestJobCheckFiles(t *testing.T) {
-	dir := filepath.Join("internal", "job")
+	dir := filepath.Join("internal", "engine")
 	files, err := filepath.Glob(filepath.Join(dir, "testdata", "check", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no job files: %v", err)

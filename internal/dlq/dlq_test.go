@@ -130,7 +130,7 @@ type sourceRec struct {
 }
 
 // deadLetter writes rec to the job's dead-letter topic with the headers the
-// job runner writes (internal/job/run.go), after running it through the
+// job runner writes (codec.DeadLetter), after running it through the
 // real Processor to get the failure the runner would have recorded.
 func (e *env) deadLetter(t *testing.T, ctx context.Context, j *engine.Job, rec sourceRec) {
 	t.Helper()

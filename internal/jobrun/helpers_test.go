@@ -94,23 +94,7 @@ const (
 	visitV1 = `{"type":"record","name":"Visit","namespace":"rdg.test","fields":[
 		{"name":"member_id","type":"string"},
 		{"name":"title_id","type":"string"}]}`
-	// visitV2 adds a field with a default: a backward-compatible change the
-	// registry accepts under the same subject.
-	visitV2 = `{"type":"record","name":"Visit","namespace":"rdg.test","fields":[
-		{"name":"member_id","type":"string"},
-		{"name":"title_id","type":"string"},
-		{"name":"device_id","type":"string","default":""}]}`
-	// visitBroken changes a field's type: not readable as v1.
-	visitBroken = `{"type":"record","name":"Visit","namespace":"rdg.test","fields":[
-		{"name":"member_id","type":"long"},
-		{"name":"title_id","type":"string"}]}`
 )
-
-type visitV2Rec struct {
-	MemberID string `avro:"member_id"`
-	TitleID  string `avro:"title_id"`
-	DeviceID string `avro:"device_id"`
-}
 
 type visitV1Rec struct {
 	MemberID string `avro:"member_id"`
