@@ -63,6 +63,7 @@ type Chain struct {
 	job *engine.Job
 	eng *engine.Engine
 	pub *publisher
+	rec engine.Record
 
 	in, filtered, nodesIn, edgesIn prometheus.Counter
 }
@@ -141,9 +142,11 @@ func (p *Publisher) Flush(ctx context.Context) error {
 // schema cannot be fetched right now is not a bad record) and returns
 // errStopped if ctx ends meanwhile; the record is then not ingested.
 func (c *Chain) Ingest(ctx context.Context, rec *kgo.Record, now time.Time) error {
-	r := engine.Record{Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp,
+	// One Record reused: handed to the sink through an interface, a
+	// fresh one per record would escape to the heap.
+	c.rec = engine.Record{Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp,
 		Pos: engine.SourcePos{Partition: rec.Partition, Offset: rec.Offset}, Ref: rec}
-	return c.eng.Ingest(ctx, &r, now)
+	return c.eng.Ingest(ctx, &c.rec, now)
 }
 
 // Emit publishes what the buffer has due at now (everything if all), and
