@@ -592,7 +592,7 @@ func (e *entry) srcFor(p int32) *partMin {
 // an early flush instead of unbounded growth. It returns how many it moved.
 // What it appends shares memory with the buffer (properties) and is valid
 // until the next Add; a caller done with it should clear those properties
-// (elements.clearProps, as Chain.Emit does), or free slots keep their
+// (Elements.clearProps, as Engine.Emit does), or free slots keep their
 // values reachable until reused.
 func (b *Buffer) Due(now time.Time, out *Elements) int {
 	n := 0
