@@ -23,6 +23,7 @@ import (
 
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
+	"github.com/rdgraph/rdg/internal/api/wire"
 	"github.com/rdgraph/rdg/internal/graph"
 )
 
@@ -116,7 +117,7 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 		// another question than the one asked.
 		connect.WithInterceptors(refuseUnknownFields()),
 		connect.WithReadMaxBytes(c.limits.MaxRequestBytes),
-		connect.WithCodec(wireCodec{}),
+		connect.WithCodec(wire.Codec()),
 		connect.WithCodec(strictJSON{name: "json"}),
 		connect.WithCodec(strictJSON{name: "json; charset=utf-8"}),
 		connect.WithCompression("gzip",
