@@ -195,6 +195,11 @@ func (s *Store) list(ref graph.NodeRef, dir graph.Direction, edgeType string) ([
 	if err := ref.Validate(); err != nil {
 		return nil, fmt.Errorf("memstore: %w", err)
 	}
+	if edgeType != "" {
+		if err := graph.ValidTypeName(edgeType); err != nil {
+			return nil, fmt.Errorf("memstore: %w", err)
+		}
+	}
 	cut := s.ttl.Cutoffs(s.now())
 	s.mu.RLock()
 	var es []graph.Edge
@@ -231,6 +236,11 @@ func (s *Store) edgesFrom(ctx context.Context, ref graph.NodeRef, dir graph.Dire
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if after != nil {
+		if err := checkAfter(ref, dir, edgeType, *after); err != nil {
+			return err
+		}
+	}
 	es, err := s.list(ref, dir, edgeType)
 	if err != nil {
 		return err
@@ -245,6 +255,21 @@ func (s *Store) edgesFrom(ctx context.Context, ref graph.NodeRef, dir graph.Dire
 		if !fn(&es[i]) {
 			return nil
 		}
+	}
+	return nil
+}
+
+// checkAfter rejects a position that is not one of the listing's: an edge
+// of ref in direction dir, of type edgeType if that is not "".
+func checkAfter(ref graph.NodeRef, dir graph.Direction, edgeType string, after graph.EdgeRef) error {
+	switch {
+	case dir == graph.Out && after.From != ref, dir == graph.In && after.To != ref:
+		return fmt.Errorf("memstore: edges of %s after %s: not an edge of the node in direction %s", ref, after, dir)
+	case edgeType != "" && after.Type != edgeType:
+		return fmt.Errorf("memstore: edges of %s after %s: not of type %s", ref, after, edgeType)
+	}
+	if err := after.Validate(); err != nil {
+		return fmt.Errorf("memstore: edges of %s after: %w", ref, err)
 	}
 	return nil
 }

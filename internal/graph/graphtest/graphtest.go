@@ -15,7 +15,9 @@
 //	apply                           input: one element per line, see parseElement
 //	node ref=T:ID                   one node record
 //	exists ref=T:ID
-//	edges ref=T:ID dir=out|in [type=T] [after=T:ID]   after names the far node of an edge of type
+//	edges ref=T:ID dir=out|in [type=T] [after=T:ID [after-type=T] [after-near=T:ID]]
+//	                                after: the far node of the edge to list after; its
+//	                                type is after-type or type, its near node after-near or ref
 //	neighbors ref=T:ID [dir=] [types=(..)] [node-types=(..)] [since=] [until=] [limit=] [max-visited=] [max-fanout=]
 //	                                every page until the listing is complete
 //	traverse start=(refs) [depth=] [mode=paths] [max-nodes=] [max-edges=] [max-visited=] [max-fanout=] [max-results=]
@@ -179,10 +181,16 @@ func (r *runner) edges(ctx context.Context, a argMap) (string, error) {
 	}
 	var err error
 	if far := a.str("after"); far != "" {
-		f := mustRef(far)
-		after := graph.EdgeRef{Type: typ, From: ref, To: f}
+		near, f := ref, mustRef(far)
+		if s := a.str("after-near"); s != "" {
+			near = mustRef(s)
+		}
+		after := graph.EdgeRef{Type: typ, From: near, To: f}
+		if t := a.str("after-type"); t != "" {
+			after.Type = t
+		}
 		if dir == graph.In {
-			after.From, after.To = f, ref
+			after.From, after.To = f, near
 		}
 		s, ok := r.store.(graph.EdgeSeeker)
 		if !ok {
