@@ -60,8 +60,8 @@ type pathStep struct {
 // Among shortest paths the one met first is returned, which is
 // deterministic for an unchanged graph.
 //
-// Node records and edge values are read only for the path found, when the
-// Reader can list edges without their values (EdgeRefLister). Limits apply
+// Node records and edge values are read only for the path found: the search
+// lists edges without their values (Reader.EdgeRefs). Limits apply
 // as for Traverse (MaxResults does not); a fan-out limit can hide a path,
 // or a shorter one, so a result that reached one is partial.
 func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, error) {
@@ -70,8 +70,6 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 		return nil, err
 	}
 	defer done()
-	lister, refsOnly := r.(EdgeRefLister)
-	keep := keeper(r)
 	b := newBudget(ctx, req.Limits)
 	dir := req.Direction
 	if dir == 0 {
@@ -106,7 +104,7 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 		var next []NodeRef
 		for _, u := range side.frontier {
 			fan := 0
-			visit := func(e *Edge, far NodeRef) bool {
+			visit := func(e *EdgeRef, far NodeRef) bool {
 				if req.Limits.MaxFanout > 0 && fan >= req.Limits.MaxFanout {
 					b.fanout = true
 					return false
@@ -118,11 +116,7 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 				if _, ok := side.prev[far]; ok {
 					return true
 				}
-				if refsOnly {
-					side.prev[far] = pathStep{prev: u, e: Edge{EdgeRef: e.EdgeRef}}
-				} else {
-					side.prev[far] = pathStep{prev: u, e: keep(e)}
-				}
+				side.prev[far] = pathStep{prev: u, e: Edge{EdgeRef: *e}}
 				if _, ok := other.prev[far]; ok {
 					meet, met = far, true
 					return false
@@ -130,16 +124,7 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 				next = append(next, far)
 				return true
 			}
-			var err error
-			if refsOnly {
-				var e Edge
-				err = eachEdgeRef(b.ctx, r, u, side.dir, req.EdgeTypes, func(ref *EdgeRef, far NodeRef) bool {
-					e.EdgeRef = *ref
-					return visit(&e, far)
-				})
-			} else {
-				err = EachEdge(b.ctx, r, u, side.dir, req.EdgeTypes, visit)
-			}
+			err := eachEdgeRef(b.ctx, r, u, side.dir, req.EdgeTypes, visit)
 			if err = b.readError(err); err != nil {
 				return nil, err
 			}
@@ -172,18 +157,16 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 			edges = append(edges, s.e)
 			n = s.prev
 		}
-		if refsOnly {
-			for i := range edges {
-				e, ok, err := lister.Edge(b.ctx, edges[i].EdgeRef)
-				if err != nil {
-					if err = b.readError(err); err != nil {
-						return nil, err
-					}
-					break // out of time: the rest keep their identity only
+		for i := range edges {
+			e, ok, err := r.Edge(b.ctx, edges[i].EdgeRef)
+			if err != nil {
+				if err = b.readError(err); err != nil {
+					return nil, err
 				}
-				if ok {
-					edges[i] = e
-				}
+				break // out of time: the rest keep their identity only
+			}
+			if ok {
+				edges[i] = e
 			}
 		}
 		p := Path{Edges: edges, Nodes: make([]Node, 0, len(refs))}

@@ -12,7 +12,8 @@ import (
 )
 
 // memGraph is an in-memory Reader with the store's ordering (edge type, far
-// type, far id), without EdgeSeeker, so that the generic cursor path runs.
+// type, far id), without sessions. (The reference store, internal/memstore,
+// imports this package, so its tests cannot use it.)
 type memGraph struct {
 	nodes map[NodeRef]Node
 	edges []Edge
@@ -64,6 +65,28 @@ func (m *memGraph) Edges(ctx context.Context, ref NodeRef, dir Direction, edgeTy
 		}
 	}
 	return nil
+}
+
+func (m *memGraph) EdgesAfter(ctx context.Context, ref NodeRef, dir Direction, edgeType string, after EdgeRef, fn func(*Edge) bool) error {
+	return m.Edges(ctx, ref, dir, edgeType, func(e *Edge) bool {
+		return EdgeOrder(e.EdgeRef, after, dir) <= 0 || fn(e)
+	})
+}
+
+func (m *memGraph) EdgeRefs(ctx context.Context, ref NodeRef, dir Direction, edgeType string, fn func(*EdgeRef) bool) error {
+	return m.Edges(ctx, ref, dir, edgeType, func(e *Edge) bool {
+		r := e.EdgeRef
+		return fn(&r)
+	})
+}
+
+func (m *memGraph) Edge(ctx context.Context, ref EdgeRef) (Edge, bool, error) {
+	for _, e := range m.edges {
+		if e.EdgeRef == ref {
+			return cloneEdge(&e), true, ctx.Err()
+		}
+	}
+	return Edge{}, false, ctx.Err()
 }
 
 // seed: the member scenario.

@@ -12,8 +12,7 @@ type SessionReader interface {
 }
 
 // Session is a Reader for the reads of one query. It is not safe for
-// concurrent use, and must be closed. It may implement EdgeSeeker and
-// EdgeRefLister like the Reader it came from.
+// concurrent use, and must be closed.
 //
 // Unlike a Reader's, a Session's Edges gives fn each edge's Props as a map
 // of its own, which fn may keep without copying.
@@ -31,20 +30,6 @@ type RawPropsReader interface {
 	// instead of Props from then on, with memory of their own (valid after
 	// the session is closed), and returns the decoder of Raw.
 	ReadRawProps() PropsDecoder
-}
-
-// EdgeRefLister is implemented by a Reader that can list edges without
-// reading what they hold (properties and times), for a query that needs
-// only where edges lead, as a shortest-path search does until it has found
-// its path. A store that keeps an edge's value in one place (see the
-// design's store layout) saves a lookup per in-edge this way.
-type EdgeRefLister interface {
-	// EdgeRefs is Edges without values: fn gets each edge's identity, in
-	// Edges' order. Expired edges are skipped, as by Edges.
-	EdgeRefs(ctx context.Context, ref NodeRef, dir Direction, edgeType string, fn func(*EdgeRef) bool) error
-	// Edge returns the stored edge ref, and false if there is none or it
-	// has expired.
-	Edge(ctx context.Context, ref EdgeRef) (Edge, bool, error)
 }
 
 // openSession returns a session of r if r offers one, and r itself
@@ -70,15 +55,10 @@ func keeper(r Reader) func(*Edge) Edge {
 	return cloneEdge
 }
 
-// eachEdgeRef is EachEdge for a query that needs only the edges' identity:
-// it lists them with r's EdgeRefs if r has it, and with Edges otherwise.
+// eachEdgeRef is EachEdge for a query that needs only the edges' identity.
 func eachEdgeRef(ctx context.Context, r Reader, ref NodeRef, dir Direction, types []string, fn func(e *EdgeRef, far NodeRef) bool) error {
-	l, ok := r.(EdgeRefLister)
-	if !ok {
-		return EachEdge(ctx, r, ref, dir, types, func(e *Edge, far NodeRef) bool { return fn(&e.EdgeRef, far) })
-	}
 	return eachListing(dir, types, func(d Direction, t string, stopped *bool) error {
-		return l.EdgeRefs(ctx, ref, d, t, func(e *EdgeRef) bool {
+		return r.EdgeRefs(ctx, ref, d, t, func(e *EdgeRef) bool {
 			far, ok := farEnd(e, dir, d)
 			if ok && !fn(e, far) {
 				*stopped = true

@@ -67,8 +67,10 @@ type Writer interface {
 // lookup and Edges one range read, and must hide elements that have expired
 // under their TTL (see TTL), so that every query built on a Reader honours
 // it. The queries (Traverse, ListNeighbors, ShortestPath, ConnectedGroup)
-// are written against Reader; EdgeSeeker and StatsReader are optional
-// extensions that make paging cheaper and Stats possible.
+// are written against Reader, and every store implements all of it; the
+// conformance suite (graph/graphtest) checks that they answer alike.
+// StatsReader and SessionReader are what a store adds for Stats and for
+// queries that make many reads.
 type Reader interface {
 	// Node returns the stored node, and false if there is none.
 	Node(ctx context.Context, ref NodeRef) (Node, bool, error)
@@ -77,4 +79,20 @@ type Reader interface {
 	// type if edgeType is "", in a stable order, until fn returns false.
 	// Edges returned for In keep their stored orientation: To is ref.
 	Edges(ctx context.Context, ref NodeRef, dir Direction, edgeType string, fn func(*Edge) bool) error
+	// EdgesAfter is Edges starting strictly after the edge after in Edges'
+	// order, instead of at the beginning, as a paging cursor needs. after
+	// must be an edge of ref in direction dir (of type edgeType, if that is
+	// not ""): for Out, after.From is ref; for In, after.To is ref; anything
+	// else is an error. It need not exist any more: the listing resumes at
+	// the position it had.
+	EdgesAfter(ctx context.Context, ref NodeRef, dir Direction, edgeType string, after EdgeRef, fn func(*Edge) bool) error
+	// EdgeRefs is Edges without values (properties and times), for a
+	// query that needs only where edges lead, as a shortest-path search
+	// does until it has found its path: fn gets each edge's identity, in
+	// Edges' order. A store that keeps an edge's value in one place saves a
+	// lookup per in-edge this way. Expired edges are skipped, as by Edges.
+	EdgeRefs(ctx context.Context, ref NodeRef, dir Direction, edgeType string, fn func(*EdgeRef) bool) error
+	// Edge returns the stored edge ref, and false if there is none or it
+	// has expired.
+	Edge(ctx context.Context, ref EdgeRef) (Edge, bool, error)
 }

@@ -81,9 +81,8 @@ func WithHandlerOptions(opts ...connect.HandlerOption) Opt {
 // routes added with WithHandle. gRPC needs HTTP/2; Serve provides it
 // without TLS.
 //
-// Paging cursors are fastest when r is a graph.EdgeSeeker, and Stats needs
-// r to be a graph.StatsReader (it answers Unimplemented otherwise); the
-// Pebble store is both. Time to live is the store's business: r must hide
+// Stats needs r to be a graph.StatsReader (it answers Unimplemented
+// otherwise); the Pebble store is one. Time to live is the store's business: r must hide
 // expired elements itself.
 func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 	if r == nil {

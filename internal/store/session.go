@@ -14,9 +14,6 @@ import (
 var (
 	_ graph.SessionReader = (*Pebble)(nil)
 	_ graph.Session       = (*Session)(nil)
-	_ graph.EdgeSeeker    = (*Session)(nil)
-	_ graph.EdgeRefLister = (*Session)(nil)
-	_ graph.EdgeRefLister = (*Pebble)(nil)
 )
 
 // Session reads the store for one query (graph.SessionReader). A query
@@ -206,8 +203,7 @@ func (s *Session) EdgesAfter(ctx context.Context, ref graph.NodeRef, dir graph.D
 	return s.edges(ctx, ref, dir, edgeType, &after, fn, nil)
 }
 
-// EdgeRefs lists edges as Edges does, without their values
-// (graph.EdgeRefLister): an in-edge costs no lookup of its 'o' entry unless
+// EdgeRefs lists edges as Edges does, without their values: an in-edge costs no lookup of its 'o' entry unless
 // a TTL applies to it, and no value is decoded.
 func (s *Session) EdgeRefs(ctx context.Context, ref graph.NodeRef, dir graph.Direction, edgeType string, fn func(*graph.EdgeRef) bool) error {
 	return s.edges(ctx, ref, dir, edgeType, nil, nil, fn)

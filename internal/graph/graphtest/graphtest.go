@@ -192,11 +192,7 @@ func (r *runner) edges(ctx context.Context, a argMap) (string, error) {
 		if dir == graph.In {
 			after.From, after.To = f, near
 		}
-		s, ok := r.store.(graph.EdgeSeeker)
-		if !ok {
-			return "", fmt.Errorf("store lists no edges after a position")
-		}
-		err = s.EdgesAfter(ctx, ref, dir, typ, after, fn)
+		err = r.store.EdgesAfter(ctx, ref, dir, typ, after, fn)
 	} else {
 		err = r.store.Edges(ctx, ref, dir, typ, fn)
 	}
