@@ -139,48 +139,9 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 		side.depth++
 	}
 	if met {
-		// From..meet along fwd, then meet..To along bwd.
-		var refs []NodeRef
-		var edges []Edge
-		for n := meet; n != req.From; {
-			s := fwd.prev[n]
-			refs = append(refs, n)
-			edges = append(edges, s.e)
-			n = s.prev
-		}
-		refs = append(refs, req.From)
-		reverseSlice(refs)
-		reverseSlice(edges)
-		for n := meet; n != req.To; {
-			s := bwd.prev[n]
-			refs = append(refs, s.prev)
-			edges = append(edges, s.e)
-			n = s.prev
-		}
-		for i := range edges {
-			e, ok, err := r.Edge(b.ctx, edges[i].EdgeRef)
-			if err != nil {
-				if err = b.readError(err); err != nil {
-					return nil, err
-				}
-				break // out of time: the rest keep their identity only
-			}
-			if ok {
-				edges[i] = e
-			}
-		}
-		p := Path{Edges: edges, Nodes: make([]Node, 0, len(refs))}
-		for _, ref := range refs {
-			n, ok, err := b.readNode(r, ref)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				// Out of budget for the records: the path is still a
-				// path; report its remaining nodes by identity.
-				n = Node{NodeRef: ref}
-			}
-			p.Nodes = append(p.Nodes, n)
+		p, err := readPath(b, r, fwd, bwd, meet, req.From, req.To)
+		if err != nil {
+			return nil, err
 		}
 		out.Found, out.Path = true, p
 	}
@@ -191,6 +152,55 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 	// skipped edge may have led to a shorter one.
 	out.Outcome = b.outcome()
 	return out, nil
+}
+
+// readPath assembles the path that the two sides of a search met at meet:
+// from..meet along fwd, then meet..to along bwd, with the edges' values and
+// the nodes' records read as far as the budget allows.
+func readPath(b *budget, r Reader, fwd, bwd *pathSide, meet, from, to NodeRef) (Path, error) {
+	var refs []NodeRef
+	var edges []Edge
+	for n := meet; n != from; {
+		s := fwd.prev[n]
+		refs = append(refs, n)
+		edges = append(edges, s.e)
+		n = s.prev
+	}
+	refs = append(refs, from)
+	reverseSlice(refs)
+	reverseSlice(edges)
+	for n := meet; n != to; {
+		s := bwd.prev[n]
+		refs = append(refs, s.prev)
+		edges = append(edges, s.e)
+		n = s.prev
+	}
+	for i := range edges {
+		e, ok, err := r.Edge(b.ctx, edges[i].EdgeRef)
+		if err != nil {
+			if err = b.readError(err); err != nil {
+				return Path{}, err
+			}
+			break // out of time: the rest keep their identity only
+		}
+		if ok {
+			edges[i] = e
+		}
+	}
+	p := Path{Edges: edges, Nodes: make([]Node, 0, len(refs))}
+	for _, ref := range refs {
+		n, ok, err := b.readNode(r, ref)
+		if err != nil {
+			return Path{}, err
+		}
+		if !ok {
+			// Out of budget for the records: the path is still a
+			// path; report its remaining nodes by identity.
+			n = Node{NodeRef: ref}
+		}
+		p.Nodes = append(p.Nodes, n)
+	}
+	return p, nil
 }
 
 func reverseSlice[T any](s []T) {
