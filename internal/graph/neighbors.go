@@ -24,7 +24,7 @@ func EdgeOrder(a, b EdgeRef, dir Direction) int {
 }
 
 // edgesAfter lists the edges after `after`, or from the start if it is nil.
-func edgesAfter(ctx context.Context, r Reader, ref NodeRef, dir Direction, edgeType string, after *EdgeRef, fn func(*Edge) bool) error {
+func edgesAfter(ctx context.Context, r Reads, ref NodeRef, dir Direction, edgeType string, after *EdgeRef, fn func(*Edge) bool) error {
 	if after == nil {
 		return r.Edges(ctx, ref, dir, edgeType, fn)
 	}
@@ -76,13 +76,12 @@ type NeighborsResult struct {
 // past the last edge it returned (for a full page) or examined (for a
 // guard), so the next page continues without repeats or gaps. Fan-out is
 // the number of edges examined, as for a traversal, and stops the listing.
-func ListNeighbors(ctx context.Context, r Reader, req NeighborsRequest) (*NeighborsResult, error) {
-	r, done, err := openSession(ctx, r)
+func ListNeighbors(ctx context.Context, src Reader, req NeighborsRequest) (*NeighborsResult, error) {
+	r, err := src.ReadSession(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	keep := keeper(r)
+	defer r.Close()
 	b := newBudget(ctx, req.Limits)
 	dir := req.Direction
 	if dir == 0 {

@@ -64,12 +64,12 @@ type pathStep struct {
 // lists edges without their values (Reader.EdgeRefs). Limits apply
 // as for Traverse (MaxResults does not); a fan-out limit can hide a path,
 // or a shorter one, so a result that reached one is partial.
-func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, error) {
-	r, done, err := openSession(ctx, r)
+func ShortestPath(ctx context.Context, src Reader, req PathRequest) (*PathResult, error) {
+	r, err := src.ReadSession(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
+	defer r.Close()
 	b := newBudget(ctx, req.Limits)
 	dir := req.Direction
 	if dir == 0 {
@@ -157,7 +157,7 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 // readPath assembles the path that the two sides of a search met at meet:
 // from..meet along fwd, then meet..to along bwd, with the edges' values and
 // the nodes' records read as far as the budget allows.
-func readPath(b *budget, r Reader, fwd, bwd *pathSide, meet, from, to NodeRef) (Path, error) {
+func readPath(b *budget, r Reads, fwd, bwd *pathSide, meet, from, to NodeRef) (Path, error) {
 	var refs []NodeRef
 	var edges []Edge
 	for n := meet; n != from; {

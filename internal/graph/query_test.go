@@ -12,7 +12,7 @@ import (
 )
 
 // memGraph is an in-memory Reader with the store's ordering (edge type, far
-// type, far id), without sessions. (The reference store, internal/memstore,
+// type, far id). (The reference store, internal/memstore,
 // imports this package, so its tests cannot use it.)
 type memGraph struct {
 	nodes map[NodeRef]Node
@@ -60,11 +60,17 @@ func (m *memGraph) Edges(ctx context.Context, ref NodeRef, dir Direction, edgeTy
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !fn(&es[i]) {
+		// Props of its own, as a Session must give.
+		if c := cloneEdge(&es[i]); !fn(&c) {
 			return nil
 		}
 	}
 	return nil
+}
+
+// ReadSession opens a session that counts nothing (sessionMem's counts).
+func (m *memGraph) ReadSession(context.Context) (Session, error) {
+	return &memSession{sessionMem: &sessionMem{memGraph: m}}, nil
 }
 
 func (m *memGraph) EdgesAfter(ctx context.Context, ref NodeRef, dir Direction, edgeType string, after EdgeRef, fn func(*Edge) bool) error {

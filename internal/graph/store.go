@@ -63,15 +63,24 @@ type Writer interface {
 	Apply(ctx context.Context, b *Batch) error
 }
 
-// Reader reads a stored graph. Implementations must make Node one point
-// lookup and Edges one range read, and must hide elements that have expired
-// under their TTL (see TTL), so that every query built on a Reader honours
-// it. The queries (Traverse, ListNeighbors, ShortestPath, ConnectedGroup)
-// are written against Reader, and every store implements all of it; the
-// conformance suite (graph/graphtest) checks that they answer alike.
-// StatsReader and SessionReader are what a store adds for Stats and for
-// queries that make many reads.
+// Reader is a stored graph as the queries (Traverse, ListNeighbors,
+// ShortestPath, ConnectedGroup) read it, and every store implements all of
+// it; the conformance suite (graph/graphtest) checks that they answer
+// alike. A query makes its reads through one Session; Reads, a Reader's
+// own, serve a caller that makes one or two.
 type Reader interface {
+	Reads
+	// ReadSession opens a session for the reads of one query. A traversal
+	// makes thousands of reads; a session keeps what one read set up
+	// (iterators, buffers, decoded names) for the next, and gives the
+	// query one consistent view of the store.
+	ReadSession(ctx context.Context) (Session, error)
+}
+
+// Reads are the reads of a stored graph. Implementations must make Node
+// one point lookup and Edges one range read, and must hide elements that
+// have expired under their TTL (see TTL), so that every query honours it.
+type Reads interface {
 	// Node returns the stored node, and false if there is none.
 	Node(ctx context.Context, ref NodeRef) (Node, bool, error)
 	// Edges calls fn with each edge of ref in direction dir (Out or In;

@@ -12,11 +12,10 @@ import (
 )
 
 var (
-	_ graph.SessionReader = (*Pebble)(nil)
-	_ graph.Session       = (*Session)(nil)
+	_ graph.Session = (*Session)(nil)
 )
 
-// Session reads the store for one query (graph.SessionReader). A query
+// Session reads the store for one query (graph.Reader.ReadSession). A query
 // makes thousands of reads; opening a Pebble iterator for each, as the
 // Pebble methods must, costs more than many of the reads themselves. A
 // session instead keeps one iterator per keyspace and moves it: a node
@@ -63,7 +62,7 @@ type iterSource interface {
 	NewIterWithContext(ctx context.Context, o *pebble.IterOptions) (*pebble.Iterator, error)
 }
 
-// ReadSession opens a read session (graph.SessionReader). It fails with
+// ReadSession opens a read session (graph.Reader.ReadSession). It fails with
 // ErrClosed after Close, and Close waits for open sessions to be closed.
 func (p *Pebble) ReadSession(ctx context.Context) (graph.Session, error) {
 	if err := ctx.Err(); err != nil {
