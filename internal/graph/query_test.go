@@ -95,6 +95,37 @@ func (m *memGraph) Edge(ctx context.Context, ref EdgeRef) (Edge, bool, error) {
 	return Edge{}, false, ctx.Err()
 }
 
+// Stats counts every element (memGraph has no TTL) and each node's edges.
+func (m *memGraph) Stats(ctx context.Context, topK int) (*Stats, error) {
+	st := &Stats{Nodes: map[string]int64{}, Edges: map[string]int64{}, TopDegree: map[string][]NodeDegree{}}
+	for r := range m.nodes {
+		st.Nodes[r.Type]++
+	}
+	deg := map[NodeRef]*NodeDegree{}
+	at := func(r NodeRef) *NodeDegree {
+		if deg[r] == nil {
+			deg[r] = &NodeDegree{Node: r}
+		}
+		return deg[r]
+	}
+	for _, e := range m.edges {
+		st.Edges[e.Type]++
+		at(e.From).Out++
+		at(e.To).In++
+	}
+	tops := map[string]*TopK{}
+	for r, d := range deg {
+		if tops[r.Type] == nil {
+			tops[r.Type] = NewTopK(topK)
+		}
+		tops[r.Type].Offer(*d)
+	}
+	for t, top := range tops {
+		st.TopDegree[t] = top.Sorted()
+	}
+	return st, ctx.Err()
+}
+
 // seed: the member scenario.
 //
 //	account:a1 -used-> device:phone (t=100), device:tv (t=200), device:tab (t=300)

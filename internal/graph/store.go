@@ -75,6 +75,10 @@ type Reader interface {
 	// (iterators, buffers, decoded names) for the next, and gives the
 	// query one consistent view of the store.
 	ReadSession(ctx context.Context) (Session, error)
+	// Stats computes the statistics of the live graph, keeping topK nodes
+	// per node type. Its cost may grow with the store's size: callers
+	// cache the result.
+	Stats(ctx context.Context, topK int) (*Stats, error)
 }
 
 // Reads are the reads of a stored graph. Implementations must make Node

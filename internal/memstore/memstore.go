@@ -1,6 +1,6 @@
 // Package memstore is an in-memory graph store: the reference
 // implementation of the seam between the graph engine and a store
-// (graph.Writer, graph.Reader with its sessions, and graph.StatsReader),
+// (graph.Writer, and graph.Reader with its sessions and statistics),
 // kept in maps and slices so that what a store must do is readable in a few
 // hundred lines. The conformance suite (internal/graph/graphtest) runs the
 // same data-driven files against it and against the Pebble store, and their
@@ -347,8 +347,7 @@ func (s *Store) Stats(ctx context.Context, topK int) (*graph.Stats, error) {
 
 // The seam the queries use, checked at compile time.
 var (
-	_ graph.Writer      = (*Store)(nil)
-	_ graph.Reader      = (*Store)(nil)
-	_ graph.StatsReader = (*Store)(nil)
-	_ graph.Session     = session{}
+	_ graph.Writer  = (*Store)(nil)
+	_ graph.Reader  = (*Store)(nil)
+	_ graph.Session = session{}
 )

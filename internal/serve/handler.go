@@ -81,9 +81,8 @@ func WithHandlerOptions(opts ...connect.HandlerOption) Opt {
 // routes added with WithHandle. gRPC needs HTTP/2; Serve provides it
 // without TLS.
 //
-// Stats needs r to be a graph.StatsReader (it answers Unimplemented
-// otherwise); the Pebble store is one. Time to live is the store's business: r must hide
-// expired elements itself.
+// Time to live is the store's business: r must hide expired elements
+// itself.
 func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 	if r == nil {
 		panic("serve.NewHandler: nil graph.Reader")
@@ -99,9 +98,7 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 			c.metrics.MustRegister(m)
 		}
 	}
-	if sr, ok := r.(graph.StatsReader); ok {
-		svc.stats = newStatsCache(sr, c.limits.StatsTopKMax, c.limits.StatsTimeout, c.log)
-	}
+	svc.stats = newStatsCache(r, c.limits.StatsTopKMax, c.limits.StatsTimeout, c.log)
 	svc.types, _ = r.(graph.TypeLister)
 
 	hopts := []connect.HandlerOption{
@@ -185,7 +182,7 @@ type service struct {
 	r     graph.Reader
 	lim   Limits
 	log   *slog.Logger
-	stats *statsCache      // nil if r cannot compute statistics
+	stats *statsCache
 	types graph.TypeLister // nil if r does not list its types
 	adm   *admission
 }

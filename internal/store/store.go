@@ -19,10 +19,9 @@ import (
 )
 
 var (
-	_ graph.Reader      = (*Pebble)(nil)
-	_ graph.Writer      = (*Pebble)(nil)
-	_ graph.StatsReader = (*Pebble)(nil)
-	_ graph.TypeLister  = (*Pebble)(nil)
+	_ graph.Reader     = (*Pebble)(nil)
+	_ graph.Writer     = (*Pebble)(nil)
+	_ graph.TypeLister = (*Pebble)(nil)
 )
 
 // layoutKey holds the layout version of keys.go and value.go. The merger

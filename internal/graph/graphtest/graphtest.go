@@ -48,7 +48,6 @@ import (
 type Store interface {
 	graph.Writer
 	graph.Reader
-	graph.StatsReader
 }
 
 // Open returns a new empty store that expires elements under ttl at the
