@@ -90,21 +90,21 @@ type Config struct {
 	// FetchMaxBytes bounds one fetch from the brokers (default 4 MiB,
 	// about 30,000 graph records). The client buffers a fetch while the
 	// writer works on the records of the last, so this is most of the
-	// writer's memory besides the store's. On a backlog of small graph
-	// records (bench/store) 1, 4 and 8 MiB gave the same throughput, 16 and
-	// franz-go's default 50 MiB less, with peak RSS 310, 335, 395, 485 and
-	// 720 MiB; a larger first fetch also delays the first batch after a
-	// start (0.5s at 4 MiB, 2.8s at 50 MiB).
+	// writer's memory besides the store's. The default is small next to
+	// franz-go's 50 MiB because larger fetches do not speed up a backlog,
+	// they only add memory and delay the first batch after a start
+	// (BENCHMARKS.md has the sizes measured).
 	FetchMaxBytes int32
 	// TopicRefresh is how often new graph topics are discovered.
 	TopicRefresh time.Duration
 	// CommitInterval is the most often the writer commits offsets (default
 	// 1s). Offsets of applied batches wait until it has passed since the
-	// last commit; a rebalance or a stop commits them at once. Committing
-	// after every batch, as the writer once did, wrote a commit entry per
-	// graph partition up to hundreds of times a second into the embedded
-	// broker's group log, whose compaction then held every client's
-	// requests for about 230 ms every 12 s at 10,000 events/s (BENCHMARKS.md).
+	// last commit; a rebalance or a stop commits them at once. The bound
+	// exists for the embedded broker: each commit appends an entry per
+	// graph partition to its group log, and each compaction of that log
+	// holds every client's requests, so committing after every batch would
+	// stall every client briefly, every few seconds, under load
+	// (BENCHMARKS.md).
 	// After a crash the writer re-reads at most this much more, which the
 	// merge makes harmless.
 	CommitInterval time.Duration
