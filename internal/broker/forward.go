@@ -3,9 +3,7 @@ package broker
 import "github.com/rdgraph/rdg/internal/kafka"
 
 // Forwarding for internal/job and internal/dlq until they import internal/kafka.
-type (
-	Topic = kafka.Topic
-)
+type Topic = kafka.Topic
 
 // Forwarding for internal/job and internal/dlq until they import internal/kafka.
 const DefaultMaxRecordBytes = kafka.DefaultMaxRecordBytes
