@@ -25,9 +25,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 // Group is the consumer group of the writer for store name.
@@ -75,8 +75,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Config is what the writer needs from its process.
 type Config struct {
-	Seeds     []string
-	KafkaOpts []kgo.Opt
+	// Cluster is the Kafka cluster the graph topics are on.
+	Cluster kafka.Cluster
 	// Registry resolves graph records' schema ids; a record whose schema
 	// it cannot give stalls its partition (see guard.go).
 	Registry *sr.Client
@@ -148,8 +148,7 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 	// before its client: it commits nothing until a batch is applied.
 	p := newPipeline(context.WithoutCancel(ctx), w, cfg.Metrics, cfg.CommitInterval)
 	var cl *kgo.Client
-	cl, err = kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(cfg.Seeds...),
+	cl, err = cfg.Cluster.NewClient(
 		kgo.ConsumerGroup(Group(cfg.Store)),
 		kgo.ConsumeRegex(),
 		kgo.ConsumeTopics(codec.GraphTopicRegex),
@@ -169,18 +168,18 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 			if topic == dlq {
 				return dlqMax
 			}
-			return broker.DefaultMaxRecordBytes
+			return kafka.DefaultMaxRecordBytes
 		}),
 		// Regex subscriptions see new topics on metadata refresh; a new
 		// job's first elements should not wait minutes for it.
 		kgo.MetadataMaxAge(cfg.TopicRefresh),
 		kgo.MetadataMinAge(min(cfg.TopicRefresh, 500*time.Millisecond)),
-		kgo.ClientID("rdg-writer-" + cfg.Store),
+		kgo.ClientID("rdg-writer-"+cfg.Store),
 		// A restarted writer takes its partitions back after this long, not
 		// franz-go's 45s default.
-		kgo.SessionTimeout(10 * time.Second),
-		kgo.WithLogger(broker.KgoLogger(log)),
-	}, cfg.KafkaOpts...)...)
+		kgo.SessionTimeout(10*time.Second),
+		kgo.WithLogger(kafka.KgoLogger(log)),
+	)
 	if err != nil {
 		p.close()
 		return fmt.Errorf("writer: kafka client: %w", err)
@@ -512,7 +511,7 @@ func (p *pipeline) commitOwed(mode commitMode) {
 	p.owed = make(map[string]map[int32]kgo.EpochOffset, len(offsets))
 	p.issued = time.Now()
 	onDone := func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err := broker.CommitError(resp, err); err != nil {
+		if err := kafka.CommitError(resp, err); err != nil {
 			p.mu.Lock()
 			if p.commitErr == nil {
 				p.commitErr = fmt.Errorf("writer: commit offsets: %w", err)
