@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/stack"
 )
 
@@ -219,7 +220,7 @@ same job share its source partitions through the job's consumer group
 				jobs = keep
 			}
 			cfg := stack.Config{
-				Brokers: splitList(f.brokers), RegistryURL: f.registry, APIAddr: f.apiAddr,
+				Kafka: kafka.Cluster{Seeds: splitList(f.brokers)}, RegistryURL: f.registry, APIAddr: f.apiAddr,
 				Jobs: jobs, NoWriter: true, GraphPartitions: f.partitions, Logger: slog.Default(),
 			}
 			if err := f.access.apply(&cfg); err != nil {

@@ -135,11 +135,11 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 // compressMinBytes: responses are gzip-compressed, for clients that accept
 // it (connect-go clients do by default), only above this size and at gzip's
 // fastest level. Graph APIs mostly run on fast networks, where compressing
-// costs more time than it saves: gzip's fastest level compressed a 2-hop
-// traversal's answer (about 150 KiB, 1,000 nodes and their edges) at
-// about 100 MB/s, 1.5 ms, while a gigabit link sends it uncompressed in
-// 1.2 ms; compression was a tenth of the served traversal's CPU time. Above
-// a mebibyte, answers are rare and more likely to cross slower links.
+// costs more time than it saves: gzip's fastest level takes longer to
+// compress a 2-hop traversal's answer (about 150 KiB, 1,000 nodes and their
+// edges) than a gigabit link takes to send it uncompressed, and it costs a
+// noticeable share of serving the traversal (BENCHMARKS.md). Above a
+// mebibyte, answers are rare and more likely to cross slower links.
 const compressMinBytes = 1 << 20
 
 // accessLog logs each call at debug level. Access logs at a higher level

@@ -25,7 +25,7 @@ import (
 // the messages: TestGraphWire compares the two encodings. A traversal's
 // properties come still in the store's encoding (graph.RawPropsReader), so
 // no map is built for them on the server at all. A JSON answer cannot
-// carry raw fields, so it is built from messages as before.
+// carry raw fields, so it is built from the protobuf messages.
 
 // binaryAnswer reports whether the answer to a request with header h and
 // HTTP method method is encoded in binary protobuf: Connect's
