@@ -18,6 +18,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/access"
 	"github.com/rdgraph/rdg/internal/demo"
+	rdgkafka "github.com/rdgraph/rdg/internal/kafka"
 )
 
 // TestCredentials starts `rdg up --demo` with --credentials-file and
@@ -96,7 +97,7 @@ func TestCredentials(t *testing.T) {
 	})
 
 	saslOpts := func(user, pass string) []kgo.Opt {
-		opts, err := access.Kafka{SASL: &access.Credentials{User: user, Password: pass}}.Opts()
+		opts, err := rdgkafka.Cluster{SASL: &access.Credentials{User: user, Password: pass}}.ClientOpts()
 		if err != nil {
 			t.Fatal(err)
 		}

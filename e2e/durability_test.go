@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/rdgraph/rdg/internal/broker"
+	rdgkafka "github.com/rdgraph/rdg/internal/kafka"
 )
 
 // `rdg up --kafka-sync` (README, Durability) runs the embedded broker with
@@ -31,7 +31,7 @@ func TestKafkaSyncFlag(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := broker.EnsureTopics(ctx, kadm.NewClient(cl), broker.Topic{Name: "synced", Partitions: 1}); err != nil {
+	if err := rdgkafka.EnsureTopics(ctx, kadm.NewClient(cl), rdgkafka.Topic{Name: "synced", Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 100 {

@@ -17,6 +17,7 @@ import (
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/demo"
+	rdgkafka "github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/registry"
 	"github.com/rdgraph/rdg/internal/stack"
 )
@@ -43,7 +44,7 @@ func TestExternalKafkaAndRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := stack.Start(ctx, stack.Config{BeforeJobs: produceCatalog, DataDir: t.TempDir(), Brokers: []string{ext.Addr()}, RegistryURL: regHTTP.URL,
+	st, err := stack.Start(ctx, stack.Config{BeforeJobs: produceCatalog, DataDir: t.TempDir(), Kafka: rdgkafka.Cluster{Seeds: []string{ext.Addr()}}, RegistryURL: regHTTP.URL,
 		APIAddr: "127.0.0.1:0", Jobs: jobs, GraphPartitions: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

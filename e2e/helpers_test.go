@@ -24,6 +24,7 @@ import (
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/engine"
+	rdgkafka "github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/logtest"
 	"github.com/rdgraph/rdg/internal/stack"
 )
@@ -95,8 +96,8 @@ func startStackJobs(t *testing.T, jobs []*engine.Job) *testStack {
 
 // produceCatalog publishes the demo title catalogue, the Netflix example
 // jobs' side input, before the jobs start.
-func produceCatalog(ctx context.Context, seeds []string, reg *sr.Client) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+func produceCatalog(ctx context.Context, k rdgkafka.Cluster, reg *sr.Client) error {
+	cl, err := k.NewClient()
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
+	rdgkafka "github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/logtest"
 )
 
@@ -213,7 +214,7 @@ func TestRestartResumes(t *testing.T) {
 		if err := demo.EnsureTopics(ctx, kadm.NewClient(cl), 2); err != nil {
 			t.Fatal(err)
 		}
-		if err := produceCatalog(ctx, []string{kafkaAddr}, reg); err != nil {
+		if err := produceCatalog(ctx, rdgkafka.Cluster{Seeds: []string{kafkaAddr}}, reg); err != nil {
 			t.Fatal(err)
 		}
 		p := newAvroProducer(t, cl, reg)

@@ -20,8 +20,9 @@ import (
 
 // scaleEvents is how much demo history TestExplorerAtScale produces: with
 // 200 members, about what `rdg up --demo` gives each of its 1,000 members
-// in 15 minutes (1,000 events a second), when the busiest members have
-// several times the 50 neighbours one listing used to show.
+// in 15 minutes (1,000 events a second): enough that the busiest members
+// have several times 50 neighbours, the listing size the test sets so that
+// a group spans several listings.
 const scaleEvents = 180_000
 
 // TestExplorerAtScale drives the explorer in headless Chromium against the

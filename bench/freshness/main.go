@@ -69,11 +69,11 @@ import (
 	"github.com/rdgraph/rdg/bench/internal/rig"
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
+	"github.com/rdgraph/rdg/internal/api/wire"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/jobrun"
-	"github.com/rdgraph/rdg/internal/serve"
 	"github.com/rdgraph/rdg/internal/stack"
 	"github.com/rdgraph/rdg/internal/store"
 )
@@ -291,7 +291,7 @@ func runOne(in runIn, lg *slog.Logger) (runOut, error) {
 	defer acl.Close()
 	adm := kadm.NewClient(acl)
 
-	p := &prober{api: rdgv1connect.NewGraphServiceClient(&http.Client{}, st.APIURL(), connect.WithCodec(serve.WireCodec())), out: map[string]probe{}, seen: make(chan struct{}, 1),
+	p := &prober{api: rdgv1connect.NewGraphServiceClient(&http.Client{}, st.APIURL(), connect.WithCodec(wire.Codec())), out: map[string]probe{}, seen: make(chan struct{}, 1),
 		young: max(in.Window-50*time.Millisecond, 0)}
 	pctx, stopProber := context.WithCancel(ctx)
 	defer stopProber()

@@ -71,6 +71,7 @@ import (
 
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
+	"github.com/rdgraph/rdg/internal/api/wire"
 	"github.com/rdgraph/rdg/internal/serve"
 
 	"github.com/rdgraph/rdg/bench/internal/report"
@@ -474,7 +475,7 @@ func load(ctx context.Context, url string, clients int, end time.Time, members i
 	p.SetHTTP1(true)
 	hc := &http.Client{Transport: &http.Transport{Protocols: &p, MaxIdleConnsPerHost: clients}}
 	defer hc.CloseIdleConnections()
-	c := rdgv1connect.NewGraphServiceClient(hc, url, connect.WithCodec(serve.WireCodec()))
+	c := rdgv1connect.NewGraphServiceClient(hc, url, connect.WithCodec(wire.Codec()))
 	var (
 		mu    sync.Mutex
 		calls []call

@@ -85,6 +85,7 @@ import (
 
 	"github.com/rdgraph/rdg/bench/internal/report"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
+	"github.com/rdgraph/rdg/internal/api/wire"
 	"github.com/rdgraph/rdg/internal/serve"
 	"github.com/rdgraph/rdg/internal/store"
 )
@@ -373,7 +374,7 @@ func run(c config, timeout time.Duration) error {
 	}()
 	// The client decodes with rdg's codec, as `rdg query` does.
 	api := rdgv1connect.NewGraphServiceClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}, "http://"+ln.Addr().String(),
-		connect.WithCodec(serve.WireCodec()))
+		connect.WithCodec(wire.Codec()))
 	sd := &sides{
 		st:      st,
 		api:     api,

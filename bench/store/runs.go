@@ -16,9 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/bench/internal/report"
-	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/store"
 	"github.com/rdgraph/rdg/internal/writer"
 )
@@ -107,14 +107,14 @@ func runProduce(in produceIn) (any, error) {
 	}
 	// The topics as a job's Prepare creates them: compacted, keyed by
 	// element identity.
-	var topics []broker.Topic
+	var topics []kafka.Topic
 	for _, t := range nodeTypeNames() {
-		topics = append(topics, broker.Topic{Name: codec.NodeTopic(t), Partitions: in.Partitions, Compact: true})
+		topics = append(topics, kafka.Topic{Name: codec.NodeTopic(t), Partitions: in.Partitions, Compact: true})
 	}
 	for _, t := range edgeTypeNames() {
-		topics = append(topics, broker.Topic{Name: codec.EdgeTopic(t), Partitions: in.Partitions, Compact: true})
+		topics = append(topics, kafka.Topic{Name: codec.EdgeTopic(t), Partitions: in.Partitions, Compact: true})
 	}
-	err = broker.EnsureTopics(ctx, kadm.NewClient(adm), topics...)
+	err = kafka.EnsureTopics(ctx, kadm.NewClient(adm), topics...)
 	adm.Close()
 	if err != nil {
 		return nil, err
@@ -130,7 +130,7 @@ func runProduce(in produceIn) (any, error) {
 	// A job's producer settings (job tuning defaults: linger 5ms, at most
 	// 20,000 records in flight).
 	cl, err := kgo.NewClient(kgo.SeedBrokers(in.Addrs.Kafka), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(20_000),
-		kgo.WithLogger(broker.KgoLogger(warnLogger())))
+		kgo.WithLogger(kafka.KgoLogger(warnLogger())))
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +258,7 @@ func runWriter(in writerIn) (any, error) {
 	out.phase, err = timed(in.Profile, func() (int64, error) {
 		start = time.Now()
 		go func() {
-			errc <- writer.Run(ctx, c, writer.Config{Seeds: []string{in.Addrs.Kafka}, Registry: reg, Store: "bench",
+			errc <- writer.Run(ctx, c, writer.Config{Cluster: kafka.Cluster{Seeds: []string{in.Addrs.Kafka}}, Registry: reg, Store: "bench",
 				Logger: log, MaxPollRecords: in.Batch, FetchMaxBytes: in.Fetch})
 		}()
 		select {
@@ -503,7 +503,7 @@ type consumeOut struct {
 
 func runConsume(in consumeIn) (any, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(in.Addrs.Kafka), kgo.ConsumeRegex(), kgo.ConsumeTopics(codec.GraphTopicRegex),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.WithLogger(broker.KgoLogger(warnLogger())))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.WithLogger(kafka.KgoLogger(warnLogger())))
 	if err != nil {
 		return nil, err
 	}

@@ -63,10 +63,10 @@ import (
 
 	"github.com/rdgraph/rdg/bench/internal/report"
 	"github.com/rdgraph/rdg/bench/internal/rig"
-	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 type config struct {
@@ -326,11 +326,11 @@ func sampleOutputs(ctx context.Context, seeds []string, adm *kadm.Client, perTop
 // createMirrors creates the ceiling's output topics: as many partitions as
 // the graph topics they mirror, compacted like them.
 func createMirrors(ctx context.Context, adm *kadm.Client, outs []outTopic) error {
-	var ts []broker.Topic
+	var ts []kafka.Topic
 	for _, o := range outs {
-		ts = append(ts, broker.Topic{Name: ceilingPrefix + o.Topic, Partitions: o.Partitions, Compact: true})
+		ts = append(ts, kafka.Topic{Name: ceilingPrefix + o.Topic, Partitions: o.Partitions, Compact: true})
 	}
-	return broker.EnsureTopics(ctx, adm, ts...)
+	return kafka.EnsureTopics(ctx, adm, ts...)
 }
 
 type ceilingIn struct {

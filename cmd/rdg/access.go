@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/internal/access"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/stack"
 )
 
@@ -81,22 +81,27 @@ func (f *accessFlags) registrySet() bool {
 	return f.registryCredentialsFile != "" || f.registryCA != "" || f.registryCert != "" || f.registryKey != ""
 }
 
-// kafka are the client options for Kafka.
-func (f *accessFlags) kafka() ([]kgo.Opt, error) {
+// kafka is the Kafka cluster at seeds as the flags say to reach it. Its
+// SASL mechanism is checked here, so that a bad one fails before any
+// client is made.
+func (f *accessFlags) kafka(seeds []string) (kafka.Cluster, error) {
 	creds, err := f.credentials(f.kafkaCredentialsFile)
 	if err != nil {
-		return nil, err
+		return kafka.Cluster{}, err
 	}
-	k := access.Kafka{SASL: creds, Mechanism: f.saslMechanism}
+	k := kafka.Cluster{Seeds: seeds, SASL: creds, Mechanism: f.saslMechanism}
 	if (f.kafkaCert == "") != (f.kafkaKey == "") {
-		return nil, errors.New("--kafka-cert-file and --kafka-key-file go together")
+		return kafka.Cluster{}, errors.New("--kafka-cert-file and --kafka-key-file go together")
 	}
 	if f.kafkaTLS || f.kafkaCA != "" || f.kafkaCert != "" || f.kafkaKey != "" {
 		if k.TLS, err = access.ClientTLS(f.kafkaCA, f.kafkaCert, f.kafkaKey); err != nil {
-			return nil, fmt.Errorf("kafka: %w", err)
+			return kafka.Cluster{}, fmt.Errorf("kafka: %w", err)
 		}
 	}
-	return k.Opts()
+	if _, err := k.ClientOpts(); err != nil {
+		return kafka.Cluster{}, err
+	}
+	return k, nil
 }
 
 // registry are the client options for the registry at url.
@@ -141,7 +146,7 @@ func (f *accessFlags) apply(cfg *stack.Config) error {
 		return err
 	}
 	cfg.Credentials = creds
-	embeddedKafka, embeddedRegistry := len(cfg.Brokers) == 0, cfg.RegistryURL == ""
+	embeddedKafka, embeddedRegistry := len(cfg.Kafka.Seeds) == 0, cfg.RegistryURL == ""
 	switch {
 	case embeddedKafka && f.kafkaSet():
 		return errors.New("--kafka-credentials-file, --kafka-tls, --kafka-ca-file, --kafka-cert-file and --kafka-key-file are for an external cluster (--brokers); the embedded broker takes --credentials-file and --tls-cert/--tls-key")
@@ -149,7 +154,7 @@ func (f *accessFlags) apply(cfg *stack.Config) error {
 		return errors.New("--registry-credentials-file, --registry-ca-file, --registry-cert-file and --registry-key-file are for an external registry (--registry); the embedded one takes --credentials-file and --tls-cert/--tls-key")
 	}
 	if !embeddedKafka {
-		if cfg.KafkaOpts, err = f.kafka(); err != nil {
+		if cfg.Kafka, err = f.kafka(cfg.Kafka.Seeds); err != nil {
 			return err
 		}
 	}
@@ -169,7 +174,7 @@ type exposed struct{ listener, addr, fix string }
 // credentials.
 func exposedListeners(cfg *stack.Config) []exposed {
 	var out []exposed
-	if len(cfg.Brokers) == 0 && cfg.Credentials == nil && !loopback(orDefault(cfg.KafkaAddr, "127.0.0.1:9092")) {
+	if len(cfg.Kafka.Seeds) == 0 && cfg.Credentials == nil && !loopback(orDefault(cfg.KafkaAddr, "127.0.0.1:9092")) {
 		out = append(out, exposed{"embedded Kafka broker", cfg.KafkaAddr, "--credentials-file"})
 	}
 	if cfg.RegistryURL == "" && cfg.Credentials == nil && !loopback(orDefault(cfg.RegistryAddr, "127.0.0.1:8081")) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rdgraph/rdg/internal/access"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/stack"
 )
 
@@ -32,7 +33,7 @@ func TestExposedListeners(t *testing.T) {
 			"embedded Kafka broker@0.0.0.0:9092,schema registry@:8081,query API@0.0.0.0:8080"},
 		{"credentials cover all three", stack.Config{KafkaAddr: "0.0.0.0:9092", RegistryAddr: "10.0.0.1:8081", APIAddr: "0.0.0.0:8080", Credentials: creds, Token: "p"}, ""},
 		{"a token covers only the API", stack.Config{KafkaAddr: "0.0.0.0:9092", APIAddr: "0.0.0.0:8080", Token: "t"}, "embedded Kafka broker@0.0.0.0:9092"},
-		{"external Kafka and registry are not ours", stack.Config{Brokers: []string{"kafka:9092"}, RegistryURL: "http://registry:8081", APIAddr: "0.0.0.0:8080"}, "query API@0.0.0.0:8080"},
+		{"external Kafka and registry are not ours", stack.Config{Kafka: kafka.Cluster{Seeds: []string{"kafka:9092"}}, RegistryURL: "http://registry:8081", APIAddr: "0.0.0.0:8080"}, "query API@0.0.0.0:8080"},
 		{"no API", stack.Config{RegistryAddr: "192.168.1.5:8081"}, "schema registry@192.168.1.5:8081"},
 	} {
 		if got := names(tc.cfg); got != tc.want {
@@ -69,18 +70,19 @@ func TestUpAccessFlags(t *testing.T) {
 			t.Errorf("%+v with embedded Kafka and registry: %v, want an error", f, err)
 		}
 	}
-	cfg, err = apply(accessFlags{credentialsFile: file, saslMechanism: "PLAIN"}, securityFlags{}, stack.Config{Brokers: []string{"k:9092"}, RegistryURL: "http://r:8081"})
-	if err != nil || len(cfg.KafkaOpts) != 1 || len(cfg.RegistryOpts) != 1 {
-		t.Fatalf("external: %d Kafka opts, %d registry opts, %v", len(cfg.KafkaOpts), len(cfg.RegistryOpts), err)
+	cfg, err = apply(accessFlags{credentialsFile: file, saslMechanism: "PLAIN"}, securityFlags{}, stack.Config{Kafka: kafka.Cluster{Seeds: []string{"k:9092"}}, RegistryURL: "http://r:8081"})
+	if err != nil || cfg.Kafka.SASL == nil || cfg.Kafka.SASL.User != "rdg" || cfg.Kafka.Mechanism != "PLAIN" ||
+		len(cfg.Kafka.Seeds) != 1 || len(cfg.RegistryOpts) != 1 {
+		t.Fatalf("external: Kafka %+v, %d registry opts, %v", cfg.Kafka, len(cfg.RegistryOpts), err)
 	}
 	if _, err := apply(accessFlags{registryCA: "ca.pem"}, securityFlags{}, stack.Config{RegistryURL: "http://r:8081"}); err == nil || !strings.Contains(err.Error(), "https://") {
 		t.Errorf("--registry-ca-file with an http:// registry: %v", err)
 	}
-	if _, err := apply(accessFlags{credentialsFile: file, saslMechanism: "GSSAPI"}, securityFlags{}, stack.Config{Brokers: []string{"k:9092"}}); err == nil || !strings.Contains(err.Error(), "GSSAPI") {
+	if _, err := apply(accessFlags{credentialsFile: file, saslMechanism: "GSSAPI"}, securityFlags{}, stack.Config{Kafka: kafka.Cluster{Seeds: []string{"k:9092"}}}); err == nil || !strings.Contains(err.Error(), "GSSAPI") {
 		t.Errorf("unknown mechanism: %v", err)
 	}
 	for _, f := range []accessFlags{{kafkaCert: "c.pem"}, {kafkaKey: "k.pem"}, {registryCert: "c.pem"}, {registryKey: "k.pem"}} {
-		if _, err := apply(f, securityFlags{}, stack.Config{Brokers: []string{"k:9092"}, RegistryURL: "https://r:8081"}); err == nil || !strings.Contains(err.Error(), "go together") {
+		if _, err := apply(f, securityFlags{}, stack.Config{Kafka: kafka.Cluster{Seeds: []string{"k:9092"}}, RegistryURL: "https://r:8081"}); err == nil || !strings.Contains(err.Error(), "go together") {
 			t.Errorf("%+v: %v, want the certificate and key flags named together", f, err)
 		}
 	}

@@ -41,7 +41,12 @@ the missing schema), then replay the dead letters through the fixed job.`,
 	cmd.PersistentFlags().StringVar(&brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	acc.add(cmd, true, true, true)
 	cluster := func() (dlq.Cluster, error) {
-		opts, err := acc.kafka()
+		k, err := acc.kafka(nil)
+		if err != nil {
+			return dlq.Cluster{}, err
+		}
+		// internal/dlq takes seeds and access options apart.
+		opts, err := k.ClientOpts()
 		return dlq.Cluster{Seeds: splitList(brokers), Opts: opts}, err
 	}
 	cmd.AddCommand(newDLQListCmd(cluster), newDLQShowCmd(cluster), newDLQReplayCmd(cluster, &acc))

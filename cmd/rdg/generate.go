@@ -78,11 +78,11 @@ func runGenerate(ctx context.Context, f *generateFlags) error {
 	if f.cfg.Count == 0 && f.cfg.Duration == 0 {
 		slog.Info("no --count or --duration: generating until interrupted")
 	}
-	kopts, err := f.access.kafka()
+	k, err := f.access.kafka(splitList(f.brokers))
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(splitList(f.brokers)...), kgo.ProducerLinger(5 * time.Millisecond)}, kopts...)...)
+	cl, err := k.NewClient(kgo.ProducerLinger(5 * time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/jobrun"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/stack"
 )
 
@@ -221,7 +222,7 @@ same job share its source partitions through the job's consumer group
 				jobs = keep
 			}
 			cfg := stack.Config{
-				Brokers: splitList(f.brokers), RegistryURL: f.registry, APIAddr: f.apiAddr,
+				Kafka: kafka.Cluster{Seeds: splitList(f.brokers)}, RegistryURL: f.registry, APIAddr: f.apiAddr,
 				Jobs: jobs, NoWriter: true, GraphPartitions: f.partitions, Logger: slog.Default(),
 			}
 			if err := f.access.apply(&cfg); err != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rdgraph/rdg/internal/produce"
 )
@@ -112,11 +111,11 @@ func runProduce(cmd *cobra.Command, f *produceFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	kopts, err := f.access.kafka()
+	k, err := f.access.kafka(splitList(f.brokers))
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(splitList(f.brokers)...)}, produce.ClientOpts()...), kopts...)...)
+	cl, err := k.NewClient(produce.ClientOpts()...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

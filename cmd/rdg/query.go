@@ -22,6 +22,7 @@ import (
 	"github.com/rdgraph/rdg/internal/access"
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
+	"github.com/rdgraph/rdg/internal/api/wire"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/serve"
 )
@@ -132,7 +133,7 @@ func (q *queryFlags) client() (rdgv1connect.GraphServiceClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []connect.ClientOption{connect.WithCodec(serve.WireCodec())}
+	opts := []connect.ClientOption{connect.WithCodec(wire.Codec())}
 	if token != "" {
 		opts = append(opts, connect.WithInterceptors(bearer(token)))
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rdgraph/rdg/internal/topic"
 )
@@ -42,11 +41,11 @@ stored and ignored. Every command takes --json for scripts.`,
 	cmd.PersistentFlags().StringVar(&brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	acc.add(cmd, true, true, false)
 	admin := func(ctx context.Context, run func(*topic.Admin) error) error {
-		opts, err := acc.kafka()
+		k, err := acc.kafka(splitList(brokers))
 		if err != nil {
 			return err
 		}
-		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(splitList(brokers)...)}, opts...)...)
+		cl, err := k.NewClient()
 		if err != nil {
 			return fmt.Errorf("kafka client: %w", err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/rdgraph/rdg/internal/datadir"
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/engine"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/serve"
 	"github.com/rdgraph/rdg/internal/stack"
 )
@@ -204,13 +205,12 @@ func runUp(ctx context.Context, f *upFlags) error {
 	} else {
 		log.Info("no --jobs: running Kafka, the registry, the graph writer and the API only (jobs can run elsewhere with `rdg job run`)")
 	}
-	var beforeJobs func(context.Context, []string, *sr.Client) error
-	var kopts []kgo.Opt // the demo's access to Kafka, set below
+	var beforeJobs func(context.Context, kafka.Cluster, *sr.Client) error
 	if f.demo {
 		// The catalogue is the example jobs' side input: publish it before
 		// they start so that even the first events get title names.
-		beforeJobs = func(ctx context.Context, seeds []string, reg *sr.Client) error {
-			cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, kopts...)...)
+		beforeJobs = func(ctx context.Context, k kafka.Cluster, reg *sr.Client) error {
+			cl, err := k.NewClient()
 			if err != nil {
 				return err
 			}
@@ -226,7 +226,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 		BeforeJobs:      beforeJobs,
 		DataDir:         f.dataDir,
 		KafkaAddr:       f.kafkaAddr,
-		Brokers:         splitList(f.brokers),
+		Kafka:           kafka.Cluster{Seeds: splitList(f.brokers)},
 		RegistryAddr:    f.registryAddr,
 		RegistryURL:     f.registryURL,
 		APIAddr:         f.apiAddr,
@@ -248,10 +248,6 @@ func runUp(ctx context.Context, f *upFlags) error {
 	cfg.ListenerTLS = cfg.TLSCert != ""
 	warnExposed(&cfg)
 	f.disk.apply(&cfg)
-	var err error
-	if kopts, err = cfg.KafkaClientOpts(); err != nil {
-		return err
-	}
 	f.storage.apply(&cfg)
 	f.admission.apply(&cfg)
 	ttl, err := parseTTL(f.ttl)
@@ -274,7 +270,7 @@ func runUp(ctx context.Context, f *upFlags) error {
 
 func runDemo(ctx context.Context, st *stack.Stack, f *upFlags) {
 	log := slog.Default().With("component", "demo")
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.Seeds()...), kgo.ProducerLinger(5 * time.Millisecond)}, st.KafkaOpts()...)...)
+	cl, err := st.Kafka().NewClient(kgo.ProducerLinger(5 * time.Millisecond))
 	if err != nil {
 		log.Error("demo generator", "err", err)
 		return

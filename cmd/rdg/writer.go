@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/stack"
 )
 
@@ -47,7 +48,7 @@ gives another, makes the API require the password as a bearer token.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := stack.Config{
-				DataDir: f.dataDir, Brokers: splitList(f.brokers), RegistryURL: f.registry,
+				DataDir: f.dataDir, Kafka: kafka.Cluster{Seeds: splitList(f.brokers)}, RegistryURL: f.registry,
 				APIAddr: f.apiAddr, StoreName: f.store, Logger: slog.Default(),
 			}
 			if err := f.access.apply(&cfg); err != nil {

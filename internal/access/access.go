@@ -1,8 +1,9 @@
 // Package access owns how rdg authenticates and encrypts the connections it
 // makes and accepts: the credentials file that `rdg up` requires on every
-// listener and that rdg's clients present, and the franz-go options (SASL
-// PLAIN or SCRAM, TLS) and schema registry client options (HTTP basic auth,
-// TLS) built from credentials and PEM files.
+// listener and that rdg's clients present, the TLS configurations built
+// from PEM files, and the schema registry client options (HTTP basic auth,
+// TLS). The Kafka client options built from them are internal/kafka's
+// (kafka.Cluster).
 //
 // access knows connections and secrets, nothing of rdg's data or parts: it
 // must not know jobs, topics, stores or the API, and it starts no servers.
@@ -19,10 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"github.com/twmb/franz-go/pkg/sr"
 )
 
@@ -89,51 +86,6 @@ func parseCredentials(s string) (Credentials, error) {
 		}
 	}
 	return Credentials{User: user, Password: pass}, nil
-}
-
-// Kafka says how a client reaches a Kafka cluster.
-type Kafka struct {
-	// SASL, if set, authenticates every connection with Mechanism.
-	SASL *Credentials
-	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (any case);
-	// empty means DefaultMechanism.
-	Mechanism string
-	// TLS, if set, encrypts every connection; nil is plaintext.
-	TLS *tls.Config
-}
-
-// Opts are the franz-go options for k: none for a plaintext cluster
-// without SASL.
-func (k Kafka) Opts() ([]kgo.Opt, error) {
-	var opts []kgo.Opt
-	if k.SASL != nil {
-		m, err := mechanism(k.Mechanism, *k.SASL)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, kgo.SASL(m))
-	}
-	if k.TLS != nil {
-		opts = append(opts, kgo.DialTLSConfig(k.TLS))
-	}
-	return opts, nil
-}
-
-// mechanism is the franz-go SASL mechanism of name (any case; empty means
-// DefaultMechanism) authenticating as c.
-func mechanism(name string, c Credentials) (sasl.Mechanism, error) {
-	if name == "" {
-		name = DefaultMechanism
-	}
-	switch strings.ToUpper(name) {
-	case Plain:
-		return plain.Auth{User: c.User, Pass: c.Password}.AsMechanism(), nil
-	case ScramSHA256:
-		return scram.Auth{User: c.User, Pass: c.Password}.AsSha256Mechanism(), nil
-	case ScramSHA512:
-		return scram.Auth{User: c.User, Pass: c.Password}.AsSha512Mechanism(), nil
-	}
-	return nil, fmt.Errorf("SASL mechanism %q: want %s", name, strings.Join(Mechanisms, ", "))
 }
 
 // Registry says how a client reaches a schema registry.

@@ -59,22 +59,6 @@ func TestReadCredentialsFile(t *testing.T) {
 	}
 }
 
-func TestMechanism(t *testing.T) {
-	c := Credentials{"u", "p"}
-	for in, want := range map[string]string{"": ScramSHA512, "plain": Plain, "SCRAM-SHA-256": ScramSHA256, "scram-sha-512": ScramSHA512} {
-		m, err := mechanism(in, c)
-		if err != nil || m.Name() != want {
-			t.Errorf("%q: %v, %v; want %s", in, m, err, want)
-		}
-	}
-	if _, err := mechanism("GSSAPI", c); err == nil {
-		t.Error("GSSAPI: no error")
-	}
-	if opts, err := (Kafka{}).Opts(); err != nil || len(opts) != 0 {
-		t.Errorf("plaintext without SASL: %d options, %v", len(opts), err)
-	}
-}
-
 // TestTLS: ClientTLS verifies against its CA file and checks the host
 // name; TrustCertFile trusts the file's certificate under any name and
 // nothing else.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/access"
 	"github.com/rdgraph/rdg/internal/access/accesstest"
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 // metadataErr is the error of one metadata request by a fresh client with
@@ -29,7 +30,7 @@ func metadataErr(t *testing.T, addr string, opts ...kgo.Opt) error {
 
 func saslOpts(t *testing.T, mech, user, pass string) []kgo.Opt {
 	t.Helper()
-	opts, err := access.Kafka{SASL: &access.Credentials{User: user, Password: pass}, Mechanism: mech}.Opts()
+	opts, err := kafka.Cluster{SASL: &access.Credentials{User: user, Password: pass}, Mechanism: mech}.ClientOpts()
 	if err != nil {
 		t.Fatal(err)
 	}

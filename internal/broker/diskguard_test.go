@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 // While the gate refuses, a Produce is answered KAFKA_STORAGE_ERROR saying
@@ -29,7 +31,7 @@ func TestWriteGateRefusesProduce(t *testing.T) {
 	}))
 	// A short metadata age: the client refreshes metadata before it retries.
 	cl, adm := client(t, b.Addr(), kgo.ProducerLinger(0), kgo.MetadataMinAge(50*time.Millisecond))
-	if err := EnsureTopics(ctx, adm, Topic{Name: "t", Partitions: 1}); err != nil {
+	if err := kafka.EnsureTopics(ctx, adm, kafka.Topic{Name: "t", Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t", Value: []byte("before")}).FirstErr(); err != nil {

@@ -13,10 +13,11 @@ import (
 
 // A hand-written Avro encoder and decoder for exactly NodeSchema and
 // EdgeSchema. Every job encodes each element it publishes and the graph
-// writer decodes each one it stores, and hamba/avro's reflective codec
-// measured about 1.8µs and 12 allocations per element each way; this one
-// does the same work without reflection, decodes every string of a record
-// from one copy of its body, and allocates nothing to encode.
+// writer decodes each one it stores, so this is on every element's path,
+// where hamba/avro's reflective codec allocates for every element each way
+// (BENCHMARKS.md has the cost). This one does the same work without
+// reflection, decodes every string of a record from one copy of its body,
+// and allocates nothing to encode.
 //
 // It is held to hamba by differential and fuzz tests (graphavro_test.go):
 // encoding gives hamba's bytes (hamba writes map entries in Go's random map

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/enrich"
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 // Every title_id and game_id an event can carry is in the catalogue, with
@@ -140,7 +141,7 @@ func TestProduceCatalog(t *testing.T) {
 	}
 
 	tab, err := enrich.StartTopic(ctx, enrich.TopicConfig{
-		Seeds:   e.addrs,
+		Cluster: kafka.Cluster{Seeds: e.addrs},
 		Topic:   TopicTitles,
 		Schemas: codec.NewSchemas(e.reg),
 		Logger:  slog.New(slog.DiscardHandler),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/enrich"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/logtest"
 )
 
@@ -53,7 +54,7 @@ func TestTopicAvroBombs(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	tctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	tab, err := enrich.StartTopic(tctx, enrich.TopicConfig{Seeds: e.addrs, Topic: topic, Schemas: codec.NewSchemas(e.reg), Logger: log})
+	tab, err := enrich.StartTopic(tctx, enrich.TopicConfig{Cluster: kafka.Cluster{Seeds: e.addrs}, Topic: topic, Schemas: codec.NewSchemas(e.reg), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

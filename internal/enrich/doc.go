@@ -15,14 +15,13 @@
 // never modified after it is stored, which is what makes lookups free of
 // copies and locks on the row itself; callers must not modify it either.
 //
-// Memory, measured (BenchmarkRowMemory, Go 1.26, amd64): a row held in a
-// table costs about 480 bytes for a catalogue title (four short string
-// fields), key and table entry included. Most of it is the row's own map,
-// whose first group holds 8 fields: with 8-byte strings a row measured
-// 371 bytes with 1 field, 475 with 8, then 811 with 9 and 1507 with 16,
-// when the map grows into a full table. A million catalogue titles is
-// about half a gigabyte, so wide rows are worth projecting before they
-// are published to a side-input topic.
+// Memory: most of a row's cost is its own map, whose first group holds 8
+// fields; a ninth field grows it into a full table, which costs nearly
+// twice as much. A catalogue title (four short string fields) costs about
+// half a kilobyte with its key and table entry, so a million titles is
+// about half a gigabyte, and wide rows are worth projecting before they
+// are published to a side-input topic. BenchmarkRowMemory measures it
+// (BENCHMARKS.md has the figures).
 package enrich
 
 // Table is a keyed side input. Lookup returns the row's fields (a map the

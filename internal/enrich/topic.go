@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 // DefaultReadyTimeout bounds StartTopic when TopicConfig.ReadyTimeout is
@@ -24,10 +25,12 @@ const DefaultReadyTimeout = 60 * time.Second
 
 // TopicConfig configures StartTopic.
 type TopicConfig struct {
-	// Seeds are the Kafka bootstrap brokers (host:port).
-	Seeds []string
-	// KafkaOpts are extra client options, for SASL or TLS. They must not
+	// Cluster is the Kafka cluster the topic is on. Its options must not
 	// configure consuming: the table sets that itself.
+	Cluster kafka.Cluster
+	// Forwarding for internal/job until it sets Cluster: Seeds, if set,
+	// replace Cluster's, and KafkaOpts are added to Cluster's options.
+	Seeds     []string
 	KafkaOpts []kgo.Opt
 	// Topic is the compacted topic to materialise.
 	Topic string
@@ -114,7 +117,12 @@ func StartTopic(ctx context.Context, cfg TopicConfig) (*TopicTable, error) {
 	}
 	log = log.With("component", "enrich", "topic", cfg.Topic)
 
-	opts := append(cfg.KafkaOpts[:len(cfg.KafkaOpts):len(cfg.KafkaOpts)],
+	c := cfg.Cluster
+	if len(cfg.Seeds) > 0 {
+		c.Seeds = cfg.Seeds
+	}
+	c.Opts = append(c.Opts[:len(c.Opts):len(c.Opts)], cfg.KafkaOpts...)
+	cl, err := c.NewClient(
 		kgo.ConsumeTopics(cfg.Topic),
 		// Also applies to partitions added later: they too are read whole.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -124,10 +132,6 @@ func StartTopic(ctx context.Context, cfg TopicConfig) (*TopicTable, error) {
 		// it reached an end offset that no data record sits at.
 		kgo.KeepControlRecords(),
 	)
-	if len(cfg.Seeds) > 0 {
-		opts = append(opts, kgo.SeedBrokers(cfg.Seeds...))
-	}
-	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("enrich: topic %s: kafka client: %w", cfg.Topic, err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/enrich"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/registry"
 )
 
@@ -117,7 +118,7 @@ func (e *env) start(t *testing.T, topic string, timeout time.Duration) (*enrich.
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	tab, err := enrich.StartTopic(ctx, enrich.TopicConfig{
-		Seeds:        e.addrs,
+		Cluster:      kafka.Cluster{Seeds: e.addrs},
 		Topic:        topic,
 		Schemas:      codec.NewSchemas(e.reg),
 		Logger:       slog.New(slog.NewTextHandler(testWriter{t}, nil)),
@@ -404,7 +405,7 @@ func TestTopicStopsWithContext(t *testing.T) {
 	e.createTopic(t, "titles", 1, nil)
 	e.produce(t, rec("titles", 0, "a", e.value(t, "a", "A", 1)))
 	ctx, cancel := context.WithCancel(context.Background())
-	tab, err := enrich.StartTopic(ctx, enrich.TopicConfig{Seeds: e.addrs, Topic: "titles", Schemas: codec.NewSchemas(e.reg)})
+	tab, err := enrich.StartTopic(ctx, enrich.TopicConfig{Cluster: kafka.Cluster{Seeds: e.addrs}, Topic: "titles", Schemas: codec.NewSchemas(e.reg)})
 	if err != nil {
 		t.Fatal(err)
 	}

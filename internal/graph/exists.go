@@ -6,7 +6,7 @@ import "context"
 // one edge that refers to it (a node that edges name but no record created
 // is part of the graph too). It costs a point read and, when there is no
 // record, up to two one-edge listings.
-func Exists(ctx context.Context, r Reader, ref NodeRef) (bool, error) {
+func Exists(ctx context.Context, r Reads, ref NodeRef) (bool, error) {
 	if _, ok, err := r.Node(ctx, ref); err != nil || ok {
 		return ok, err
 	}

@@ -26,13 +26,12 @@ type GroupResult struct {
 // those edges — and the edges that join them. With a limit reached the
 // result is partial: the group is larger than len(Nodes), and edges to the
 // nodes left out are not returned.
-func ConnectedGroup(ctx context.Context, r Reader, req GroupRequest) (*GroupResult, error) {
-	r, done, err := openSession(ctx, r)
+func ConnectedGroup(ctx context.Context, src Reader, req GroupRequest) (*GroupResult, error) {
+	r, err := src.ReadSession(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	keep := keeper(r)
+	defer r.Close()
 	b := newBudget(ctx, req.Limits)
 	out := &GroupResult{}
 	first, ok, err := b.readNode(r, req.Node)

@@ -6,17 +6,6 @@ import (
 	"strings"
 )
 
-// EdgeSeeker is implemented by a Reader that can resume an edge listing
-// at a position in its order, as a paging cursor needs.
-type EdgeSeeker interface {
-	// EdgesAfter is Reader.Edges starting strictly after the edge after in
-	// Edges' order, instead of at the beginning. after must be an edge of
-	// ref in direction dir (of type edgeType, if that is not ""): for Out,
-	// after.From is ref; for In, after.To is ref. It need not exist any
-	// more: the listing resumes at the position it had.
-	EdgesAfter(ctx context.Context, ref NodeRef, dir Direction, edgeType string, after EdgeRef, fn func(*Edge) bool) error
-}
-
 // EdgeOrder compares two edges of the same node in the same direction in
 // the order Reader.Edges lists them: by edge type, then far node type, then
 // far node id, each bytewise. dir says which end is far.
@@ -34,21 +23,12 @@ func EdgeOrder(a, b EdgeRef, dir Direction) int {
 	return strings.Compare(fa.ID, fb.ID)
 }
 
-// edgesAfter lists the edges after `after` with r's EdgesAfter if it has
-// one, or by skipping through r.Edges.
-func edgesAfter(ctx context.Context, r Reader, ref NodeRef, dir Direction, edgeType string, after *EdgeRef, fn func(*Edge) bool) error {
+// edgesAfter lists the edges after `after`, or from the start if it is nil.
+func edgesAfter(ctx context.Context, r Reads, ref NodeRef, dir Direction, edgeType string, after *EdgeRef, fn func(*Edge) bool) error {
 	if after == nil {
 		return r.Edges(ctx, ref, dir, edgeType, fn)
 	}
-	if s, ok := r.(EdgeSeeker); ok {
-		return s.EdgesAfter(ctx, ref, dir, edgeType, *after, fn)
-	}
-	return r.Edges(ctx, ref, dir, edgeType, func(e *Edge) bool {
-		if EdgeOrder(e.EdgeRef, *after, dir) <= 0 {
-			return true
-		}
-		return fn(e)
-	})
+	return r.EdgesAfter(ctx, ref, dir, edgeType, *after, fn)
 }
 
 // Cursor is a position in a neighbour listing: the listing continues
@@ -96,13 +76,12 @@ type NeighborsResult struct {
 // past the last edge it returned (for a full page) or examined (for a
 // guard), so the next page continues without repeats or gaps. Fan-out is
 // the number of edges examined, as for a traversal, and stops the listing.
-func ListNeighbors(ctx context.Context, r Reader, req NeighborsRequest) (*NeighborsResult, error) {
-	r, done, err := openSession(ctx, r)
+func ListNeighbors(ctx context.Context, src Reader, req NeighborsRequest) (*NeighborsResult, error) {
+	r, err := src.ReadSession(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	keep := keeper(r)
+	defer r.Close()
 	b := newBudget(ctx, req.Limits)
 	dir := req.Direction
 	if dir == 0 {

@@ -60,18 +60,16 @@ type pathStep struct {
 // Among shortest paths the one met first is returned, which is
 // deterministic for an unchanged graph.
 //
-// Node records and edge values are read only for the path found, when the
-// Reader can list edges without their values (EdgeRefLister). Limits apply
+// Node records and edge values are read only for the path found: the search
+// lists edges without their values (Reader.EdgeRefs). Limits apply
 // as for Traverse (MaxResults does not); a fan-out limit can hide a path,
 // or a shorter one, so a result that reached one is partial.
-func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, error) {
-	r, done, err := openSession(ctx, r)
+func ShortestPath(ctx context.Context, src Reader, req PathRequest) (*PathResult, error) {
+	r, err := src.ReadSession(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	lister, refsOnly := r.(EdgeRefLister)
-	keep := keeper(r)
+	defer r.Close()
 	b := newBudget(ctx, req.Limits)
 	dir := req.Direction
 	if dir == 0 {
@@ -106,7 +104,7 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 		var next []NodeRef
 		for _, u := range side.frontier {
 			fan := 0
-			visit := func(e *Edge, far NodeRef) bool {
+			visit := func(e *EdgeRef, far NodeRef) bool {
 				if req.Limits.MaxFanout > 0 && fan >= req.Limits.MaxFanout {
 					b.fanout = true
 					return false
@@ -118,11 +116,7 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 				if _, ok := side.prev[far]; ok {
 					return true
 				}
-				if refsOnly {
-					side.prev[far] = pathStep{prev: u, e: Edge{EdgeRef: e.EdgeRef}}
-				} else {
-					side.prev[far] = pathStep{prev: u, e: keep(e)}
-				}
+				side.prev[far] = pathStep{prev: u, e: Edge{EdgeRef: *e}}
 				if _, ok := other.prev[far]; ok {
 					meet, met = far, true
 					return false
@@ -130,16 +124,7 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 				next = append(next, far)
 				return true
 			}
-			var err error
-			if refsOnly {
-				var e Edge
-				err = eachEdgeRef(b.ctx, r, u, side.dir, req.EdgeTypes, func(ref *EdgeRef, far NodeRef) bool {
-					e.EdgeRef = *ref
-					return visit(&e, far)
-				})
-			} else {
-				err = EachEdge(b.ctx, r, u, side.dir, req.EdgeTypes, visit)
-			}
+			err := eachEdgeRef(b.ctx, r, u, side.dir, req.EdgeTypes, visit)
 			if err = b.readError(err); err != nil {
 				return nil, err
 			}
@@ -154,50 +139,9 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 		side.depth++
 	}
 	if met {
-		// From..meet along fwd, then meet..To along bwd.
-		var refs []NodeRef
-		var edges []Edge
-		for n := meet; n != req.From; {
-			s := fwd.prev[n]
-			refs = append(refs, n)
-			edges = append(edges, s.e)
-			n = s.prev
-		}
-		refs = append(refs, req.From)
-		reverseSlice(refs)
-		reverseSlice(edges)
-		for n := meet; n != req.To; {
-			s := bwd.prev[n]
-			refs = append(refs, s.prev)
-			edges = append(edges, s.e)
-			n = s.prev
-		}
-		if refsOnly {
-			for i := range edges {
-				e, ok, err := lister.Edge(b.ctx, edges[i].EdgeRef)
-				if err != nil {
-					if err = b.readError(err); err != nil {
-						return nil, err
-					}
-					break // out of time: the rest keep their identity only
-				}
-				if ok {
-					edges[i] = e
-				}
-			}
-		}
-		p := Path{Edges: edges, Nodes: make([]Node, 0, len(refs))}
-		for _, ref := range refs {
-			n, ok, err := b.readNode(r, ref)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				// Out of budget for the records: the path is still a
-				// path; report its remaining nodes by identity.
-				n = Node{NodeRef: ref}
-			}
-			p.Nodes = append(p.Nodes, n)
+		p, err := readPath(b, r, fwd, bwd, meet, req.From, req.To)
+		if err != nil {
+			return nil, err
 		}
 		out.Found, out.Path = true, p
 	}
@@ -208,6 +152,55 @@ func ShortestPath(ctx context.Context, r Reader, req PathRequest) (*PathResult, 
 	// skipped edge may have led to a shorter one.
 	out.Outcome = b.outcome()
 	return out, nil
+}
+
+// readPath assembles the path that the two sides of a search met at meet:
+// from..meet along fwd, then meet..to along bwd, with the edges' values and
+// the nodes' records read as far as the budget allows.
+func readPath(b *budget, r Reads, fwd, bwd *pathSide, meet, from, to NodeRef) (Path, error) {
+	var refs []NodeRef
+	var edges []Edge
+	for n := meet; n != from; {
+		s := fwd.prev[n]
+		refs = append(refs, n)
+		edges = append(edges, s.e)
+		n = s.prev
+	}
+	refs = append(refs, from)
+	reverseSlice(refs)
+	reverseSlice(edges)
+	for n := meet; n != to; {
+		s := bwd.prev[n]
+		refs = append(refs, s.prev)
+		edges = append(edges, s.e)
+		n = s.prev
+	}
+	for i := range edges {
+		e, ok, err := r.Edge(b.ctx, edges[i].EdgeRef)
+		if err != nil {
+			if err = b.readError(err); err != nil {
+				return Path{}, err
+			}
+			break // out of time: the rest keep their identity only
+		}
+		if ok {
+			edges[i] = e
+		}
+	}
+	p := Path{Edges: edges, Nodes: make([]Node, 0, len(refs))}
+	for _, ref := range refs {
+		n, ok, err := b.readNode(r, ref)
+		if err != nil {
+			return Path{}, err
+		}
+		if !ok {
+			// Out of budget for the records: the path is still a
+			// path; report its remaining nodes by identity.
+			n = Node{NodeRef: ref}
+		}
+		p.Nodes = append(p.Nodes, n)
+	}
+	return p, nil
 }
 
 func reverseSlice[T any](s []T) {

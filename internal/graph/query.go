@@ -181,7 +181,7 @@ func (b *budget) outcome() Outcome {
 // readNode reads a node's record, counting the read as a visit. A node
 // without a record (or, in a store with TTLs, an expired one) is returned
 // with only its identity. ok is false when the budget ran out first.
-func (b *budget) readNode(r Reader, ref NodeRef) (n Node, ok bool, err error) {
+func (b *budget) readNode(r Reads, ref NodeRef) (n Node, ok bool, err error) {
 	if !b.visit() {
 		return Node{}, false, nil
 	}
@@ -191,7 +191,7 @@ func (b *budget) readNode(r Reader, ref NodeRef) (n Node, ok bool, err error) {
 // readNodeOfEdge reads the far node of an edge that has been visited: it
 // counts as a visit but does not stop, so that every edge a query admits
 // is finished and paging always makes progress.
-func (b *budget) readNodeOfEdge(r Reader, ref NodeRef) (n Node, ok bool, err error) {
+func (b *budget) readNodeOfEdge(r Reads, ref NodeRef) (n Node, ok bool, err error) {
 	if b.err != nil {
 		return Node{}, false, nil
 	}
@@ -199,7 +199,7 @@ func (b *budget) readNodeOfEdge(r Reader, ref NodeRef) (n Node, ok bool, err err
 	return b.readCounted(r, ref)
 }
 
-func (b *budget) readCounted(r Reader, ref NodeRef) (n Node, ok bool, err error) {
+func (b *budget) readCounted(r Reads, ref NodeRef) (n Node, ok bool, err error) {
 	n, found, err := r.Node(b.ctx, ref)
 	if err != nil {
 		return Node{}, false, b.readError(err)

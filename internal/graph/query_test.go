@@ -7,13 +7,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
 
 // memGraph is an in-memory Reader with the store's ordering (edge type, far
-// type, far id), without EdgeSeeker, so that the generic cursor path runs.
+// type, far id). (The reference store, internal/memstore,
+// imports this package, so its tests cannot use it.)
 type memGraph struct {
 	nodes map[NodeRef]Node
 	edges []Edge
@@ -60,11 +60,70 @@ func (m *memGraph) Edges(ctx context.Context, ref NodeRef, dir Direction, edgeTy
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !fn(&es[i]) {
+		// Props of its own, as a Session must give.
+		if c := cloneEdge(&es[i]); !fn(&c) {
 			return nil
 		}
 	}
 	return nil
+}
+
+// ReadSession opens a session that counts nothing (sessionMem's counts).
+func (m *memGraph) ReadSession(context.Context) (Session, error) {
+	return &memSession{sessionMem: &sessionMem{memGraph: m}}, nil
+}
+
+func (m *memGraph) EdgesAfter(ctx context.Context, ref NodeRef, dir Direction, edgeType string, after EdgeRef, fn func(*Edge) bool) error {
+	return m.Edges(ctx, ref, dir, edgeType, func(e *Edge) bool {
+		return EdgeOrder(e.EdgeRef, after, dir) <= 0 || fn(e)
+	})
+}
+
+func (m *memGraph) EdgeRefs(ctx context.Context, ref NodeRef, dir Direction, edgeType string, fn func(*EdgeRef) bool) error {
+	return m.Edges(ctx, ref, dir, edgeType, func(e *Edge) bool {
+		r := e.EdgeRef
+		return fn(&r)
+	})
+}
+
+func (m *memGraph) Edge(ctx context.Context, ref EdgeRef) (Edge, bool, error) {
+	for _, e := range m.edges {
+		if e.EdgeRef == ref {
+			return cloneEdge(&e), true, ctx.Err()
+		}
+	}
+	return Edge{}, false, ctx.Err()
+}
+
+// Stats counts every element (memGraph has no TTL) and each node's edges.
+func (m *memGraph) Stats(ctx context.Context, topK int) (*Stats, error) {
+	st := &Stats{Nodes: map[string]int64{}, Edges: map[string]int64{}, TopDegree: map[string][]NodeDegree{}}
+	for r := range m.nodes {
+		st.Nodes[r.Type]++
+	}
+	deg := map[NodeRef]*NodeDegree{}
+	at := func(r NodeRef) *NodeDegree {
+		if deg[r] == nil {
+			deg[r] = &NodeDegree{Node: r}
+		}
+		return deg[r]
+	}
+	for _, e := range m.edges {
+		st.Edges[e.Type]++
+		at(e.From).Out++
+		at(e.To).In++
+	}
+	tops := map[string]*TopK{}
+	for r, d := range deg {
+		if tops[r.Type] == nil {
+			tops[r.Type] = NewTopK(topK)
+		}
+		tops[r.Type].Offer(*d)
+	}
+	for t, top := range tops {
+		st.TopDegree[t] = top.Sorted()
+	}
+	return st, ctx.Err()
 }
 
 // seed: the member scenario.
@@ -158,75 +217,6 @@ func TestPredicates(t *testing.T) {
 	}
 	if _, err := ParseOp("~"); err == nil {
 		t.Error("ParseOp(~)")
-	}
-}
-
-func TestTraverseFilters(t *testing.T) {
-	ctx := context.Background()
-	m := seedMem()
-	for _, tc := range []struct {
-		name  string
-		steps []Step
-		want  []string
-	}{
-		{"node types", []Step{{Direction: Out, Filter: Filter{NodeTypes: []string{"profile"}}}}, []string{"account:a1", "profile:p1"}},
-		{"node predicate", []Step{{Direction: Out, EdgeTypes: []string{"used"}, Filter: Filter{NodePredicates: []Predicate{{"platform", OpNe, "ios"}}}}},
-			[]string{"account:a1", "device:tab", "device:tv"}},
-		{"time range", []Step{{Direction: Out, EdgeTypes: []string{"used"}, Filter: Filter{Since: 150, Until: 250}}}, []string{"account:a1", "device:tv"}},
-		{"edge predicate two hops", []Step{
-			{Direction: Out, EdgeTypes: []string{"has_profile"}},
-			{Direction: Out, Filter: Filter{EdgePredicates: []Predicate{{"rating", OpGe, int64(4)}}}},
-		}, []string{"account:a1", "profile:p1", "title:t1"}},
-	} {
-		sg, err := Traverse(ctx, m, TraverseRequest{Start: []NodeRef{mustRef("account:a1")}, Steps: tc.steps})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := refs(sg.Nodes)
-		slices.Sort(got)
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
-		}
-		if sg.Partial {
-			t.Errorf("%s: partial", tc.name)
-		}
-	}
-}
-
-func TestTraversePaths(t *testing.T) {
-	m := seedMem()
-	// Who else used my devices: account -used-> device <-used- account.
-	sg, err := Traverse(context.Background(), m, TraverseRequest{
-		Start: []NodeRef{mustRef("account:a1")},
-		Steps: []Step{{Direction: Out, EdgeTypes: []string{"used"}}, {Direction: In, EdgeTypes: []string{"used"}}},
-		Mode:  ModePaths,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sg.Nodes) != 0 || len(sg.Edges) != 0 {
-		t.Errorf("paths mode returned a subgraph: %v", refs(sg.Nodes))
-	}
-	if len(sg.Paths) != 1 {
-		t.Fatalf("%d paths, want 1", len(sg.Paths))
-	}
-	p := sg.Paths[0]
-	if got := strings.Join(refs(p.Nodes), " "); got != "account:a1 device:tv account:a2" {
-		t.Errorf("path %s", got)
-	}
-	if p.Edges[0].To != mustRef("device:tv") || p.Edges[1].From != mustRef("account:a2") {
-		t.Errorf("path edges %v", p.Edges)
-	}
-	// max_results bounds paths.
-	sg, err = Traverse(context.Background(), m, TraverseRequest{
-		Start: []NodeRef{mustRef("account:a1")}, Steps: []Step{{Direction: Out, EdgeTypes: []string{"used"}}},
-		Mode: ModePaths, Limits: Limits{MaxResults: 2},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sg.Paths) != 2 || !sg.Partial || sg.LimitHit != LimitResults {
-		t.Errorf("paths %d partial %v limit %v", len(sg.Paths), sg.Partial, sg.LimitHit)
 	}
 }
 
@@ -414,69 +404,6 @@ func checkPath(t *testing.T, p Path, from, to NodeRef, dir Direction) {
 		}
 		if !ok {
 			t.Errorf("edge %d %s does not join %s and %s going %s", i, e.EdgeRef, a, b, dir)
-		}
-	}
-}
-
-func TestShortestPathKnown(t *testing.T) {
-	m := seedMem()
-	ctx := context.Background()
-	res, err := ShortestPath(ctx, m, PathRequest{From: mustRef("device:phone"), To: mustRef("account:a2"), Direction: Both, MaxDepth: 6})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Join(refs(res.Path.Nodes), " "); !res.Found || got != "device:phone account:a1 device:tv account:a2" {
-		t.Errorf("path %v %s", res.Found, got)
-	}
-	if res.Path.Nodes[1].Props["country"].Value != "NL" {
-		t.Errorf("path nodes lack records: %+v", res.Path.Nodes[1])
-	}
-	// Too shallow: no path, and that is a complete answer.
-	res, err = ShortestPath(ctx, m, PathRequest{From: mustRef("device:phone"), To: mustRef("account:a2"), Direction: Both, MaxDepth: 2})
-	if err != nil || res.Found || res.Partial {
-		t.Errorf("depth 2: %v %+v", err, res)
-	}
-	// Direction matters.
-	res, err = ShortestPath(ctx, m, PathRequest{From: mustRef("device:phone"), To: mustRef("account:a1"), Direction: Out, MaxDepth: 6})
-	if err != nil || res.Found {
-		t.Errorf("out from a device: %v %+v", err, res)
-	}
-	res, err = ShortestPath(ctx, m, PathRequest{From: mustRef("account:a1"), To: mustRef("account:a1"), MaxDepth: 1})
-	if err != nil || !res.Found || len(res.Path.Nodes) != 1 {
-		t.Errorf("from = to: %v %+v", err, res)
-	}
-	res, err = ShortestPath(ctx, m, PathRequest{From: mustRef("device:phone"), To: mustRef("account:a2"), Direction: Both, MaxDepth: 6, Limits: Limits{MaxVisited: 2}})
-	if err != nil || res.Found || !res.Partial || res.LimitHit != LimitVisited {
-		t.Errorf("visited: %v %+v", err, res)
-	}
-}
-
-func TestConnectedGroup(t *testing.T) {
-	m := seedMem()
-	ctx := context.Background()
-	res, err := ConnectedGroup(ctx, m, GroupRequest{Node: mustRef("device:tv"), EdgeTypes: []string{"used"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := refs(res.Nodes)
-	if got[0] != "device:tv" {
-		t.Errorf("first %s", got[0])
-	}
-	slices.Sort(got)
-	if want := []string{"account:a1", "account:a2", "device:phone", "device:tab", "device:tv"}; !slices.Equal(got, want) || res.Partial {
-		t.Errorf("group %v partial %v", got, res.Partial)
-	}
-	if len(res.Edges) != 4 {
-		t.Errorf("%d edges, want 4", len(res.Edges))
-	}
-	res, err = ConnectedGroup(ctx, m, GroupRequest{Node: mustRef("device:tv"), EdgeTypes: []string{"used"}, Limits: Limits{MaxResults: 3}})
-	if err != nil || len(res.Nodes) != 3 || !res.Partial || res.LimitHit != LimitResults {
-		t.Errorf("limited: %v %v %+v", err, refs(res.Nodes), res.Outcome)
-	}
-	for _, e := range res.Edges {
-		in := func(r NodeRef) bool { return slices.Contains(refs(res.Nodes), r.String()) }
-		if !in(e.From) || !in(e.To) {
-			t.Errorf("edge %s leaves the returned group", e.EdgeRef)
 		}
 	}
 }

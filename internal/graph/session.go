@@ -2,23 +2,13 @@ package graph
 
 import "context"
 
-// SessionReader is implemented by a Reader that can open a read session
-// for one query. A traversal makes thousands of reads; a session keeps what
-// one read set up (iterators, buffers, decoded names) for the next, and
-// gives the query one consistent view of the store. The queries in this
-// package open one when their Reader offers it.
-type SessionReader interface {
-	ReadSession(ctx context.Context) (Session, error)
-}
-
-// Session is a Reader for the reads of one query. It is not safe for
-// concurrent use, and must be closed. It may implement EdgeSeeker and
-// EdgeRefLister like the Reader it came from.
+// Session is the reads of one query (see Reader.ReadSession). It is not safe for
+// concurrent use, and must be closed.
 //
 // Unlike a Reader's, a Session's Edges gives fn each edge's Props as a map
 // of its own, which fn may keep without copying.
 type Session interface {
-	Reader
+	Reads
 	Close() error
 }
 
@@ -33,52 +23,14 @@ type RawPropsReader interface {
 	ReadRawProps() PropsDecoder
 }
 
-// EdgeRefLister is implemented by a Reader that can list edges without
-// reading what they hold (properties and times), for a query that needs
-// only where edges lead, as a shortest-path search does until it has found
-// its path. A store that keeps an edge's value in one place (see the
-// design's store layout) saves a lookup per in-edge this way.
-type EdgeRefLister interface {
-	// EdgeRefs is Edges without values: fn gets each edge's identity, in
-	// Edges' order. Expired edges are skipped, as by Edges.
-	EdgeRefs(ctx context.Context, ref NodeRef, dir Direction, edgeType string, fn func(*EdgeRef) bool) error
-	// Edge returns the stored edge ref, and false if there is none or it
-	// has expired.
-	Edge(ctx context.Context, ref EdgeRef) (Edge, bool, error)
-}
+// keep is how a query keeps an edge a Session passed to a callback: a
+// Session's edges have props of their own, so a copy of the edge will do.
+func keep(e *Edge) Edge { return *e }
 
-// openSession returns a session of r if r offers one, and r itself
-// otherwise; done releases what it opened.
-func openSession(ctx context.Context, r Reader) (Reader, func(), error) {
-	sr, ok := r.(SessionReader)
-	if !ok {
-		return r, func() {}, nil
-	}
-	s, err := sr.ReadSession(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, func() { _ = s.Close() }, nil
-}
-
-// keeper returns how a query keeps an edge that r passed to a callback: a
-// copy of it, with a copy of its props unless r is a Session.
-func keeper(r Reader) func(*Edge) Edge {
-	if _, ok := r.(Session); ok {
-		return func(e *Edge) Edge { return *e }
-	}
-	return cloneEdge
-}
-
-// eachEdgeRef is EachEdge for a query that needs only the edges' identity:
-// it lists them with r's EdgeRefs if r has it, and with Edges otherwise.
-func eachEdgeRef(ctx context.Context, r Reader, ref NodeRef, dir Direction, types []string, fn func(e *EdgeRef, far NodeRef) bool) error {
-	l, ok := r.(EdgeRefLister)
-	if !ok {
-		return EachEdge(ctx, r, ref, dir, types, func(e *Edge, far NodeRef) bool { return fn(&e.EdgeRef, far) })
-	}
+// eachEdgeRef is EachEdge for a query that needs only the edges' identity.
+func eachEdgeRef(ctx context.Context, r Reads, ref NodeRef, dir Direction, types []string, fn func(e *EdgeRef, far NodeRef) bool) error {
 	return eachListing(dir, types, func(d Direction, t string, stopped *bool) error {
-		return l.EdgeRefs(ctx, ref, d, t, func(e *EdgeRef) bool {
+		return r.EdgeRefs(ctx, ref, d, t, func(e *EdgeRef) bool {
 			far, ok := farEnd(e, dir, d)
 			if ok && !fn(e, far) {
 				*stopped = true

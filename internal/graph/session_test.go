@@ -44,21 +44,9 @@ func (m *memSession) Edges(ctx context.Context, ref NodeRef, dir Direction, edge
 	})
 }
 
-func (m *memSession) EdgeRefs(ctx context.Context, ref NodeRef, dir Direction, edgeType string, fn func(*EdgeRef) bool) error {
-	return m.memGraph.Edges(ctx, ref, dir, edgeType, func(e *Edge) bool {
-		r := e.EdgeRef
-		return fn(&r)
-	})
-}
-
 func (m *memSession) Edge(ctx context.Context, ref EdgeRef) (Edge, bool, error) {
 	m.edgeReads++
-	for _, e := range m.edges {
-		if e.EdgeRef == ref {
-			return cloneEdge(&e), true, ctx.Err()
-		}
-	}
-	return Edge{}, false, ctx.Err()
+	return m.memGraph.Edge(ctx, ref)
 }
 
 func TestQueriesThroughSessions(t *testing.T) {

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"context"
 	"strings"
 	"time"
 )
@@ -26,12 +25,6 @@ type NodeDegree struct {
 
 // Degree is Out + In.
 func (d NodeDegree) Degree() int64 { return d.Out + d.In }
-
-// StatsReader is implemented by a Reader that can compute Stats.
-type StatsReader interface {
-	// Stats computes the statistics, keeping topK nodes per node type.
-	Stats(ctx context.Context, topK int) (*Stats, error)
-}
 
 // DegreeLess orders NodeDegrees most-edges first, ties by type and id: the
 // order of Stats.TopDegree.

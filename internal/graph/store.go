@@ -63,13 +63,28 @@ type Writer interface {
 	Apply(ctx context.Context, b *Batch) error
 }
 
-// Reader reads a stored graph. Implementations must make Node one point
-// lookup and Edges one range read, and must hide elements that have expired
-// under their TTL (see TTL), so that every query built on a Reader honours
-// it. The queries (Traverse, ListNeighbors, ShortestPath, ConnectedGroup)
-// are written against Reader; EdgeSeeker and StatsReader are optional
-// extensions that make paging cheaper and Stats possible.
+// Reader is a stored graph as the queries (Traverse, ListNeighbors,
+// ShortestPath, ConnectedGroup) read it, and every store implements all of
+// it; the conformance suite (graph/graphtest) checks that they answer
+// alike. A query makes its reads through one Session; Reads, a Reader's
+// own, serve a caller that makes one or two.
 type Reader interface {
+	Reads
+	// ReadSession opens a session for the reads of one query. A traversal
+	// makes thousands of reads; a session keeps what one read set up
+	// (iterators, buffers, decoded names) for the next, and gives the
+	// query one consistent view of the store.
+	ReadSession(ctx context.Context) (Session, error)
+	// Stats computes the statistics of the live graph, keeping topK nodes
+	// per node type. Its cost may grow with the store's size: callers
+	// cache the result.
+	Stats(ctx context.Context, topK int) (*Stats, error)
+}
+
+// Reads are the reads of a stored graph. Implementations must make Node
+// one point lookup and Edges one range read, and must hide elements that
+// have expired under their TTL (see TTL), so that every query honours it.
+type Reads interface {
 	// Node returns the stored node, and false if there is none.
 	Node(ctx context.Context, ref NodeRef) (Node, bool, error)
 	// Edges calls fn with each edge of ref in direction dir (Out or In;
@@ -77,4 +92,20 @@ type Reader interface {
 	// type if edgeType is "", in a stable order, until fn returns false.
 	// Edges returned for In keep their stored orientation: To is ref.
 	Edges(ctx context.Context, ref NodeRef, dir Direction, edgeType string, fn func(*Edge) bool) error
+	// EdgesAfter is Edges starting strictly after the edge after in Edges'
+	// order, instead of at the beginning, as a paging cursor needs. after
+	// must be an edge of ref in direction dir (of type edgeType, if that is
+	// not ""): for Out, after.From is ref; for In, after.To is ref; anything
+	// else is an error. It need not exist any more: the listing resumes at
+	// the position it had.
+	EdgesAfter(ctx context.Context, ref NodeRef, dir Direction, edgeType string, after EdgeRef, fn func(*Edge) bool) error
+	// EdgeRefs is Edges without values (properties and times), for a
+	// query that needs only where edges lead, as a shortest-path search
+	// does until it has found its path: fn gets each edge's identity, in
+	// Edges' order. A store that keeps an edge's value in one place saves a
+	// lookup per in-edge this way. Expired edges are skipped, as by Edges.
+	EdgeRefs(ctx context.Context, ref NodeRef, dir Direction, edgeType string, fn func(*EdgeRef) bool) error
+	// Edge returns the stored edge ref, and false if there is none or it
+	// has expired.
+	Edge(ctx context.Context, ref EdgeRef) (Edge, bool, error)
 }

@@ -91,16 +91,16 @@ func (req *TraverseRequest) Hops() int {
 // Traverse honours req.Limits: it stops at the first limit reached and
 // returns what it has with Outcome.Partial set. It fails only if the store
 // fails or ctx is canceled; a ctx deadline is a limit like the others.
-func Traverse(ctx context.Context, r Reader, req TraverseRequest) (*Subgraph, error) {
+func Traverse(ctx context.Context, src Reader, req TraverseRequest) (*Subgraph, error) {
 	if len(req.Start) == 0 {
 		return nil, ErrNoStart
 	}
 	depth := req.Hops()
-	r, done, err := openSession(ctx, r)
+	r, err := src.ReadSession(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
+	defer r.Close()
 	var decode PropsDecoder
 	if rr, ok := r.(RawPropsReader); ok && req.RawProps && req.Mode == ModeSubgraph && !readsProps(req.Steps) {
 		decode = rr.ReadRawProps()
@@ -111,7 +111,6 @@ func Traverse(ctx context.Context, r Reader, req TraverseRequest) (*Subgraph, er
 		req:   &req,
 		paths: req.Mode == ModePaths,
 		idx:   make(map[NodeRef]int32, sizeHint(req.MaxNodes, req.Limits.MaxResults)),
-		keep:  keeper(r),
 	}
 	w.maxNodes = req.MaxNodes
 	if w.maxNodes == 0 {
@@ -167,12 +166,11 @@ type edgeKey struct {
 }
 
 type walker struct {
-	r        Reader
+	r        Reads
 	b        *budget
 	req      *TraverseRequest
 	paths    bool
 	maxNodes int
-	keep     func(*Edge) Edge
 
 	idx    map[NodeRef]int32 // visited set: index in nodes
 	nodes  []Node
@@ -268,7 +266,7 @@ func (w *walker) run(depth int) error {
 							return false
 						}
 						w.seenEdge[k] = struct{}{}
-						w.edges = append(w.edges, w.keep(e))
+						w.edges = append(w.edges, keep(e))
 					}
 				}
 				if !seen {
@@ -307,7 +305,7 @@ func (w *walker) add(n Node, d int, parent int32, e *Edge) int32 {
 	if w.paths {
 		w.parent = append(w.parent, parent)
 		if e != nil {
-			w.via = append(w.via, w.keep(e))
+			w.via = append(w.via, keep(e))
 		} else {
 			w.via = append(w.via, Edge{})
 		}
@@ -341,7 +339,7 @@ func (w *walker) buildPaths(depth int) []Path {
 // types (all types if types is empty), together with the node at its other
 // end, until fn returns false. With Both, out-edges come first. A self-loop
 // followed in Both directions is reported once.
-func EachEdge(ctx context.Context, r Reader, ref NodeRef, dir Direction, types []string, fn func(e *Edge, far NodeRef) bool) error {
+func EachEdge(ctx context.Context, r Reads, ref NodeRef, dir Direction, types []string, fn func(e *Edge, far NodeRef) bool) error {
 	return eachListing(dir, types, func(d Direction, t string, stopped *bool) error {
 		return r.Edges(ctx, ref, d, t, func(e *Edge) bool {
 			far, ok := farEnd(&e.EdgeRef, dir, d)

@@ -45,6 +45,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 // writeTimeout bounds one produce. It is deliberately not the HTTP request's
@@ -60,7 +62,7 @@ type opt struct{ fn func(*config) }
 func (o opt) apply(c *config) { o.fn(c) }
 
 type config struct {
-	kopts  []kgo.Opt
+	kafka  kafka.Cluster
 	topic  string
 	logger *slog.Logger
 	// auth is the sha256 of "user:password" every request must carry as
@@ -72,16 +74,17 @@ type config struct {
 	err error
 }
 
-// Seeds sets the Kafka bootstrap brokers (host:port).
-func Seeds(addrs ...string) Opt {
-	return opt{func(c *config) { c.kopts = append(c.kopts, kgo.SeedBrokers(addrs...)) }}
+// Cluster sets the Kafka cluster that holds the schemas topic. Its options
+// must not configure consuming or a default produce topic: the registry
+// sets those itself.
+func Cluster(k kafka.Cluster) Opt {
+	return opt{func(c *config) { c.kafka = k }}
 }
 
-// KafkaOpts adds options for the Kafka clients the registry uses, for
-// example SASL or TLS. They must not configure consuming or a default
-// produce topic: the registry sets those itself.
-func KafkaOpts(opts ...kgo.Opt) Opt {
-	return opt{func(c *config) { c.kopts = append(c.kopts, opts...) }}
+// Seeds is Cluster for a plaintext cluster without SASL at addrs
+// (host:port), as tests and the embedded broker without credentials have.
+func Seeds(addrs ...string) Opt {
+	return Cluster(kafka.Cluster{Seeds: addrs})
 }
 
 // Topic sets the topic that holds the schemas; the default is "_schemas",
@@ -156,11 +159,11 @@ func New(ctx context.Context, opts ...Opt) (*Server, error) {
 	}
 	cfg.logger = cfg.logger.With("component", "registry", "topic", cfg.topic)
 
-	cl, err := kgo.NewClient(append(cfg.kopts[:len(cfg.kopts):len(cfg.kopts)],
+	cl, err := cfg.kafka.NewClient(
 		kgo.DefaultProduceTopic(cfg.topic),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-	)...)
+	)
 	if err != nil {
 		return nil, fmt.Errorf("registry: kafka client: %w", err)
 	}
@@ -264,11 +267,11 @@ func (s *Server) load(ctx context.Context) (*state, error) {
 		return nil, fmt.Errorf("registry: write end marker to %q: %w", s.cfg.topic, err)
 	}
 
-	rd, err := kgo.NewClient(append(s.cfg.kopts[:len(s.cfg.kopts):len(s.cfg.kopts)],
+	rd, err := s.cfg.kafka.NewClient(
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
 			s.cfg.topic: {0: kgo.NewOffset().AtStart()},
 		}),
-	)...)
+	)
 	if err != nil {
 		return nil, fmt.Errorf("registry: kafka reader: %w", err)
 	}

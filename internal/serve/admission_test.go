@@ -52,15 +52,23 @@ func (g *gatedReader) readsOf(ref graph.NodeRef) int {
 	return g.reads[ref]
 }
 
-func (g *gatedReader) Node(ctx context.Context, ref graph.NodeRef) (graph.Node, bool, error) {
+// pass counts a read of ref and, for the blocked node, waits for the gate.
+func (g *gatedReader) pass(ctx context.Context, ref graph.NodeRef) error {
 	g.count(ref)
 	if ref == g.block {
 		g.entered <- struct{}{}
 		select {
 		case <-g.open:
 		case <-ctx.Done():
-			return graph.Node{}, false, ctx.Err()
+			return ctx.Err()
 		}
+	}
+	return nil
+}
+
+func (g *gatedReader) Node(ctx context.Context, ref graph.NodeRef) (graph.Node, bool, error) {
+	if err := g.pass(ctx, ref); err != nil {
+		return graph.Node{}, false, err
 	}
 	return g.Reader.Node(ctx, ref)
 }
@@ -68,6 +76,32 @@ func (g *gatedReader) Node(ctx context.Context, ref graph.NodeRef) (graph.Node, 
 func (g *gatedReader) Edges(ctx context.Context, ref graph.NodeRef, dir graph.Direction, typ string, fn func(*graph.Edge) bool) error {
 	g.count(ref)
 	return g.Reader.Edges(ctx, ref, dir, typ, fn)
+}
+
+// ReadSession gates the session's reads as the reader's.
+func (g *gatedReader) ReadSession(ctx context.Context) (graph.Session, error) {
+	s, err := g.Reader.ReadSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedSession{Session: s, g: g}, nil
+}
+
+type gatedSession struct {
+	graph.Session
+	g *gatedReader
+}
+
+func (s *gatedSession) Node(ctx context.Context, ref graph.NodeRef) (graph.Node, bool, error) {
+	if err := s.g.pass(ctx, ref); err != nil {
+		return graph.Node{}, false, err
+	}
+	return s.Session.Node(ctx, ref)
+}
+
+func (s *gatedSession) Edges(ctx context.Context, ref graph.NodeRef, dir graph.Direction, typ string, fn func(*graph.Edge) bool) error {
+	s.g.count(ref)
+	return s.Session.Edges(ctx, ref, dir, typ, fn)
 }
 
 // admissionServer serves the household graph behind a gate on account:m3,

@@ -23,6 +23,7 @@ import (
 
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
+	"github.com/rdgraph/rdg/internal/api/wire"
 	"github.com/rdgraph/rdg/internal/graph"
 )
 
@@ -80,10 +81,8 @@ func WithHandlerOptions(opts ...connect.HandlerOption) Opt {
 // routes added with WithHandle. gRPC needs HTTP/2; Serve provides it
 // without TLS.
 //
-// Paging cursors are fastest when r is a graph.EdgeSeeker, and Stats needs
-// r to be a graph.StatsReader (it answers Unimplemented otherwise); the
-// Pebble store is both. Time to live is the store's business: r must hide
-// expired elements itself.
+// Time to live is the store's business: r must hide expired elements
+// itself.
 func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 	if r == nil {
 		panic("serve.NewHandler: nil graph.Reader")
@@ -99,9 +98,7 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 			c.metrics.MustRegister(m)
 		}
 	}
-	if sr, ok := r.(graph.StatsReader); ok {
-		svc.stats = newStatsCache(sr, c.limits.StatsTopKMax, c.limits.StatsTimeout, c.log)
-	}
+	svc.stats = newStatsCache(r, c.limits.StatsTopKMax, c.limits.StatsTimeout, c.log)
 	svc.types, _ = r.(graph.TypeLister)
 
 	hopts := []connect.HandlerOption{
@@ -116,7 +113,7 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 		// another question than the one asked.
 		connect.WithInterceptors(refuseUnknownFields()),
 		connect.WithReadMaxBytes(c.limits.MaxRequestBytes),
-		connect.WithCodec(wireCodec{}),
+		connect.WithCodec(wire.Codec()),
 		connect.WithCodec(strictJSON{name: "json"}),
 		connect.WithCodec(strictJSON{name: "json; charset=utf-8"}),
 		connect.WithCompression("gzip",
@@ -138,11 +135,11 @@ func NewHandler(r graph.Reader, opts ...Opt) http.Handler {
 // compressMinBytes: responses are gzip-compressed, for clients that accept
 // it (connect-go clients do by default), only above this size and at gzip's
 // fastest level. Graph APIs mostly run on fast networks, where compressing
-// costs more time than it saves: gzip's fastest level compressed a 2-hop
-// traversal's answer (about 150 KiB, 1,000 nodes and their edges) at
-// about 100 MB/s, 1.5 ms, while a gigabit link sends it uncompressed in
-// 1.2 ms; compression was a tenth of the served traversal's CPU time. Above
-// a mebibyte, answers are rare and more likely to cross slower links.
+// costs more time than it saves: gzip's fastest level takes longer to
+// compress a 2-hop traversal's answer (about 150 KiB, 1,000 nodes and their
+// edges) than a gigabit link takes to send it uncompressed, and it costs a
+// noticeable share of serving the traversal (BENCHMARKS.md). Above a
+// mebibyte, answers are rare and more likely to cross slower links.
 const compressMinBytes = 1 << 20
 
 // accessLog logs each call at debug level. Access logs at a higher level
@@ -185,7 +182,7 @@ type service struct {
 	r     graph.Reader
 	lim   Limits
 	log   *slog.Logger
-	stats *statsCache      // nil if r cannot compute statistics
+	stats *statsCache
 	types graph.TypeLister // nil if r does not list its types
 	adm   *admission
 }

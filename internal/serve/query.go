@@ -346,9 +346,6 @@ func (s *service) Stats(ctx context.Context, req *connect.Request[rdgv1.StatsReq
 	if err := check.nodeTypes("node_types", m.GetNodeTypes()); err != nil {
 		return nil, err
 	}
-	if s.stats == nil {
-		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("this store cannot compute statistics"))
-	}
 	lim, ctx, cancel, err := s.guards(ctx, "limits", nil)
 	if err != nil {
 		return nil, err

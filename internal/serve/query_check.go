@@ -16,7 +16,7 @@ import (
 // Queries that say when they are probably wrong. A type the graph has never
 // stored is valid syntax and matches nothing, so the answer to a misspelt
 // filter is an empty result that looks like a true "no"; and a traversal
-// from a node that does not exist used to return that node alone, as if it
+// from a node that does not exist would return that node alone, as if it
 // were there. The handlers answer such queries with warnings (Warning in
 // graph.proto) naming the known types, closest spellings first, or with
 // strict set refuse them: InvalidArgument for a type, NotFound for a node.

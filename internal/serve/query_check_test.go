@@ -14,6 +14,7 @@ import (
 
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 	"github.com/rdgraph/rdg/internal/api/rdgv1/rdgv1connect"
+	"github.com/rdgraph/rdg/internal/api/wire"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/serve"
 )
@@ -139,7 +140,7 @@ func TestQueryWarnings(t *testing.T) {
 	hc := http1Client()
 	t.Cleanup(hc.CloseIdleConnections)
 	protos := map[string]rdgv1connect.GraphServiceClient{
-		"proto": rdgv1connect.NewGraphServiceClient(hc, url, connect.WithCodec(serve.WireCodec())),
+		"proto": rdgv1connect.NewGraphServiceClient(hc, url, connect.WithCodec(wire.Codec())),
 		"json":  rdgv1connect.NewGraphServiceClient(hc, url, connect.WithProtoJSON()),
 	}
 	edgeKnown := func(first ...string) []string { return first }

@@ -24,7 +24,7 @@ import (
 // or a partial answer, and the scan's result serves the requests after
 // it. The store stops the scan when it closes.
 type statsCache struct {
-	r       graph.StatsReader
+	r       graph.Reader
 	topK    int
 	timeout time.Duration
 	log     *slog.Logger
@@ -37,7 +37,7 @@ type statsCache struct {
 	err     error         // of the last scan
 }
 
-func newStatsCache(r graph.StatsReader, topK int, timeout time.Duration, log *slog.Logger) *statsCache {
+func newStatsCache(r graph.Reader, topK int, timeout time.Duration, log *slog.Logger) *statsCache {
 	return &statsCache{r: r, topK: topK, timeout: timeout, log: log}
 }
 

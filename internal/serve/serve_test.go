@@ -522,7 +522,24 @@ func TestDeadline(t *testing.T) {
 type brokenReader struct{ graph.Reader }
 
 func (brokenReader) Node(context.Context, graph.NodeRef) (graph.Node, bool, error) {
-	return graph.Node{}, false, errors.New("pebble: /var/lib/rdg/secret/000042.sst: checksum mismatch")
+	return graph.Node{}, false, errBroken
+}
+
+var errBroken = errors.New("pebble: /var/lib/rdg/secret/000042.sst: checksum mismatch")
+
+// ReadSession breaks the session's node reads likewise.
+func (b brokenReader) ReadSession(ctx context.Context) (graph.Session, error) {
+	s, err := b.Reader.ReadSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return brokenSession{s}, nil
+}
+
+type brokenSession struct{ graph.Session }
+
+func (brokenSession) Node(context.Context, graph.NodeRef) (graph.Node, bool, error) {
+	return graph.Node{}, false, errBroken
 }
 
 func TestStoreErrorsAreInternalAndLogged(t *testing.T) {

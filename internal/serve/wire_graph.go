@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/rdgraph/rdg/internal/api/wire"
 	"github.com/rdgraph/rdg/internal/graph"
 )
 
@@ -20,11 +21,11 @@ import (
 // binary protobuf the server writes them to the wire straight from the
 // engine's graph.Node and graph.Edge instead, and hands the bytes to the
 // response message as unknown fields, which protobuf-go's encoder (and so
-// wireCodec) writes as they are. The receiver sees the same fields as from
+// wire.Codec) writes as they are. The receiver sees the same fields as from
 // the messages: TestGraphWire compares the two encodings. A traversal's
 // properties come still in the store's encoding (graph.RawPropsReader), so
 // no map is built for them on the server at all. A JSON answer cannot
-// carry raw fields, so it is built from messages as before.
+// carry raw fields, so it is built from the protobuf messages.
 
 // binaryAnswer reports whether the answer to a request with header h and
 // HTTP method method is encoded in binary protobuf: Connect's
@@ -74,7 +75,7 @@ func setRawGraph(m protoreflect.ProtoMessage, nodeField protowire.Number, ns []g
 }
 
 // graphWriter appends nodes and edges as Node and Edge messages; node and
-// edge mirror appendNode and appendEdge (wire.go) field for field, with the
+// edge mirror appendNode and appendEdge (internal/api/wire) field for field, with the
 // conversions of protoAlloc (convert.go).
 type graphWriter struct {
 	b      []byte
@@ -105,27 +106,27 @@ func (w *graphWriter) props(num protowire.Number, ps graph.Props, raw []byte) er
 }
 
 func (w *graphWriter) node(n *graph.Node) error {
-	w.b = appendString(w.b, 1, n.Type)
-	w.b = appendString(w.b, 2, n.ID)
+	w.b = wire.AppendString(w.b, 1, n.Type)
+	w.b = wire.AppendString(w.b, 2, n.ID)
 	if err := w.props(3, n.Props, n.Raw); err != nil {
 		return err
 	}
-	w.b = appendInt64(w.b, 4, n.FirstSeen)
-	w.b = appendInt64(w.b, 5, n.LastSeen)
-	w.b = appendInt64(w.b, 6, n.UpdatedAt)
+	w.b = wire.AppendInt64(w.b, 4, n.FirstSeen)
+	w.b = wire.AppendInt64(w.b, 5, n.LastSeen)
+	w.b = wire.AppendInt64(w.b, 6, n.UpdatedAt)
 	return nil
 }
 
 func (w *graphWriter) edge(e *graph.Edge) error {
-	w.b = appendString(w.b, 1, e.Type)
+	w.b = wire.AppendString(w.b, 1, e.Type)
 	w.b = appendGraphRef(w.b, 2, e.From)
 	w.b = appendGraphRef(w.b, 3, e.To)
 	if err := w.props(4, e.Props, e.Raw); err != nil {
 		return err
 	}
-	w.b = appendInt64(w.b, 5, e.FirstSeen)
-	w.b = appendInt64(w.b, 6, e.LastSeen)
-	w.b = appendInt64(w.b, 7, e.UpdatedAt)
+	w.b = wire.AppendInt64(w.b, 5, e.FirstSeen)
+	w.b = wire.AppendInt64(w.b, 6, e.LastSeen)
+	w.b = wire.AppendInt64(w.b, 7, e.UpdatedAt)
 	return nil
 }
 
@@ -152,13 +153,13 @@ func endMessage(b []byte, at int) []byte {
 	return b
 }
 
-func sizeGraphRef(r graph.NodeRef) int { return sizeString(1, r.Type) + sizeString(2, r.ID) }
+func sizeGraphRef(r graph.NodeRef) int { return wire.SizeString(1, r.Type) + wire.SizeString(2, r.ID) }
 
 func appendGraphRef(b []byte, num protowire.Number, r graph.NodeRef) []byte {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(sizeGraphRef(r)))
-	b = appendString(b, 1, r.Type)
-	return appendString(b, 2, r.ID)
+	b = wire.AppendString(b, 1, r.Type)
+	return wire.AppendString(b, 2, r.ID)
 }
 
 // wireValue is v as protoAlloc.value shows it: nil, a string, an int64, a
@@ -181,7 +182,7 @@ func wireValue(v any) any {
 func sizeGraphValue(v any) int {
 	switch x := v.(type) {
 	case string:
-		return sizeBytesField(1, len(x))
+		return wire.SizeBytesField(1, len(x))
 	case int64:
 		return protowire.SizeTag(2) + protowire.SizeVarint(uint64(x))
 	case float64:
@@ -215,8 +216,8 @@ func appendGraphEntry(b []byte, num protowire.Number, k string, v any) []byte {
 	v = wireValue(v)
 	vs := sizeGraphValue(v)
 	b = protowire.AppendTag(b, num, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(sizeString(1, k)+sizeBytesField(2, vs)))
-	b = appendString(b, 1, k)
+	b = protowire.AppendVarint(b, uint64(wire.SizeString(1, k)+wire.SizeBytesField(2, vs)))
+	b = wire.AppendString(b, 1, k)
 	b = protowire.AppendTag(b, 2, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(vs))
 	return appendGraphValue(b, v)

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
+	"github.com/rdgraph/rdg/internal/api/wire"
 	"github.com/rdgraph/rdg/internal/graph"
 )
 
@@ -70,11 +71,11 @@ func TestGraphWire(t *testing.T) {
 	if err := setRawGraph(raw, 1, nodes, 3, edges, nil); err != nil {
 		t.Fatal(err)
 	}
-	b, err := wireCodec{}.Marshal(raw)
+	b, err := wire.Codec().Marshal(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantB, err := wireCodec{}.Marshal(want)
+	wantB, err := wire.Codec().Marshal(want)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestGraphWire(t *testing.T) {
 	}
 	for name, unmarshal := range map[string]func([]byte, proto.Message) error{
 		"protobuf-go":  func(b []byte, m proto.Message) error { return proto.Unmarshal(b, m) },
-		"client codec": func(b []byte, m proto.Message) error { return wireCodec{}.Unmarshal(b, m) },
+		"client codec": func(b []byte, m proto.Message) error { return wire.Codec().Unmarshal(b, m) },
 	} {
 		got := &rdgv1.TraverseResponse{}
 		if err := unmarshal(b, got); err != nil {
@@ -148,7 +149,7 @@ func bigAnswer(b *testing.B) []byte {
 	if err := setRawGraph(m, 1, ns, 3, es, nil); err != nil {
 		b.Fatal(err)
 	}
-	out, err := wireCodec{}.Marshal(m)
+	out, err := wire.Codec().Marshal(m)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -162,7 +163,7 @@ func BenchmarkWireDecode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var m rdgv1.TraverseResponse
-		if err := (wireCodec{}).Unmarshal(body, &m); err != nil {
+		if err := wire.Codec().Unmarshal(body, &m); err != nil {
 			b.Fatal(err)
 		}
 	}

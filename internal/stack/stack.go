@@ -34,7 +34,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/internal/access"
@@ -44,6 +43,7 @@ import (
 	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/jobrun"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/registry"
 	"github.com/rdgraph/rdg/internal/serve"
 	"github.com/rdgraph/rdg/internal/store"
@@ -56,10 +56,13 @@ type Config struct {
 	// DataDir holds the embedded broker's log (kafka/) and the store (store/).
 	DataDir string
 	// KafkaAddr is the embedded broker's listen address. Ignored when
-	// Brokers is set.
+	// Kafka has seeds.
 	KafkaAddr string
-	// Brokers points rdg at an external Kafka cluster; no broker is embedded.
-	Brokers []string
+	// Kafka, if it has seeds, points rdg at an external Kafka cluster,
+	// reached with its access (SASL, TLS, options) by every Kafka client
+	// of the stack: jobs, side inputs, the writer, the registry. No broker
+	// is embedded then.
+	Kafka kafka.Cluster
 	// RegistryAddr is where the embedded registry listens. Ignored when
 	// RegistryURL is set.
 	RegistryAddr string
@@ -93,7 +96,7 @@ type Config struct {
 	SourcePartitions int32
 	// BeforeJobs, if set, runs once Kafka and the registry are up and before
 	// any job starts: the demo uses it to publish its side input.
-	BeforeJobs func(ctx context.Context, seeds []string, reg *sr.Client) error
+	BeforeJobs func(ctx context.Context, k kafka.Cluster, reg *sr.Client) error
 	Logger     *slog.Logger
 	// TTL is the time to live per node or edge type (store.TTL): expired
 	// elements are invisible to queries and swept from the store.
@@ -110,10 +113,6 @@ type Config struct {
 	// TLSCert and TLSKey, as the API; the stack's own clients trust that
 	// certificate.
 	ListenerTLS bool
-	// KafkaOpts are client options (SASL, TLS) for an external cluster
-	// (Brokers), used by every Kafka client of the stack: jobs, side
-	// inputs, the writer, the registry.
-	KafkaOpts []kgo.Opt
 	// RegistryOpts are client options (basic auth, TLS) for an external
 	// registry (RegistryURL).
 	RegistryOpts []sr.ClientOpt
@@ -133,23 +132,25 @@ type Config struct {
 	QueryAdmission *serve.Admission
 }
 
-// KafkaClientOpts are the options with which the stack's clients reach its
-// Kafka: KafkaOpts for an external cluster; for the embedded broker, SASL
-// with Credentials and, with ListenerTLS, trust in its certificate. A
-// client the caller makes of the stack's Kafka (the demo generator) needs
-// them too.
-func (cfg *Config) KafkaClientOpts() ([]kgo.Opt, error) {
-	if len(cfg.Brokers) > 0 {
-		return cfg.KafkaOpts, nil
+// external says whether the stack uses an external Kafka cluster.
+func (cfg *Config) external() bool { return len(cfg.Kafka.Seeds) > 0 }
+
+// kafkaAccess is how the stack's clients reach its Kafka, but for the
+// seeds of an embedded broker, known once it listens: Kafka for an
+// external cluster; for the embedded broker, SASL with Credentials and,
+// with ListenerTLS, trust in its certificate.
+func (cfg *Config) kafkaAccess() kafka.Cluster {
+	if cfg.external() {
+		return cfg.Kafka
 	}
-	k := access.Kafka{SASL: cfg.Credentials}
+	k := kafka.Cluster{SASL: cfg.Credentials}
 	if cfg.ListenerTLS {
 		k.TLS = access.TrustCertFile(cfg.TLSCert)
 	}
-	return k.Opts()
+	return k
 }
 
-// registryClientOpts are KafkaClientOpts' counterpart for the registry.
+// registryClientOpts are kafkaAccess' counterpart for the registry.
 func (cfg *Config) registryClientOpts() []sr.ClientOpt {
 	if cfg.RegistryURL != "" {
 		return cfg.RegistryOpts
@@ -189,12 +190,11 @@ type Stack struct {
 	lock     *datadir.Lock
 	guard    *datadir.Guard
 	embedded *broker.Embedded
-	seeds    []string
+	kafka    kafka.Cluster // every Kafka client's cluster and access
 	reg      *sr.Client
 	regURL   string
 	regSrv   *registry.Server
 	regHTTP  *http.Server
-	kopts    []kgo.Opt // every Kafka client's access options
 	store    *store.Pebble
 	apiURL   string
 	promReg  *prometheus.Registry
@@ -290,21 +290,20 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.kopts, err = cfg.KafkaClientOpts(); err != nil {
+	s.kafka = cfg.kafkaAccess()
+	if _, err := s.kafka.ClientOpts(); err != nil {
 		return nil, err
 	}
 
 	s.lock = cfg.DataDirLock
-	if len(cfg.Brokers) == 0 || !cfg.NoWriter {
+	if !cfg.external() || !cfg.NoWriter {
 		if err := s.ownDataDir(); err != nil {
 			return nil, err
 		}
 	}
 
 	// Kafka.
-	if len(cfg.Brokers) > 0 {
-		s.seeds = cfg.Brokers
-	} else {
+	if !cfg.external() {
 		if cfg.KafkaAddr == "" {
 			cfg.KafkaAddr = "127.0.0.1:9092"
 		}
@@ -325,15 +324,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if err != nil {
 			return nil, err
 		}
-		s.seeds = []string{s.embedded.Addr()}
+		s.kafka.Seeds = []string{s.embedded.Addr()}
 		s.log.Info("embedded Kafka listening", "addr", s.embedded.Addr(), "data", filepath.Join(cfg.DataDir, "kafka"),
 			"sasl", cfg.Credentials != nil, "tls", lnTLS != nil, "sync_writes", cfg.KafkaSync)
 	}
-	adminCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.seeds...)}, s.kopts...)...)
+	adminCl, err := s.kafka.NewClient()
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	err = broker.WaitReachable(ctx, kadm.NewClient(adminCl), 30*time.Second)
+	err = kafka.WaitReachable(ctx, kadm.NewClient(adminCl), 30*time.Second)
 	adminCl.Close()
 	if err != nil {
 		return nil, err
@@ -346,7 +345,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if cfg.RegistryAddr == "" {
 			cfg.RegistryAddr = "127.0.0.1:8081"
 		}
-		ropts := []registry.Opt{registry.Seeds(s.seeds...), registry.KafkaOpts(s.kopts...), registry.Logger(s.log), registry.Protect(graphSubject)}
+		ropts := []registry.Opt{registry.Cluster(s.kafka), registry.Logger(s.log), registry.Protect(graphSubject)}
 		if cfg.Credentials != nil {
 			ropts = append(ropts, registry.BasicAuth(cfg.Credentials.User, cfg.Credentials.Password))
 		}
@@ -393,6 +392,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	jm := jobrun.NewMetrics(s.promReg)
 	schemas := codec.NewSchemas(s.reg)
+	// internal/job takes seeds and access options apart.
+	jobAccess := s.kafka
+	jobAccess.Seeds = nil
+	jobOpts, err := jobAccess.ClientOpts()
+	if err != nil {
+		return nil, err
+	}
 	if cfg.APIAddr != "" {
 		labelled(runCtx, "api", func(ctx context.Context) { err = s.startAPI(ctx, cfg.APIAddr) })
 		if err != nil {
@@ -400,12 +406,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 	for _, j := range cfg.Jobs {
-		if err := jobrun.Prepare(ctx, j, s.seeds, s.kopts, cfg.GraphPartitions); err != nil {
+		if err := jobrun.Prepare(ctx, j, s.kafka.Seeds, jobOpts, cfg.GraphPartitions); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.BeforeJobs != nil {
-		if err := cfg.BeforeJobs(ctx, s.seeds, s.reg); err != nil {
+		if err := cfg.BeforeJobs(ctx, s.kafka, s.reg); err != nil {
 			return nil, err
 		}
 	}
@@ -416,7 +422,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	for _, j := range cfg.Jobs {
 		s.supervise(runCtx, "job "+j.Spec.Name, "job:"+j.Spec.Name, func(ctx context.Context) error {
-			return jobrun.Run(ctx, j, jobrun.RunConfig{Seeds: s.seeds, KafkaOpts: s.kopts, Registry: s.reg, Schemas: schemas,
+			return jobrun.Run(ctx, j, jobrun.RunConfig{Seeds: s.kafka.Seeds, KafkaOpts: jobOpts, Registry: s.reg, Schemas: schemas,
 				Metrics: jm, Logger: s.log, GraphPartitions: cfg.GraphPartitions})
 		})
 	}
@@ -424,7 +430,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		wm := writer.NewMetrics(s.promReg)
 		s.writerMetrics.Store(wm)
 		s.supervise(runCtx, "graph writer", "writer", func(ctx context.Context) error {
-			return writer.Run(ctx, s.store, writer.Config{Seeds: s.seeds, KafkaOpts: s.kopts, Registry: s.reg, Store: cfg.StoreName,
+			return writer.Run(ctx, s.store, writer.Config{Cluster: s.kafka, Registry: s.reg, Store: cfg.StoreName,
 				Metrics: wm, Logger: s.log})
 		})
 	}
@@ -449,7 +455,7 @@ func (s *Stack) createSourceTopics(ctx context.Context) error {
 			}
 		}
 	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.seeds...)}, s.kopts...)...)
+	cl, err := s.kafka.NewClient()
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
@@ -589,11 +595,11 @@ func (s *Stack) fail(err error) {
 }
 
 // Seeds are the Kafka bootstrap addresses the stack uses.
-func (s *Stack) Seeds() []string { return s.seeds }
+func (s *Stack) Seeds() []string { return s.kafka.Seeds }
 
-// KafkaOpts are the client options (SASL, TLS) with which the stack
-// reaches its Kafka, to add to kgo.SeedBrokers(Seeds()...).
-func (s *Stack) KafkaOpts() []kgo.Opt { return s.kopts }
+// Kafka is the cluster the stack uses, with the access (SASL, TLS) its
+// clients need.
+func (s *Stack) Kafka() kafka.Cluster { return s.kafka }
 
 // RegistryURL is the schema registry's base URL.
 func (s *Stack) RegistryURL() string { return s.regURL }

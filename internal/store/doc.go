@@ -27,7 +27,7 @@
 // Paging: EdgesAfter resumes an edge listing strictly after a given edge's
 // key, whether or not that edge still exists — a key-position cursor, so
 // pages never repeat an edge and never skip one that existed across both,
-// whatever is written in between (graph.EdgeSeeker).
+// whatever is written in between (graph.Reader's EdgesAfter).
 //
 // Time to live (ttl.go): with the TTL option, reads hide elements whose
 // last_seen is older than their type's TTL (graph.TTL has the rules), and

@@ -204,7 +204,8 @@ func FuzzKeyRoundTrip(f *testing.F) {
 	})
 }
 
-// outKeyFromIn is inKeyFromOut's reverse: the store no longer needs it
-// (in-edge entries carry the edge's value since layout 2), the tests use
-// it to check that the flip loses nothing.
+// outKeyFromIn is inKeyFromOut's reverse. The store does not need it
+// (in-edge entries carry the edge's value, so no read goes from an in-edge
+// key to its out-edge key); the tests use it to check that the flip loses
+// nothing.
 func outKeyFromIn(dst, in []byte) ([]byte, error) { return flipEdgeKey(dst, in, kindIn, kindOut) }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,48 +36,6 @@ func edgeAt(from, typ, to string, lastSeen time.Duration) graph.Edge {
 func nodeAt(r string, lastSeen time.Duration) graph.Node {
 	ms := lastSeen.Milliseconds()
 	return graph.Node{NodeRef: ref(r), FirstSeen: ms, LastSeen: ms}
-}
-
-func TestEdgesAfter(t *testing.T) {
-	p := knownGraph(t)
-	ctx := context.Background()
-	list := func(r graph.NodeRef, dir graph.Direction, typ string, after graph.EdgeRef) []string {
-		t.Helper()
-		var out []string
-		if err := p.EdgesAfter(ctx, r, dir, typ, after, func(e *graph.Edge) bool {
-			out = append(out, e.EdgeRef.String())
-			return true
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	a1 := ref("account:a1")
-	got := list(a1, graph.Out, "", graph.EdgeRef{Type: "used", From: a1, To: ref("device:d1")})
-	if want := []string{"account:a1 -watched-> title:t1", "account:a1 -watched-> title:t2"}; !slices.Equal(got, want) {
-		t.Errorf("after used: %v", got)
-	}
-	// A position that is not an edge (any more) still works: resume after
-	// where it would be.
-	got = list(a1, graph.Out, "watched", graph.EdgeRef{Type: "watched", From: a1, To: ref("title:t1x")})
-	if want := []string{"account:a1 -watched-> title:t2"}; !slices.Equal(got, want) {
-		t.Errorf("after a gone edge: %v", got)
-	}
-	got = list(ref("title:t2"), graph.In, "", graph.EdgeRef{Type: "watched", From: a1, To: ref("title:t2")})
-	if want := []string{"account:a2 -watched-> title:t2"}; !slices.Equal(got, want) {
-		t.Errorf("in: %v", got)
-	}
-	for _, bad := range []graph.EdgeRef{
-		{Type: "used", From: ref("account:a2"), To: ref("device:d1")}, // another node's edge
-		{Type: "", From: a1, To: ref("device:d1")},
-	} {
-		if err := p.EdgesAfter(ctx, a1, graph.Out, "", bad, func(*graph.Edge) bool { return true }); err == nil {
-			t.Errorf("after %v: no error", bad)
-		}
-	}
-	if err := p.EdgesAfter(ctx, a1, graph.Out, "watched", graph.EdgeRef{Type: "used", From: a1, To: ref("device:d1")}, func(*graph.Edge) bool { return true }); err == nil {
-		t.Error("after an edge of another type: no error")
-	}
 }
 
 // TestPagingAcrossWrites pages through a node's edges one at a time while
@@ -344,55 +301,25 @@ func TestOpenRejectsBadTTL(t *testing.T) {
 	}
 }
 
+// TestStats checks what the conformance suite (graphtest's stats.txt)
+// cannot: the time a result was computed at, and that it stops with its
+// context.
 func TestStats(t *testing.T) {
 	clk := &fakeClock{}
 	p := openTTL(t, map[string]time.Duration{"device": time.Hour}, clk)
 	ctx := context.Background()
-	var b graph.Batch
-	// device:shared is used by 5 accounts, device:d1 by 2, device:d2 by 1;
-	// device:gone by 9 accounts but long ago. Accounts also watch titles.
-	use := func(acct, dev string, at time.Duration) {
-		b.Edges = append(b.Edges, edgeAt("account:"+acct, "used", "device:"+dev, at))
-	}
-	for i := range 5 {
-		use(fmt.Sprint("a", i), "shared", 2*time.Hour)
-	}
-	use("a0", "d1", 2*time.Hour)
-	use("a1", "d1", 2*time.Hour)
-	use("a2", "d2", 2*time.Hour)
-	for i := range 9 {
-		use(fmt.Sprint("b", i), "gone", 0)
-	}
-	b.Edges = append(b.Edges, edgeAt("account:a0", "watched", "title:t1", 0), edgeAt("account:a1", "watched", "title:t1", 0))
-	b.Nodes = append(b.Nodes, nodeAt("account:a0", 0), nodeAt("device:shared", 2*time.Hour), nodeAt("device:gone", 0), nodeAt("title:t1", 0))
-	apply(t, p, &b)
+	apply(t, p, &graph.Batch{Edges: []graph.Edge{edgeAt("account:a0", "used", "device:d1", 2*time.Hour)}})
 	clk.set(150 * time.Minute)
 	st, err := p.Stats(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprintf("nodes %v edges %v", st.Nodes, st.Edges)
-	if want := "nodes map[account:1 device:1 title:1] edges map[used:8 watched:2]"; got != want {
-		t.Errorf("counts:\n got %s\nwant %s", got, want)
-	}
-	var lines []string
-	for _, typ := range []string{"account", "device", "title"} {
-		for _, d := range st.TopDegree[typ] {
-			lines = append(lines, fmt.Sprintf("%s %d/%d", d.Node, d.Out, d.In))
-		}
-	}
-	want := []string{
-		"account:a0 3/0", "account:a1 3/0", // ties by id
-		"device:shared 0/5", "device:d1 0/2",
-		"title:t1 0/2",
-	}
-	if !slices.Equal(lines, want) {
-		t.Errorf("top degree:\n got %v\nwant %v", lines, want)
-	}
 	if !st.ComputedAt.Equal(clk.now()) {
 		t.Errorf("computed at %v", st.ComputedAt)
 	}
-	// Stats stops with the store.
+	if st.Edges["used"] != 1 {
+		t.Errorf("edges %v", st.Edges)
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := p.Stats(cctx, 2); err == nil {

@@ -12,14 +12,10 @@ import (
 )
 
 var (
-	_ graph.SessionReader = (*Pebble)(nil)
-	_ graph.Session       = (*Session)(nil)
-	_ graph.EdgeSeeker    = (*Session)(nil)
-	_ graph.EdgeRefLister = (*Session)(nil)
-	_ graph.EdgeRefLister = (*Pebble)(nil)
+	_ graph.Session = (*Session)(nil)
 )
 
-// Session reads the store for one query (graph.SessionReader). A query
+// Session reads the store for one query (graph.Reader.ReadSession). A query
 // makes thousands of reads; opening a Pebble iterator for each, as the
 // Pebble methods must, costs more than many of the reads themselves. A
 // session instead keeps one iterator per keyspace and moves it: a node
@@ -66,7 +62,7 @@ type iterSource interface {
 	NewIterWithContext(ctx context.Context, o *pebble.IterOptions) (*pebble.Iterator, error)
 }
 
-// ReadSession opens a read session (graph.SessionReader). It fails with
+// ReadSession opens a read session (graph.Reader.ReadSession). It fails with
 // ErrClosed after Close, and Close waits for open sessions to be closed.
 func (p *Pebble) ReadSession(ctx context.Context) (graph.Session, error) {
 	if err := ctx.Err(); err != nil {
@@ -206,8 +202,7 @@ func (s *Session) EdgesAfter(ctx context.Context, ref graph.NodeRef, dir graph.D
 	return s.edges(ctx, ref, dir, edgeType, &after, fn, nil)
 }
 
-// EdgeRefs lists edges as Edges does, without their values
-// (graph.EdgeRefLister): an in-edge costs no lookup of its 'o' entry unless
+// EdgeRefs lists edges as Edges does, without their values: an in-edge costs no lookup of its 'o' entry unless
 // a TTL applies to it, and no value is decoded.
 func (s *Session) EdgeRefs(ctx context.Context, ref graph.NodeRef, dir graph.Direction, edgeType string, fn func(*graph.EdgeRef) bool) error {
 	return s.edges(ctx, ref, dir, edgeType, nil, nil, fn)

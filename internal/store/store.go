@@ -19,11 +19,9 @@ import (
 )
 
 var (
-	_ graph.Reader      = (*Pebble)(nil)
-	_ graph.Writer      = (*Pebble)(nil)
-	_ graph.EdgeSeeker  = (*Pebble)(nil)
-	_ graph.StatsReader = (*Pebble)(nil)
-	_ graph.TypeLister  = (*Pebble)(nil)
+	_ graph.Reader     = (*Pebble)(nil)
+	_ graph.Writer     = (*Pebble)(nil)
+	_ graph.TypeLister = (*Pebble)(nil)
 )
 
 // layoutKey holds the layout version of keys.go and value.go. The merger
@@ -545,8 +543,7 @@ func (p *Pebble) EdgesAfter(ctx context.Context, ref graph.NodeRef, dir graph.Di
 	return s.EdgesAfter(ctx, ref, dir, edgeType, after, fn)
 }
 
-// EdgeRefs lists edges as Edges does, without their values
-// (graph.EdgeRefLister).
+// EdgeRefs lists edges as Edges does, without their values.
 func (p *Pebble) EdgeRefs(ctx context.Context, ref graph.NodeRef, dir graph.Direction, edgeType string, fn func(*graph.EdgeRef) bool) error {
 	s := p.oneCall()
 	defer s.Close()

@@ -14,8 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 // Graph records the writer cannot decode
@@ -70,7 +70,7 @@ func (d *deadLetters) add(cl *kgo.Client, rec *kgo.Record, err error) {
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		if broker.RecordRefused(err) {
+		if kafka.RecordRefused(err) {
 			d.again = append(d.again, codec.StripDeadLetter(r, err))
 			return
 		}
@@ -290,16 +290,16 @@ func notFound(err error) bool {
 // one's max.message.bytes to codec.DeadLetterMaxBytes, and returns the
 // largest dead letter the writer may produce to it.
 func prepare(ctx context.Context, cfg Config, dlq string, log *slog.Logger) (int32, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Seeds...)}, cfg.KafkaOpts...)...)
+	cl, err := cfg.Cluster.NewClient()
 	if err != nil {
 		return 0, fmt.Errorf("writer: kafka client: %w", err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	if err := broker.EnsureTopics(ctx, adm, broker.Topic{Name: dlq, Partitions: 1}); err != nil {
+	if err := kafka.EnsureTopics(ctx, adm, kafka.Topic{Name: dlq, Partitions: 1}); err != nil {
 		return 0, fmt.Errorf("writer: %w", err)
 	}
-	limit, err := broker.RaiseMaxMessageBytes(ctx, adm, dlq, codec.DeadLetterMaxBytes)
+	limit, err := kafka.RaiseMaxMessageBytes(ctx, adm, dlq, codec.DeadLetterMaxBytes)
 	if err != nil {
 		log.Warn("cannot raise the writer's dead-letter topic's max.message.bytes; a dead letter larger than the topic takes goes without its value",
 			"topic", dlq, "want", codec.DeadLetterMaxBytes, "limit", limit, "err", err)

@@ -68,7 +68,7 @@ func (e *env) runObserved(t *testing.T) (*store.Pebble, *prometheus.Registry, *l
 	log, logs := logtest.Logger()
 	cfg := e.cfg()
 	cfg.Metrics, cfg.Logger, cfg.CommitInterval = NewMetrics(reg), log, 50*time.Millisecond
-	cfg.KafkaOpts = []kgo.Opt{kgo.FetchMaxWait(100 * time.Millisecond)}
+	cfg.Cluster.Opts = []kgo.Opt{kgo.FetchMaxWait(100 * time.Millisecond)}
 	return st, reg, logs, runWriter(t, &faulty{st: st}, cfg)
 }
 

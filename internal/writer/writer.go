@@ -25,9 +25,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 // Group is the consumer group of the writer for store name.
@@ -75,8 +75,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Config is what the writer needs from its process.
 type Config struct {
-	Seeds     []string
-	KafkaOpts []kgo.Opt
+	// Cluster is the Kafka cluster the graph topics are on.
+	Cluster kafka.Cluster
 	// Registry resolves graph records' schema ids; a record whose schema
 	// it cannot give stalls its partition (see guard.go).
 	Registry *sr.Client
@@ -90,21 +90,21 @@ type Config struct {
 	// FetchMaxBytes bounds one fetch from the brokers (default 4 MiB,
 	// about 30,000 graph records). The client buffers a fetch while the
 	// writer works on the records of the last, so this is most of the
-	// writer's memory besides the store's. On a backlog of small graph
-	// records (bench/store) 1, 4 and 8 MiB gave the same throughput, 16 and
-	// franz-go's default 50 MiB less, with peak RSS 310, 335, 395, 485 and
-	// 720 MiB; a larger first fetch also delays the first batch after a
-	// start (0.5s at 4 MiB, 2.8s at 50 MiB).
+	// writer's memory besides the store's. The default is small next to
+	// franz-go's 50 MiB because larger fetches do not speed up a backlog,
+	// they only add memory and delay the first batch after a start
+	// (BENCHMARKS.md has the sizes measured).
 	FetchMaxBytes int32
 	// TopicRefresh is how often new graph topics are discovered.
 	TopicRefresh time.Duration
 	// CommitInterval is the most often the writer commits offsets (default
 	// 1s). Offsets of applied batches wait until it has passed since the
-	// last commit; a rebalance or a stop commits them at once. Committing
-	// after every batch, as the writer once did, wrote a commit entry per
-	// graph partition up to hundreds of times a second into the embedded
-	// broker's group log, whose compaction then held every client's
-	// requests for about 230 ms every 12 s at 10,000 events/s (BENCHMARKS.md).
+	// last commit; a rebalance or a stop commits them at once. The bound
+	// exists for the embedded broker: each commit appends an entry per
+	// graph partition to its group log, and each compaction of that log
+	// holds every client's requests, so committing after every batch would
+	// stall every client briefly, every few seconds, under load
+	// (BENCHMARKS.md).
 	// After a crash the writer re-reads at most this much more, which the
 	// merge makes harmless.
 	CommitInterval time.Duration
@@ -148,8 +148,7 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 	// before its client: it commits nothing until a batch is applied.
 	p := newPipeline(context.WithoutCancel(ctx), w, cfg.Metrics, cfg.CommitInterval)
 	var cl *kgo.Client
-	cl, err = kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(cfg.Seeds...),
+	cl, err = cfg.Cluster.NewClient(
 		kgo.ConsumerGroup(Group(cfg.Store)),
 		kgo.ConsumeRegex(),
 		kgo.ConsumeTopics(codec.GraphTopicRegex),
@@ -169,18 +168,18 @@ func Run(ctx context.Context, w graph.Writer, cfg Config) error {
 			if topic == dlq {
 				return dlqMax
 			}
-			return broker.DefaultMaxRecordBytes
+			return kafka.DefaultMaxRecordBytes
 		}),
 		// Regex subscriptions see new topics on metadata refresh; a new
 		// job's first elements should not wait minutes for it.
 		kgo.MetadataMaxAge(cfg.TopicRefresh),
 		kgo.MetadataMinAge(min(cfg.TopicRefresh, 500*time.Millisecond)),
-		kgo.ClientID("rdg-writer-" + cfg.Store),
+		kgo.ClientID("rdg-writer-"+cfg.Store),
 		// A restarted writer takes its partitions back after this long, not
 		// franz-go's 45s default.
-		kgo.SessionTimeout(10 * time.Second),
-		kgo.WithLogger(broker.KgoLogger(log)),
-	}, cfg.KafkaOpts...)...)
+		kgo.SessionTimeout(10*time.Second),
+		kgo.WithLogger(kafka.KgoLogger(log)),
+	)
 	if err != nil {
 		p.close()
 		return fmt.Errorf("writer: kafka client: %w", err)
@@ -512,7 +511,7 @@ func (p *pipeline) commitOwed(mode commitMode) {
 	p.owed = make(map[string]map[int32]kgo.EpochOffset, len(offsets))
 	p.issued = time.Now()
 	onDone := func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err := broker.CommitError(resp, err); err != nil {
+		if err := kafka.CommitError(resp, err); err != nil {
 			p.mu.Lock()
 			if p.commitErr == nil {
 				p.commitErr = fmt.Errorf("writer: commit offsets: %w", err)

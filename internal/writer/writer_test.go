@@ -19,6 +19,7 @@ import (
 	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/registry"
 	"github.com/rdgraph/rdg/internal/store"
 )
@@ -59,7 +60,7 @@ func newEnv(t *testing.T, n int) *env {
 	}
 	t.Cleanup(cl.Close)
 	adm := kadm.NewClient(cl)
-	if err := broker.EnsureTopics(ctx, adm, broker.Topic{Name: codec.NodeTopic("account"), Partitions: 3, Compact: true}); err != nil {
+	if err := kafka.EnsureTopics(ctx, adm, kafka.Topic{Name: codec.NodeTopic("account"), Partitions: 3, Compact: true}); err != nil {
 		t.Fatal(err)
 	}
 	el, err := codec.RegisterElements(ctx, reg, []string{"account"}, nil)
@@ -180,7 +181,7 @@ func openStore(t *testing.T) *store.Pebble {
 }
 
 func (e *env) cfg() Config {
-	return Config{Seeds: e.seeds, Registry: e.reg, Store: "test", MaxPollRecords: 50, Logger: slog.New(slog.DiscardHandler)}
+	return Config{Cluster: kafka.Cluster{Seeds: e.seeds}, Registry: e.reg, Store: "test", MaxPollRecords: 50, Logger: slog.New(slog.DiscardHandler)}
 }
 
 // The pipelined writer stores a backlog of many batches and commits all

@@ -33,6 +33,7 @@ import (
 	"github.com/rdgraph/rdg/internal/demo"
 	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/stack"
 )
 
@@ -146,9 +147,9 @@ func Produce(ctx context.Context, seeds []string, reg *sr.Client, w Workload, lo
 // PublishCatalog is a stack.Config.BeforeJobs that creates the demo's
 // source topics with partitions partitions and publishes world's title
 // catalogue, the example jobs' side input, before the jobs start.
-func PublishCatalog(world demo.Config, partitions int32) func(context.Context, []string, *sr.Client) error {
-	return func(ctx context.Context, seeds []string, reg *sr.Client) error {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+func PublishCatalog(world demo.Config, partitions int32) func(context.Context, kafka.Cluster, *sr.Client) error {
+	return func(ctx context.Context, k kafka.Cluster, reg *sr.Client) error {
+		cl, err := k.NewClient()
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package serve
+package wire
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 )
 
-// The decoding half of wireCodec, for clients: protobuf-go decodes map
+// The decoding half of codec, for clients: protobuf-go decodes map
 // fields through reflection and allocates every map value, oneof wrapper
 // and string on its own, which made decoding a 2-hop answer (~900 nodes
 // and edges with their properties) cost a client more CPU than the server
@@ -25,7 +25,7 @@ import (
 // TestWireDecode compares the two on every field.
 
 // errSlowPath sends a message to proto.Unmarshal.
-var errSlowPath = errors.New("serve: message needs the generic decoder")
+var errSlowPath = errors.New("wire: message needs the generic decoder")
 
 // Field numbers of the repeated Node, Edge and Neighbor fields of each
 // response the fast path knows (0: none).

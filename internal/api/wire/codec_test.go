@@ -1,4 +1,4 @@
-package serve
+package wire
 
 import (
 	"bytes"
@@ -108,7 +108,7 @@ func TestWireCodec(t *testing.T) {
 			if tr, ok := m.(*rdgv1.TraverseResponse); ok && variant%2 == 0 {
 				tr.Paths = nil // the fast path
 			}
-			b, err := wireCodec{}.Marshal(m)
+			b, err := codec{}.Marshal(m)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +120,7 @@ func TestWireCodec(t *testing.T) {
 				t.Errorf("%T variant %d: decoded\n%v\nwant\n%v", m, variant, got, m)
 			}
 			// The message is left as it was given.
-			again, err := wireCodec{}.Marshal(m)
+			again, err := codec{}.Marshal(m)
 			if err != nil || len(again) != len(b) {
 				t.Errorf("%T variant %d: second encoding %d bytes, first %d, %v", m, variant, len(again), len(b), err)
 			}
@@ -128,7 +128,7 @@ func TestWireCodec(t *testing.T) {
 	}
 	// A null property: an empty Value in the map.
 	n := &rdgv1.GetNodesResponse{Nodes: []*rdgv1.Node{{Type: "t", Id: "1", Props: map[string]*rdgv1.Value{"null": {}, "": {Kind: &rdgv1.Value_IntValue{}}}}}}
-	b, err := wireCodec{}.Marshal(n)
+	b, err := codec{}.Marshal(n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestWireDecode(t *testing.T) {
 		t.Helper()
 		want, got := newMsg(), newMsg()
 		werr := proto.Unmarshal(b, want)
-		gerr := wireCodec{}.Unmarshal(b, got)
+		gerr := codec{}.Unmarshal(b, got)
 		if (werr != nil) != (gerr != nil) || (werr == nil && !proto.Equal(got, want)) {
 			t.Fatalf("%T from %x:\nwire codec %v, %v\nprotobuf-go %v, %v", want, b, got, gerr, want, werr)
 		}
@@ -174,13 +174,13 @@ func TestWireDecode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fast, err := wireCodec{}.Marshal(m)
+			fast, err := codec{}.Marshal(m)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, b := range [][]byte{generic, fast} {
 				got := newMsg()
-				if err := (wireCodec{}).Unmarshal(b, got); err != nil || !proto.Equal(got, m) {
+				if err := (codec{}).Unmarshal(b, got); err != nil || !proto.Equal(got, m) {
 					t.Fatalf("%T variant %d: decoded %v, %v\nwant %v", m, variant, got, err, m)
 				}
 				// Valid answers take the fast path.

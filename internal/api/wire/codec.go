@@ -1,4 +1,9 @@
-package serve
+// Package wire is the binary protobuf codec of rdg's API, shared by the
+// server (internal/serve) and its Go clients (cmd/rdg, bench/): the same
+// wire format as protobuf-go's, encoded and decoded faster for answers made
+// of many nodes and edges. It knows the generated messages of
+// internal/api/rdgv1 and nothing of the graph engine or of serving.
+package wire
 
 import (
 	"fmt"
@@ -12,7 +17,7 @@ import (
 	rdgv1 "github.com/rdgraph/rdg/internal/api/rdgv1"
 )
 
-// wireCodec is connect's binary protobuf codec (gRPC, gRPC-Web and the
+// codec is connect's binary protobuf codec (gRPC, gRPC-Web and the
 // Connect protocol all use it, under the name "proto") with a faster
 // encoder for the messages that large answers are made of: Node and Edge,
 // with their property maps. protobuf-go encodes map fields through its
@@ -23,21 +28,21 @@ import (
 // arrive in several runs). TestWireCodec keeps it in step with the .proto
 // files: it fills every field and compares what clients decode.
 //
-// Clients decode answers with it too (wire_decode.go): the CLI, and any Go
-// program that passes connect.WithCodec(serve.WireCodec()) to its client.
-type wireCodec struct{}
+// Clients decode answers with it too (decode.go): the CLI, and any Go
+// program that passes connect.WithCodec(wire.Codec()) to its client.
+type codec struct{}
 
-// WireCodec is the codec rdg's server speaks binary protobuf with, for Go
+// Codec is the codec rdg's server speaks binary protobuf with, for Go
 // clients of the API: the same wire format as protobuf-go's, encoded and
 // decoded faster for the answers made of many nodes and edges.
-func WireCodec() connect.Codec { return wireCodec{} }
+func Codec() connect.Codec { return codec{} }
 
-func (wireCodec) Name() string   { return "proto" }
-func (wireCodec) IsBinary() bool { return true }
+func (codec) Name() string   { return "proto" }
+func (codec) IsBinary() bool { return true }
 
-func (c wireCodec) Marshal(m any) ([]byte, error) { return c.MarshalAppend(nil, m) }
+func (c codec) Marshal(m any) ([]byte, error) { return c.MarshalAppend(nil, m) }
 
-func (wireCodec) MarshalAppend(b []byte, m any) ([]byte, error) {
+func (codec) MarshalAppend(b []byte, m any) ([]byte, error) {
 	switch x := m.(type) {
 	case *rdgv1.TraverseResponse:
 		if len(x.Paths) > 0 {
@@ -81,7 +86,7 @@ func (wireCodec) MarshalAppend(b []byte, m any) ([]byte, error) {
 	return proto.MarshalOptions{}.MarshalAppend(b, pm)
 }
 
-func (wireCodec) MarshalStable(m any) ([]byte, error) {
+func (codec) MarshalStable(m any) ([]byte, error) {
 	pm, ok := m.(proto.Message)
 	if !ok {
 		return nil, fmt.Errorf("%T is not a protobuf message", m)
@@ -89,7 +94,7 @@ func (wireCodec) MarshalStable(m any) ([]byte, error) {
 	return proto.MarshalOptions{Deterministic: true}.Marshal(pm)
 }
 
-func (wireCodec) Unmarshal(b []byte, m any) error {
+func (codec) Unmarshal(b []byte, m any) error {
 	pm, ok := m.(proto.Message)
 	if !ok {
 		return fmt.Errorf("%T is not a protobuf message", m)
@@ -102,20 +107,25 @@ func (wireCodec) Unmarshal(b []byte, m any) error {
 
 // Sizes and encoders, one pair per message, in the order of the .proto
 // fields. Scalars at their zero value are omitted, as proto3 does; a
-// oneof member is always written.
+// oneof member is always written. The scalar helpers are exported for the
+// server, which writes graph elements to the wire without building
+// messages first and must write their fields exactly as these do.
 
-func sizeBytesField(num protowire.Number, n int) int {
+// SizeBytesField is the size of length-delimited field num of n bytes.
+func SizeBytesField(num protowire.Number, n int) int {
 	return protowire.SizeTag(num) + protowire.SizeBytes(n)
 }
 
-func sizeString(num protowire.Number, s string) int {
+// SizeString is the size of string field num holding s; 0 for "".
+func SizeString(num protowire.Number, s string) int {
 	if s == "" {
 		return 0
 	}
-	return sizeBytesField(num, len(s))
+	return SizeBytesField(num, len(s))
 }
 
-func appendString(b []byte, num protowire.Number, s string) []byte {
+// AppendString appends string field num holding s, nothing for "".
+func AppendString(b []byte, num protowire.Number, s string) []byte {
 	if s == "" {
 		return b
 	}
@@ -130,7 +140,8 @@ func sizeInt64(num protowire.Number, v int64) int {
 	return protowire.SizeTag(num) + protowire.SizeVarint(uint64(v))
 }
 
-func appendInt64(b []byte, num protowire.Number, v int64) []byte {
+// AppendInt64 appends int64 field num holding v, nothing for 0.
+func AppendInt64(b []byte, num protowire.Number, v int64) []byte {
 	if v == 0 {
 		return b
 	}
@@ -139,7 +150,7 @@ func appendInt64(b []byte, num protowire.Number, v int64) []byte {
 }
 
 func sizeRef(r *rdgv1.NodeRef) int {
-	return sizeString(1, r.GetType()) + sizeString(2, r.GetId())
+	return SizeString(1, r.GetType()) + SizeString(2, r.GetId())
 }
 
 func appendRef(b []byte, num protowire.Number, r *rdgv1.NodeRef) []byte {
@@ -148,14 +159,14 @@ func appendRef(b []byte, num protowire.Number, r *rdgv1.NodeRef) []byte {
 	}
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(sizeRef(r)))
-	b = appendString(b, 1, r.GetType())
-	return appendString(b, 2, r.GetId())
+	b = AppendString(b, 1, r.GetType())
+	return AppendString(b, 2, r.GetId())
 }
 
 func sizeValue(v *rdgv1.Value) int {
 	switch k := v.GetKind().(type) {
 	case *rdgv1.Value_StringValue:
-		return sizeBytesField(1, len(k.StringValue))
+		return SizeBytesField(1, len(k.StringValue))
 	case *rdgv1.Value_IntValue:
 		return protowire.SizeTag(2) + protowire.SizeVarint(uint64(k.IntValue))
 	case *rdgv1.Value_DoubleValue:
@@ -187,13 +198,13 @@ func appendValue(b []byte, v *rdgv1.Value) []byte {
 // A map entry is a message with the key as field 1 and the value as field
 // 2; the value message is written even when empty (a null property).
 func sizeEntry(k string, v *rdgv1.Value) int {
-	return sizeString(1, k) + sizeBytesField(2, sizeValue(v))
+	return SizeString(1, k) + SizeBytesField(2, sizeValue(v))
 }
 
 func sizeProps(num protowire.Number, props map[string]*rdgv1.Value) int {
 	n := 0
 	for k, v := range props {
-		n += sizeBytesField(num, sizeEntry(k, v))
+		n += SizeBytesField(num, sizeEntry(k, v))
 	}
 	return n
 }
@@ -202,7 +213,7 @@ func appendProps(b []byte, num protowire.Number, props map[string]*rdgv1.Value) 
 	for k, v := range props {
 		b = protowire.AppendTag(b, num, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(sizeEntry(k, v)))
-		b = appendString(b, 1, k)
+		b = AppendString(b, 1, k)
 		b = protowire.AppendTag(b, 2, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(sizeValue(v)))
 		b = appendValue(b, v)
@@ -211,17 +222,17 @@ func appendProps(b []byte, num protowire.Number, props map[string]*rdgv1.Value) 
 }
 
 func sizeNode(n *rdgv1.Node) int {
-	return sizeString(1, n.GetType()) + sizeString(2, n.GetId()) + sizeProps(3, n.GetProps()) +
+	return SizeString(1, n.GetType()) + SizeString(2, n.GetId()) + sizeProps(3, n.GetProps()) +
 		sizeInt64(4, n.GetFirstSeenMs()) + sizeInt64(5, n.GetLastSeenMs()) + sizeInt64(6, n.GetUpdatedAtMs())
 }
 
 func appendNode(b []byte, n *rdgv1.Node) []byte {
-	b = appendString(b, 1, n.GetType())
-	b = appendString(b, 2, n.GetId())
+	b = AppendString(b, 1, n.GetType())
+	b = AppendString(b, 2, n.GetId())
 	b = appendProps(b, 3, n.GetProps())
-	b = appendInt64(b, 4, n.GetFirstSeenMs())
-	b = appendInt64(b, 5, n.GetLastSeenMs())
-	return appendInt64(b, 6, n.GetUpdatedAtMs())
+	b = AppendInt64(b, 4, n.GetFirstSeenMs())
+	b = AppendInt64(b, 5, n.GetLastSeenMs())
+	return AppendInt64(b, 6, n.GetUpdatedAtMs())
 }
 
 func appendNodes(b []byte, num protowire.Number, ns []*rdgv1.Node) []byte {
@@ -234,25 +245,25 @@ func appendNodes(b []byte, num protowire.Number, ns []*rdgv1.Node) []byte {
 }
 
 func sizeEdge(e *rdgv1.Edge) int {
-	n := sizeString(1, e.GetType())
+	n := SizeString(1, e.GetType())
 	if e.GetFrom() != nil {
-		n += sizeBytesField(2, sizeRef(e.GetFrom()))
+		n += SizeBytesField(2, sizeRef(e.GetFrom()))
 	}
 	if e.GetTo() != nil {
-		n += sizeBytesField(3, sizeRef(e.GetTo()))
+		n += SizeBytesField(3, sizeRef(e.GetTo()))
 	}
 	return n + sizeProps(4, e.GetProps()) +
 		sizeInt64(5, e.GetFirstSeenMs()) + sizeInt64(6, e.GetLastSeenMs()) + sizeInt64(7, e.GetUpdatedAtMs())
 }
 
 func appendEdge(b []byte, e *rdgv1.Edge) []byte {
-	b = appendString(b, 1, e.GetType())
+	b = AppendString(b, 1, e.GetType())
 	b = appendRef(b, 2, e.GetFrom())
 	b = appendRef(b, 3, e.GetTo())
 	b = appendProps(b, 4, e.GetProps())
-	b = appendInt64(b, 5, e.GetFirstSeenMs())
-	b = appendInt64(b, 6, e.GetLastSeenMs())
-	return appendInt64(b, 7, e.GetUpdatedAtMs())
+	b = AppendInt64(b, 5, e.GetFirstSeenMs())
+	b = AppendInt64(b, 6, e.GetLastSeenMs())
+	return AppendInt64(b, 7, e.GetUpdatedAtMs())
 }
 
 func appendEdges(b []byte, num protowire.Number, es []*rdgv1.Edge) []byte {
@@ -267,10 +278,10 @@ func appendEdges(b []byte, num protowire.Number, es []*rdgv1.Edge) []byte {
 func sizeNeighbor(nb *rdgv1.Neighbor) int {
 	n := 0
 	if nb.GetEdge() != nil {
-		n += sizeBytesField(1, sizeEdge(nb.GetEdge()))
+		n += SizeBytesField(1, sizeEdge(nb.GetEdge()))
 	}
 	if nb.GetNode() != nil {
-		n += sizeBytesField(2, sizeNode(nb.GetNode()))
+		n += SizeBytesField(2, sizeNode(nb.GetNode()))
 	}
 	return n
 }
