@@ -27,6 +27,7 @@ import (
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
 	"github.com/rdgraph/rdg/internal/jobrun"
+	"github.com/rdgraph/rdg/internal/kafka"
 	"github.com/rdgraph/rdg/internal/registry"
 )
 
@@ -527,7 +528,7 @@ func TestTransactionalDeadLetters(t *testing.T) {
 	e := newEnv(t)
 	ctx := testCtx(t)
 	topic := job.DeadLetterTopic("txn")
-	if err := broker.EnsureTopics(ctx, e.adm, broker.Topic{Name: topic, Partitions: 1}); err != nil {
+	if err := kafka.EnsureTopics(ctx, e.adm, kafka.Topic{Name: topic, Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
 	txn := func(id string, commit bool, values ...string) *kgo.Client {

@@ -18,6 +18,8 @@ var forbiddenDeps = []struct {
 	// Everything that reads a job file can.
 	{"github.com/rdgraph/rdg/internal/job", []string{"github.com/twmb/franz-go", "github.com/rdgraph/rdg/internal/broker", "github.com/rdgraph/rdg/internal/engine"}},
 	{"github.com/rdgraph/rdg/internal/avrowire", []string{"github.com/twmb/franz-go", "github.com/rdgraph/rdg/"}},
+	// The job runtime is a Kafka client; it carries no broker.
+	{"github.com/rdgraph/rdg/internal/jobrun", []string{"github.com/twmb/franz-go/pkg/kfake", "github.com/rdgraph/rdg/internal/broker"}},
 }
 
 func TestForbiddenDeps(t *testing.T) {

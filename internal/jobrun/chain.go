@@ -13,10 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 // Producer is where a job's output records go. *kgo.Client is one; the
@@ -236,7 +236,7 @@ func (p *publisher) newEpoch() *Epoch {
 	}
 	e.done = done
 	e.element = func(r *kgo.Record, err error) {
-		if broker.RecordRefused(err) {
+		if kafka.RecordRefused(err) {
 			p.reject(rejection{rec: r, err: err, ep: e})
 			return
 		}
@@ -244,7 +244,7 @@ func (p *publisher) newEpoch() *Epoch {
 		done(err)
 	}
 	e.plain = func(r *kgo.Record, err error) {
-		if broker.RecordRefused(err) {
+		if kafka.RecordRefused(err) {
 			p.reject(rejection{rec: r, err: err, ep: e})
 			return
 		}

@@ -6,10 +6,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 // Records the broker will not take
@@ -133,7 +133,7 @@ func (p *publisher) resend(ep *Epoch, st step) func(*kgo.Record, error) {
 				p.freshness.Observe(float64(time.Since(r.Timestamp)) / float64(time.Second))
 			}
 			ep.done(nil)
-		case broker.RecordRefused(err) && st != stepStripped:
+		case kafka.RecordRefused(err) && st != stepStripped:
 			p.reject(rejection{rec: r, err: err, ep: ep, step: st})
 		default:
 			p.promise(r, err)

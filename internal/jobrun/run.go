@@ -17,10 +17,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/rdgraph/rdg/internal/broker"
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/kafka"
 )
 
 // Group is the consumer group of job name. Every process running the job
@@ -33,7 +33,7 @@ func Group(name string) string { return "rdg-job-" + name }
 // handled as Chain.Flush says. Dead letters get a larger limit
 // (codec.DeadLetterMaxBytes), so that an element too large for its graph
 // topic still fits in the dead-letter topic with its bytes.
-const GraphRecordMaxBytes = broker.DefaultMaxRecordBytes
+const GraphRecordMaxBytes = kafka.DefaultMaxRecordBytes
 
 // RunConfig is what a running job needs from its process.
 type RunConfig struct {
@@ -142,14 +142,14 @@ func Prepare(ctx context.Context, j *engine.Job, seeds []string, kopts []kgo.Opt
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
-	topics := []broker.Topic{{Name: job.DeadLetterTopic(j.Spec.Name), Partitions: 1}}
+	topics := []kafka.Topic{{Name: job.DeadLetterTopic(j.Spec.Name), Partitions: 1}}
 	for _, t := range j.NodeTypes() {
-		topics = append(topics, broker.Topic{Name: codec.NodeTopic(t), Partitions: partitions, Compact: true})
+		topics = append(topics, kafka.Topic{Name: codec.NodeTopic(t), Partitions: partitions, Compact: true})
 	}
 	for _, t := range j.EdgeTypes() {
-		topics = append(topics, broker.Topic{Name: codec.EdgeTopic(t), Partitions: partitions, Compact: true})
+		topics = append(topics, kafka.Topic{Name: codec.EdgeTopic(t), Partitions: partitions, Compact: true})
 	}
-	if err := broker.EnsureTopics(ctx, adm, topics...); err != nil {
+	if err := kafka.EnsureTopics(ctx, adm, topics...); err != nil {
 		return fmt.Errorf("job %s: %w", j.Spec.Name, err)
 	}
 	return nil
@@ -219,9 +219,9 @@ func startState(ctx context.Context, j *engine.Job, cfg RunConfig, log *slog.Log
 
 // deadLetterMax raises the dead-letter topic's max.message.bytes to
 // codec.DeadLetterMaxBytes and returns the limit the job may produce to it
-// (see broker.RaiseMaxMessageBytes).
+// (see kafka.RaiseMaxMessageBytes).
 func deadLetterMax(ctx context.Context, adm *kadm.Client, topic string, log *slog.Logger) int32 {
-	limit, err := broker.RaiseMaxMessageBytes(ctx, adm, topic, codec.DeadLetterMaxBytes)
+	limit, err := kafka.RaiseMaxMessageBytes(ctx, adm, topic, codec.DeadLetterMaxBytes)
 	if err != nil {
 		log.Warn("cannot raise the dead-letter topic's max.message.bytes; a dead letter larger than the topic takes goes without its value",
 			"topic", topic, "want", codec.DeadLetterMaxBytes, "limit", limit, "err", err)
@@ -364,7 +364,7 @@ func (w *worker) clientOpts() []kgo.Opt {
 		kgo.ProducerBatchMaxBytesFn(w.maxRecordBytes),
 		kgo.SessionTimeout(w.tun.SessionTimeout),
 		kgo.ClientID(fmt.Sprintf("rdg-job-%s-%d", w.job.Spec.Name, w.id)),
-		kgo.WithLogger(broker.KgoLogger(w.log)),
+		kgo.WithLogger(kafka.KgoLogger(w.log)),
 	}, w.cfg.KafkaOpts...)
 }
 
@@ -576,7 +576,7 @@ func (w *worker) ready() (map[int32]kgo.EpochOffset, error) {
 // nothing (the records are read again by whoever owns the partition
 // next); the next commit point then holds every partition.
 func (w *worker) committed(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-	if err := broker.CommitError(resp, err); err != nil {
+	if err := kafka.CommitError(resp, err); err != nil {
 		w.log.Warn("offset commit failed", "err", err)
 		w.resend.Store(true)
 		return
@@ -602,7 +602,7 @@ func (w *worker) commit(ctx context.Context) error {
 	var commitErr error
 	w.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{w.job.Spec.Source.Topic: offsets},
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-			commitErr = broker.CommitError(resp, err)
+			commitErr = kafka.CommitError(resp, err)
 		})
 	if commitErr != nil {
 		// A failed commit (e.g. a rebalance in progress) loses nothing: the

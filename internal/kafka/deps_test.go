@@ -15,10 +15,10 @@ func TestClientsDoNotLinkTheBroker(t *testing.T) {
 		"github.com/twmb/franz-go/pkg/kfake",
 		"github.com/rdgraph/rdg/internal/broker",
 	}
-	// The job runtime joins this list once it no longer imports
-	// internal/broker.
 	for _, pkg := range []string{
 		"github.com/rdgraph/rdg/internal/kafka",
+		"github.com/rdgraph/rdg/internal/jobrun",
+		"github.com/rdgraph/rdg/internal/dlq",
 		"github.com/rdgraph/rdg/internal/writer",
 		"github.com/rdgraph/rdg/internal/enrich",
 		"github.com/rdgraph/rdg/internal/registry",
