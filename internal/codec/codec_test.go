@@ -12,12 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
-	"github.com/rdgraph/rdg/internal/registry"
+	"github.com/rdgraph/rdg/internal/testkit"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -30,23 +29,8 @@ func testCtx(t *testing.T) context.Context {
 // listener and returns a franz-go client for it and the HTTP server.
 func startRegistry(t *testing.T) (*sr.Client, *httptest.Server) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	srv, err := registry.New(testCtx(t), registry.Seeds(c.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	cl, err := sr.NewClient(sr.URLs(hs.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cl, hs
+	e := testkit.NewEnv(t)
+	return e.Reg, e.HTTP
 }
 
 func TestHeaderRoundTrip(t *testing.T) {

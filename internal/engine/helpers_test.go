@@ -12,69 +12,37 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
-	"github.com/rdgraph/rdg/internal/registry"
+	"github.com/rdgraph/rdg/internal/testkit"
 )
 
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// testEnv is a real broker (kfake over TCP) with rdg's own schema registry
-// served over HTTP in front of it.
+// testEnv is testkit's broker and registry under the names this
+// package's tests use.
 type testEnv struct {
+	*testkit.Env
 	cluster *kfake.Cluster
 	reg     *sr.Client
 	http    *httptest.Server
 }
 
 func newTestEnv(t testing.TB) *testEnv {
-	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	srv, err := registry.New(testCtx(t), registry.Seeds(c.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	reg, err := sr.NewClient(sr.URLs(hs.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testEnv{cluster: c, reg: reg, http: hs}
+	e := testkit.NewEnv(t)
+	return &testEnv{Env: e, cluster: e.Cluster, reg: e.Reg, http: e.HTTP}
 }
+
+func testCtx(t testing.TB) context.Context { return testkit.Ctx(t) }
 
 // register registers schema under subject and returns its id and parsed form.
 func (e *testEnv) register(t testing.TB, subject, schema string) (int, avro.Schema) {
 	t.Helper()
-	id, err := codec.Register(testCtx(t), e.reg, subject, schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch, err := avro.ParseWithCache(schema, "", &avro.SchemaCache{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id, sch
+	return e.Register(t, subject, schema)
 }
 
 // encode frames v, written with sch, as a Confluent record value.
 func encode(t testing.TB, id int, sch avro.Schema, v any) []byte {
 	t.Helper()
-	body, err := avro.Marshal(sch, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(codec.AppendHeader(nil, id), body...)
+	return testkit.Encode(t, id, sch, v)
 }
 
 // compileJob parses and compiles a job given inline; file places it (and so

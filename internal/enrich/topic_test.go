@@ -19,7 +19,7 @@ import (
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/enrich"
 	"github.com/rdgraph/rdg/internal/kafka"
-	"github.com/rdgraph/rdg/internal/registry"
+	"github.com/rdgraph/rdg/internal/testkit"
 )
 
 const titleSchema = `{"type":"record","name":"Title","namespace":"rdg.test","fields":[
@@ -43,23 +43,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
 	ctx := testCtx(t)
-	srv, err := registry.New(ctx, registry.Seeds(c.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	reg, err := sr.NewClient(sr.URLs(hs.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
+	kit := testkit.NewEnv(t)
+	c, reg, hs := kit.Cluster, kit.Reg, kit.HTTP
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)

@@ -15,22 +15,13 @@ import (
 	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/testkit"
 )
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, state)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
+	testkit.Await(t, timeout, what, cond)
 }
 
 const runJob = `name: visits
