@@ -12,6 +12,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/testkit"
 )
 
 // Avro bombs through the job's decoder: a record whose arrays, maps,
@@ -65,9 +66,9 @@ func varints(vs ...int64) []byte {
 }
 
 func TestProcessRefusesAvroBombs(t *testing.T) {
-	e := newTestEnv(t)
-	id, _ := e.register(t, "poison-value", poisonSchema)
-	schemas := codec.NewSchemas(e.reg)
+	e := testkit.NewEnv(t)
+	id, _ := e.Register(t, "poison-value", poisonSchema)
+	schemas := codec.NewSchemas(e.Reg)
 	file := filepath.Join("testdata", "bounds", "job.yaml")
 	const nodes = "nodes: [{type: account, id: id}]\ntuning: {max_record_items: 1000}\n"
 	jobs := map[string]*Job{
@@ -95,7 +96,7 @@ func TestProcessRefusesAvroBombs(t *testing.T) {
 	}
 	for jname, j := range jobs {
 		proc := NewProcessor(j, schemas)
-		ctx := testCtx(t)
+		ctx := testkit.Ctx(t)
 		var out graph.Batch
 		good := append(codec.AppendHeader(nil, id), poisonBody(-1, nil)...)
 		if _, err := proc.Process(ctx, good, recordTS, &out); err != nil || len(out.Nodes) != 1 || out.Nodes[0].ID != "m-1" {
@@ -123,11 +124,11 @@ func TestProcessRefusesAvroBombs(t *testing.T) {
 // The fast path's string and bytes fields are bounded the same way: a
 // length past the end makes it fall back, and the check names the field.
 func TestProcessFastPathRefusesLongStrings(t *testing.T) {
-	e := newTestEnv(t)
-	id, _ := e.register(t, "flat-value", `{"type":"record","name":"Flat","fields":[{"name":"id","type":"string"},{"name":"b","type":"bytes"}]}`)
+	e := testkit.NewEnv(t)
+	id, _ := e.Register(t, "flat-value", `{"type":"record","name":"Flat","fields":[{"name":"id","type":"string"},{"name":"b","type":"bytes"}]}`)
 	j := compileJob(t, "inline.yaml", "name: f\nsource: {topic: flat}\nnodes: [{type: account, id: id}]\n")
-	proc := NewProcessor(j, codec.NewSchemas(e.reg))
-	ctx := testCtx(t)
+	proc := NewProcessor(j, codec.NewSchemas(e.Reg))
+	ctx := testkit.Ctx(t)
 	var out graph.Batch
 	for _, c := range []struct {
 		body []byte

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
+	"github.com/rdgraph/rdg/internal/testkit"
 )
 
 const eventSchema = `{"type":"record","name":"Event","namespace":"rdg.test","fields":[
@@ -61,19 +62,19 @@ func baseEvent() event {
 // procEnv is a registry holding eventSchema and a function that runs a job
 // over one event through a Processor resolving schemas with codec.Schemas.
 type procEnv struct {
-	*testEnv
+	*testkit.Env
 	id  int
 	sch avro.Schema
 }
 
 func newProcEnv(t *testing.T) *procEnv {
-	e := newTestEnv(t)
-	id, sch := e.register(t, "events-value", eventSchema)
-	return &procEnv{testEnv: e, id: id, sch: sch}
+	e := testkit.NewEnv(t)
+	id, sch := e.Register(t, "events-value", eventSchema)
+	return &procEnv{Env: e, id: id, sch: sch}
 }
 
 func (p *procEnv) processor(j *Job) *Processor {
-	proc := NewProcessor(j, codec.NewSchemas(p.reg))
+	proc := NewProcessor(j, codec.NewSchemas(p.Reg))
 	proc.Now = func() time.Time { return processTS }
 	return proc
 }
@@ -82,7 +83,7 @@ func (p *procEnv) run(t *testing.T, jobSrc string, ev event) (graph.Batch, bool,
 	t.Helper()
 	j := compileJob(t, "inline.yaml", jobSrc)
 	var out graph.Batch
-	filtered, err := p.processor(j).Process(testCtx(t), encode(t, p.id, p.sch, ev), recordTS, &out)
+	filtered, err := p.processor(j).Process(testkit.Ctx(t), testkit.Encode(t, p.id, p.sch, ev), recordTS, &out)
 	return out, filtered, err
 }
 
@@ -327,10 +328,10 @@ func TestProcessErrorAppendsNothing(t *testing.T) {
 	out := graph.Batch{Nodes: []graph.Node{{NodeRef: graph.NodeRef{Type: "earlier", ID: "1"}}}}
 	ev := baseEvent()
 	ev.Note = strp("e-1")
-	if _, err := proc.Process(testCtx(t), encode(t, p.id, p.sch, ev), recordTS, &out); err != nil || len(out.Nodes) != 3 {
+	if _, err := proc.Process(testkit.Ctx(t), testkit.Encode(t, p.id, p.sch, ev), recordTS, &out); err != nil || len(out.Nodes) != 3 {
 		t.Fatalf("good record: %v, %d nodes", err, len(out.Nodes))
 	}
-	_, err := proc.Process(testCtx(t), encode(t, p.id, p.sch, baseEvent()), recordTS, &out)
+	_, err := proc.Process(testkit.Ctx(t), testkit.Encode(t, p.id, p.sch, baseEvent()), recordTS, &out)
 	wantStageError(t, err, StageMap, p.id, "nodes[1] (episode) id: empty node id")
 	if len(out.Nodes) != 3 || out.Nodes[0].Type != "earlier" || out.Nodes[2].ID != "e-1" {
 		t.Fatalf("after a failed record out.Nodes = %+v", out.Nodes)
@@ -341,7 +342,7 @@ func TestProcessDecodeErrors(t *testing.T) {
 	p := newProcEnv(t)
 	j := compileJob(t, "inline.yaml", header+"nodes: [{type: account, id: member_id}]\n")
 	proc := p.processor(j)
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	var out graph.Batch
 
 	for _, garbage := range [][]byte{nil, []byte("hello"), []byte(`{"member_id":"m-1"}`), {1, 0, 0, 0, 1, 2}} {
@@ -352,7 +353,7 @@ func TestProcessDecodeErrors(t *testing.T) {
 		}
 	}
 
-	_, body, _ := codec.SplitHeader(encode(t, p.id, p.sch, baseEvent()))
+	_, body, _ := codec.SplitHeader(testkit.Encode(t, p.id, p.sch, baseEvent()))
 	_, err := proc.Process(ctx, append(codec.AppendHeader(nil, 9999), body...), recordTS, &out)
 	wantStageError(t, err, StageDecode, 9999, "9999")
 	var use *codec.UnknownSchemaError
@@ -366,7 +367,7 @@ func TestProcessDecodeErrors(t *testing.T) {
 	wantStageError(t, err, StageDecode, p.id, "avro body")
 
 	// A schema that is not a record cannot feed a job.
-	strID, _ := p.register(t, "strings-value", `"string"`)
+	strID, _ := p.Register(t, "strings-value", `"string"`)
 	_, err = proc.Process(ctx, append(codec.AppendHeader(nil, strID), 2, 'x'), recordTS, &out)
 	wantStageError(t, err, StageDecode, strID, "want a record")
 	if out.Len() != 0 {
@@ -380,10 +381,10 @@ func TestProcessRegistryDown(t *testing.T) {
 	p := newProcEnv(t)
 	j := compileJob(t, "inline.yaml", header+"nodes: [{type: account, id: member_id}]\n")
 	proc := p.processor(j)
-	value := encode(t, p.id, p.sch, baseEvent())
-	p.http.Close()
+	value := testkit.Encode(t, p.id, p.sch, baseEvent())
+	p.HTTP.Close()
 	var out graph.Batch
-	_, err := proc.Process(testCtx(t), value, recordTS, &out)
+	_, err := proc.Process(testkit.Ctx(t), value, recordTS, &out)
 	wantStageError(t, err, StageDecode, p.id, "")
 	if !errors.Is(err, codec.ErrRegistryUnavailable) {
 		t.Fatalf("registry down: %v, want ErrRegistryUnavailable", err)
@@ -418,13 +419,13 @@ type visitV1Rec struct {
 }
 
 func TestProcessSchemaEvolution(t *testing.T) {
-	e := newTestEnv(t)
-	v1ID, v1 := e.register(t, "visits-value", visitV1)
-	v2ID, v2 := e.register(t, "visits-value", visitV2)
+	e := testkit.NewEnv(t)
+	v1ID, v1 := e.Register(t, "visits-value", visitV1)
+	v2ID, v2 := e.Register(t, "visits-value", visitV2)
 	if v1ID == v2ID {
 		t.Fatal("v2 got v1's id")
 	}
-	schemas := codec.NewSchemas(e.reg)
+	schemas := codec.NewSchemas(e.Reg)
 	file := filepath.Join("testdata", "process", "job.yaml")
 
 	// The job reads with v1 (its source.schema); producers moved to v2.
@@ -434,10 +435,10 @@ func TestProcessSchemaEvolution(t *testing.T) {
 		t.Fatal("no reader schema")
 	}
 	proc := NewProcessor(j, schemas)
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	for _, value := range [][]byte{
-		encode(t, v1ID, v1, visitV1Rec{MemberID: "m-1", TitleID: "t-1"}),
-		encode(t, v2ID, v2, visitV2Rec{MemberID: "m-1", TitleID: "t-1", DeviceID: "d-1"}),
+		testkit.Encode(t, v1ID, v1, visitV1Rec{MemberID: "m-1", TitleID: "t-1"}),
+		testkit.Encode(t, v2ID, v2, visitV2Rec{MemberID: "m-1", TitleID: "t-1", DeviceID: "d-1"}),
 	} {
 		var out graph.Batch
 		if _, err := proc.Process(ctx, value, recordTS, &out); err != nil {
@@ -452,7 +453,7 @@ func TestProcessSchemaEvolution(t *testing.T) {
 	j = compileJob(t, file, "name: visits\nsource: {topic: visits, schema: reader_country.avsc}\n"+
 		"nodes: [{type: account, id: member_id, props: {country: country}}]\n")
 	var out graph.Batch
-	if _, err := NewProcessor(j, schemas).Process(ctx, encode(t, v1ID, v1, visitV1Rec{MemberID: "m-2", TitleID: "t"}), recordTS, &out); err != nil {
+	if _, err := NewProcessor(j, schemas).Process(ctx, testkit.Encode(t, v1ID, v1, visitV1Rec{MemberID: "m-2", TitleID: "t"}), recordTS, &out); err != nil {
 		t.Fatal(err)
 	}
 	if len(out.Nodes) != 1 || out.Nodes[0].Props["country"].Value != "ZZ" {
@@ -461,8 +462,8 @@ func TestProcessSchemaEvolution(t *testing.T) {
 
 	// A writer that cannot be read with the reader is a decode error that
 	// names the writer's id.
-	brokenID, broken := e.register(t, "broken-value", visitBroken)
-	_, err := proc.Process(ctx, encode(t, brokenID, broken, map[string]any{"member_id": int64(1), "title_id": "t"}), recordTS, &out)
+	brokenID, broken := e.Register(t, "broken-value", visitBroken)
+	_, err := proc.Process(ctx, testkit.Encode(t, brokenID, broken, map[string]any{"member_id": int64(1), "title_id": "t"}), recordTS, &out)
 	wantStageError(t, err, StageDecode, brokenID, "cannot be read with the job's reader schema")
 }
 
@@ -521,7 +522,7 @@ func TestProcessTimeBounds(t *testing.T) {
 			ev := baseEvent()
 			ev.TSLong = tc.ts
 			var out graph.Batch
-			_, err := p.processor(j).Process(testCtx(t), encode(t, p.id, p.sch, ev), tc.recordTS, &out)
+			_, err := p.processor(j).Process(testkit.Ctx(t), testkit.Encode(t, p.id, p.sch, ev), tc.recordTS, &out)
 			if tc.wantErr != "" {
 				wantStageError(t, err, StageTime, p.id, tc.wantErr)
 				if out.Len() != 0 {

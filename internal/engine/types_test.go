@@ -17,6 +17,7 @@ import (
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/graph"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/testkit"
 )
 
 // typeCase is one row of the README's table of Avro types in expressions:
@@ -51,8 +52,8 @@ func loadTypeCases(t *testing.T) []typeCase {
 // without a reader schema, and through both record decoders: the fast
 // path, and hamba's (which an array field in the record forces).
 func TestAvroTypesInExpressions(t *testing.T) {
-	e := newTestEnv(t)
-	ctx := testCtx(t)
+	e := testkit.NewEnv(t)
+	ctx := testkit.Ctx(t)
 	for i, tc := range loadTypeCases(t) {
 		fieldSchema, err := avro.ParseBytesWithCache(tc.Type, "", &avro.SchemaCache{})
 		if err != nil {
@@ -71,8 +72,8 @@ func TestAvroTypesInExpressions(t *testing.T) {
 				rec["pad"] = []any{}
 			}
 			schemaText := fmt.Sprintf(`{"type": "record", "name": "Row%d", "fields": %s}`, i, fields)
-			id, sch := e.register(t, fmt.Sprintf("row%d-%s-value", i, decoder), schemaText)
-			body := encode(t, id, sch, rec)
+			id, sch := e.Register(t, fmt.Sprintf("row%d-%s-value", i, decoder), schemaText)
+			body := testkit.Encode(t, id, sch, rec)
 			dir := t.TempDir()
 			if err := os.WriteFile(filepath.Join(dir, "row.avsc"), []byte(schemaText), 0o644); err != nil {
 				t.Fatal(err)
@@ -97,7 +98,7 @@ func TestAvroTypesInExpressions(t *testing.T) {
 							t.Fatalf("checker types %s as %v, want %T", tc.Field, env[tc.Field], want)
 						}
 					}
-					p := NewProcessor(j, codec.NewSchemas(e.reg))
+					p := NewProcessor(j, codec.NewSchemas(e.Reg))
 					var out graph.Batch
 					if _, err := p.Process(ctx, body, time.Now(), &out); err != nil {
 						t.Fatalf("%s: %v", tc.Example, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/testkit"
 )
 
 // heldProducer keeps every record's promise until answer calls it: a
@@ -52,13 +53,13 @@ func (h *heldProducer) waiting() int {
 // epoch and every earlier one, is acknowledged; points are released in
 // order with the latest offsets winning; a failure releases nothing.
 func TestCommitPointsWaitForOutput(t *testing.T) {
-	e := newTestEnv(t)
-	ctx := testCtx(t)
-	id, sch := e.register(t, codec.Subject("member.visits"), visitV1)
+	e := testkit.NewEnv(t)
+	ctx := testkit.Ctx(t)
+	id, sch := e.Register(t, codec.Subject("member.visits"), visitV1)
 	j := compileJob(t, "inline.yaml", runJob)
 	prod := &heldProducer{}
 	w := &worker{job: j, log: slog.New(slog.DiscardHandler), processed: map[int32]int64{}, issued: map[int32]int64{}}
-	w.chain = NewChain(j, ChainConfig{Schemas: codec.NewSchemas(e.reg), Elements: codec.NewElements(e.reg), Producer: prod})
+	w.chain = NewChain(j, ChainConfig{Schemas: codec.NewSchemas(e.Reg), Elements: codec.NewElements(e.Reg), Producer: prod})
 	w.commits = NewMetrics(nil).Commits.WithLabelValues(j.Spec.Name)
 
 	next := int64(0)
@@ -66,7 +67,7 @@ func TestCommitPointsWaitForOutput(t *testing.T) {
 		t.Helper()
 		for range n {
 			rec := &kgo.Record{Topic: "member.visits", Partition: 0, Offset: next, Timestamp: time.Now(),
-				Value: encode(t, id, sch, visitV1Rec{MemberID: fmt.Sprintf("m-%d", next), TitleID: "t-1"})}
+				Value: testkit.Encode(t, id, sch, visitV1Rec{MemberID: fmt.Sprintf("m-%d", next), TitleID: "t-1"})}
 			if err := w.chain.Ingest(ctx, rec, time.Now()); err != nil {
 				t.Fatal(err)
 			}

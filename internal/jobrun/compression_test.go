@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rdgraph/rdg/internal/codec"
+	"github.com/rdgraph/rdg/internal/testkit"
 )
 
 // TestRunCompression runs a job per tuning.compression value against a
@@ -18,9 +19,9 @@ import (
 // fetched records' attributes: the setting reaches the wire, and none
 // means uncompressed batches a consumer without codecs can read.
 func TestRunCompression(t *testing.T) {
-	e := newTestEnv(t)
-	ctx := testCtx(t)
-	seeds := e.cluster.ListenAddrs()
+	e := testkit.NewEnv(t)
+	ctx := testkit.Ctx(t)
+	seeds := e.Cluster.ListenAddrs()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	if err != nil {
 		t.Fatal(err)
@@ -49,13 +50,13 @@ func TestRunCompression(t *testing.T) {
 			if _, err := adm.CreateTopic(ctx, 1, 1, nil, source); err != nil {
 				t.Fatal(err)
 			}
-			id, sch := e.register(t, codec.Subject(source), visitV1)
+			id, sch := e.Register(t, codec.Subject(source), visitV1)
 			// Repetitive properties, so that every codec shrinks a batch
 			// (franz-go sends a batch uncompressed when compressing it
 			// would not make it smaller).
 			var recs []*kgo.Record
 			for i := range n {
-				v := encode(t, id, sch, visitV1Rec{MemberID: fmt.Sprintf("m-%d", i), TitleID: strings.Repeat("the same title ", 20)})
+				v := testkit.Encode(t, id, sch, visitV1Rec{MemberID: fmt.Sprintf("m-%d", i), TitleID: strings.Repeat("the same title ", 20)})
 				recs = append(recs, &kgo.Record{Topic: source, Value: v})
 			}
 			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
@@ -69,7 +70,7 @@ func TestRunCompression(t *testing.T) {
 			runCtx, stop := context.WithCancel(ctx)
 			done := make(chan error, 1)
 			go func() {
-				done <- Run(runCtx, j, RunConfig{Seeds: seeds, Registry: e.reg, GraphPartitions: 1, Logger: slog.New(slog.DiscardHandler)})
+				done <- Run(runCtx, j, RunConfig{Seeds: seeds, Registry: e.Reg, GraphPartitions: 1, Logger: slog.New(slog.DiscardHandler)})
 			}()
 			defer func() {
 				stop()

@@ -20,6 +20,7 @@ import (
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/testkit"
 )
 
 const blobSchema = `{"type":"record","name":"Blob","namespace":"rdg.test","fields":[
@@ -47,7 +48,7 @@ nodes:
 // publishEnv is a broker and registry with the blobs source topic (one
 // partition) and a function producing records to it.
 type publishEnv struct {
-	*testEnv
+	*testkit.Env
 	seeds   []string
 	adm     *kadm.Client
 	cl      *kgo.Client
@@ -58,8 +59,8 @@ type publishEnv struct {
 const blobTopic = "member.blobs"
 
 func newPublishEnv(t *testing.T) *publishEnv {
-	e := &publishEnv{testEnv: newTestEnv(t)}
-	e.seeds = e.cluster.ListenAddrs()
+	e := &publishEnv{Env: testkit.NewEnv(t)}
+	e.seeds = e.Cluster.ListenAddrs()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.seeds...), kgo.ProducerBatchMaxBytes(4<<20))
 	if err != nil {
 		t.Fatal(err)
@@ -67,18 +68,18 @@ func newPublishEnv(t *testing.T) *publishEnv {
 	t.Cleanup(cl.Close)
 	e.cl, e.adm = cl, kadm.NewClient(cl)
 	ten := "10485760"
-	if _, err := e.adm.CreateTopic(testCtx(t), 1, 1, map[string]*string{"max.message.bytes": &ten}, blobTopic); err != nil {
+	if _, err := e.adm.CreateTopic(testkit.Ctx(t), 1, 1, map[string]*string{"max.message.bytes": &ten}, blobTopic); err != nil {
 		t.Fatal(err)
 	}
-	id, sch := e.register(t, codec.Subject(blobTopic), blobSchema)
+	id, sch := e.Register(t, codec.Subject(blobTopic), blobSchema)
 	e.id = id
 	e.produce = func(t *testing.T, recs ...blobRec) {
 		t.Helper()
 		var krs []*kgo.Record
 		for _, r := range recs {
-			krs = append(krs, &kgo.Record{Topic: blobTopic, Value: encode(t, id, sch, r)})
+			krs = append(krs, &kgo.Record{Topic: blobTopic, Value: testkit.Encode(t, id, sch, r)})
 		}
-		if err := cl.ProduceSync(testCtx(t), krs...).FirstErr(); err != nil {
+		if err := cl.ProduceSync(testkit.Ctx(t), krs...).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,7 +93,7 @@ func (e *publishEnv) run(t *testing.T, j *engine.Job, reg prometheus.Registerer)
 	errc, done := make(chan error, 1), make(chan struct{})
 	go func() {
 		defer close(done)
-		errc <- Run(ctx, j, RunConfig{Seeds: e.seeds, Registry: e.reg, GraphPartitions: 1,
+		errc <- Run(ctx, j, RunConfig{Seeds: e.seeds, Registry: e.Reg, GraphPartitions: 1,
 			Metrics: NewMetrics(reg), Logger: slog.New(slog.DiscardHandler)})
 	}()
 	t.Cleanup(func() {
@@ -106,7 +107,7 @@ func (e *publishEnv) run(t *testing.T, j *engine.Job, reg prometheus.Registerer)
 // none.
 func (e *publishEnv) committed(t *testing.T, group string) int64 {
 	t.Helper()
-	offs, err := e.adm.FetchOffsets(testCtx(t), group)
+	offs, err := e.adm.FetchOffsets(testkit.Ctx(t), group)
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		return 0 // nothing committed yet
 	}
@@ -123,7 +124,7 @@ func (e *publishEnv) committed(t *testing.T, group string) int64 {
 // if it stops or a deadline passes.
 func (e *publishEnv) awaitCommitted(t *testing.T, errc <-chan error, want int64) {
 	t.Helper()
-	eventually(t, 30*time.Second, fmt.Sprintf("offset %d committed", want), func() (bool, string) {
+	testkit.Await(t, 30*time.Second, fmt.Sprintf("offset %d committed", want), func() (bool, string) {
 		select {
 		case err := <-errc:
 			t.Fatalf("job stopped: %v", err)
@@ -142,7 +143,7 @@ func readCommitted(t *testing.T, seeds []string, topic string, n int) []*kgo.Rec
 
 // endOffset is topic's end offset (partition 0 and any other summed).
 func (e *publishEnv) endOffset(t *testing.T, topic string) int64 {
-	ends, err := e.adm.ListEndOffsets(testCtx(t), topic)
+	ends, err := e.adm.ListEndOffsets(testkit.Ctx(t), topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func TestOversizedElementDeadLettered(t *testing.T) {
 				!strings.Contains(h[codec.HeaderError], "MESSAGE_TOO_LARGE") || !strings.Contains(h[codec.HeaderError], "exceeds the producer's max record bytes") {
 				t.Fatalf("dead letter headers %v", h)
 			}
-			n, err := codec.NewElements(e.reg).DecodeNode(testCtx(t), dl.Value)
+			n, err := codec.NewElements(e.Reg).DecodeNode(testkit.Ctx(t), dl.Value)
 			if err != nil || n.ID != "m-big" || string(dl.Key) != "m-big" || n.Props["a"].Value != blob || n.Props["b"].Value != blob {
 				t.Fatalf("dead letter value (%d bytes) is not the element: node %s, key %q, err %v", len(dl.Value), n.NodeRef, dl.Key, err)
 			}
@@ -232,7 +233,7 @@ func TestRefusedElementDeadLettered(t *testing.T) {
 			}
 			recs[17].MemberID = "poison"
 			e.produce(t, recs...)
-			e.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: codec.NodeTopic("account"), Err: kerr.InvalidRecord, Count: -1,
+			e.Cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: codec.NodeTopic("account"), Err: kerr.InvalidRecord, Count: -1,
 				When: recordsContain("poison")})
 			errc := e.run(t, compileJob(t, "inline.yaml", blobJob(delivery)), nil)
 			e.awaitCommitted(t, errc, 30)
@@ -260,7 +261,7 @@ func TestRefusedElementDeadLettered(t *testing.T) {
 func TestBrokerFailureIsNotDeadLettered(t *testing.T) {
 	e := newPublishEnv(t)
 	e.produce(t, blobRec{"m-0", "v"}, blobRec{"m-1", "v"})
-	e.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: codec.NodeTopic("account"), Err: kerr.UnknownServerError, Count: -1})
+	e.Cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: codec.NodeTopic("account"), Err: kerr.UnknownServerError, Count: -1})
 	errc := e.run(t, compileJob(t, "inline.yaml", blobJob(job.DeliveryAtLeastOnce)), nil)
 	select {
 	case err := <-errc:
@@ -287,20 +288,20 @@ func TestLagWithoutCommit(t *testing.T) {
 	e.produce(t, blobRec{"m-0", "v"}, blobRec{"m-1", "v"}, blobRec{"m-2", "v"})
 	j := compileJob(t, "inline.yaml", blobJob(job.DeliveryAtLeastOnce))
 	base := map[int32]int64{0: 0}
-	if lag, err := Lag(testCtx(t), e.adm, j, base); err != nil || lag != 3 {
+	if lag, err := Lag(testkit.Ctx(t), e.adm, j, base); err != nil || lag != 3 {
 		t.Fatalf("lag with no commit = %d (%v), want 3", lag, err)
 	}
 	latest := compileJob(t, "inline.yaml", strings.Replace(blobJob(job.DeliveryAtLeastOnce), "{topic: member.blobs}", "{topic: member.blobs, start: latest}", 1))
 	e.produce(t, blobRec{"m-3", "v"}, blobRec{"m-4", "v"})
-	if lag, err := Lag(testCtx(t), e.adm, latest, map[int32]int64{0: 3}); err != nil || lag != 2 {
+	if lag, err := Lag(testkit.Ctx(t), e.adm, latest, map[int32]int64{0: 3}); err != nil || lag != 2 {
 		t.Fatalf("lag of a job started at the end (3) = %d (%v), want 2", lag, err)
 	}
 	offs := kadm.Offsets{}
 	offs.Add(kadm.Offset{Topic: blobTopic, Partition: 0, At: 4, LeaderEpoch: -1})
-	if err := e.adm.CommitAllOffsets(testCtx(t), Group("blobs"), offs); err != nil {
+	if err := e.adm.CommitAllOffsets(testkit.Ctx(t), Group("blobs"), offs); err != nil {
 		t.Fatal(err)
 	}
-	if lag, err := Lag(testCtx(t), e.adm, j, base); err != nil || lag != 1 {
+	if lag, err := Lag(testkit.Ctx(t), e.adm, j, base); err != nil || lag != 1 {
 		t.Fatalf("lag after a commit at 4 of 5 = %d (%v), want 1", lag, err)
 	}
 }
@@ -311,13 +312,13 @@ func TestLagWithoutCommit(t *testing.T) {
 // producer would send goes without its value at once.
 func TestDeadLetterWithoutValue(t *testing.T) {
 	e := newPublishEnv(t)
-	if err := e.cl.ProduceSync(testCtx(t),
+	if err := e.cl.ProduceSync(testkit.Ctx(t),
 		&kgo.Record{Topic: blobTopic, Key: []byte("k1"), Value: []byte("not avro: POISONVALUE")},
 		&kgo.Record{Topic: blobTopic, Key: []byte("k2"), Value: []byte("not avro either")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	e.produce(t, blobRec{"m-2", "v"})
-	e.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: job.DeadLetterTopic("blobs"), Err: kerr.InvalidRecord, Count: -1,
+	e.Cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: job.DeadLetterTopic("blobs"), Err: kerr.InvalidRecord, Count: -1,
 		When: recordsContain("POISONVALUE")})
 	errc := e.run(t, compileJob(t, "inline.yaml", blobJob(job.DeliveryAtLeastOnce)), nil)
 	e.awaitCommitted(t, errc, 3)
@@ -336,10 +337,10 @@ func TestDeadLetterWithoutValue(t *testing.T) {
 	// Too large for the producer: left out without a round trip.
 	j := compileJob(t, "inline.yaml", blobJob(job.DeliveryAtLeastOnce))
 	prod := &heldProducer{}
-	c := NewChain(j, ChainConfig{Schemas: codec.NewSchemas(e.reg), Elements: codec.NewElements(e.reg), Producer: prod, MaxDeadLetterBytes: 1000})
+	c := NewChain(j, ChainConfig{Schemas: codec.NewSchemas(e.Reg), Elements: codec.NewElements(e.Reg), Producer: prod, MaxDeadLetterBytes: 1000})
 	big := &kgo.Record{Topic: blobTopic, Partition: 0, Offset: 9, Key: []byte("k"), Value: bytes.Repeat([]byte{1}, 5000),
 		Headers: []kgo.RecordHeader{{Key: "trace", Value: bytes.Repeat([]byte{2}, 5000)}}}
-	if err := c.Ingest(testCtx(t), big, time.Now()); err != nil {
+	if err := c.Ingest(testkit.Ctx(t), big, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	dl := prod.recs[0]

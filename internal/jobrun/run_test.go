@@ -18,12 +18,6 @@ import (
 	"github.com/rdgraph/rdg/internal/testkit"
 )
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	testkit.Await(t, timeout, what, cond)
-}
-
 const runJob = `name: visits
 source: {topic: member.visits}
 filter: title_id != "skip"
@@ -38,9 +32,9 @@ edges:
 // receive the nodes and edges, bad records go to the dead-letter topic, and
 // the source offsets are committed, never ahead of the output they cover.
 func TestRun(t *testing.T) {
-	e := newTestEnv(t)
-	ctx := testCtx(t)
-	seeds := e.cluster.ListenAddrs()
+	e := testkit.NewEnv(t)
+	ctx := testkit.Ctx(t)
+	seeds := e.Cluster.ListenAddrs()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +45,7 @@ func TestRun(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 2, 1, nil, source); err != nil {
 		t.Fatal(err)
 	}
-	id, sch := e.register(t, codec.Subject(source), visitV1)
+	id, sch := e.Register(t, codec.Subject(source), visitV1)
 
 	// 10 good records over 2 partitions, one filtered, one garbage.
 	type produced struct {
@@ -62,11 +56,11 @@ func TestRun(t *testing.T) {
 	var recs []*kgo.Record
 	var kinds []int
 	for i := range 10 {
-		v := encode(t, id, sch, visitV1Rec{MemberID: fmt.Sprintf("m-%d", i%3), TitleID: fmt.Sprintf("t-%d", i%4)})
+		v := testkit.Encode(t, id, sch, visitV1Rec{MemberID: fmt.Sprintf("m-%d", i%3), TitleID: fmt.Sprintf("t-%d", i%4)})
 		recs = append(recs, &kgo.Record{Topic: source, Partition: int32(i % 2), Value: v})
 		kinds = append(kinds, 3)
 	}
-	recs = append(recs, &kgo.Record{Topic: source, Partition: 0, Value: encode(t, id, sch, visitV1Rec{MemberID: "m-x", TitleID: "skip"})})
+	recs = append(recs, &kgo.Record{Topic: source, Partition: 0, Value: testkit.Encode(t, id, sch, visitV1Rec{MemberID: "m-x", TitleID: "skip"})})
 	kinds = append(kinds, 0)
 	recs = append(recs, &kgo.Record{Topic: source, Partition: 1, Value: []byte("not avro"), Key: []byte("k")})
 	kinds = append(kinds, 1)
@@ -83,7 +77,7 @@ func TestRun(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(runCtx, j, RunConfig{Seeds: seeds, Registry: e.reg, GraphPartitions: 1,
+		done <- Run(runCtx, j, RunConfig{Seeds: seeds, Registry: e.Reg, GraphPartitions: 1,
 			Logger: slog.New(slog.DiscardHandler)})
 	}()
 	stopped := false
@@ -114,7 +108,7 @@ func TestRun(t *testing.T) {
 	for _, p := range prods {
 		wantTotal += int64(p.elements)
 	}
-	eventually(t, 20*time.Second, "offsets committed up to the end of the source", func() (bool, string) {
+	testkit.Await(t, 20*time.Second, "offsets committed up to the end of the source", func() (bool, string) {
 		select {
 		case err := <-done:
 			stopped = true
@@ -155,7 +149,7 @@ func TestRun(t *testing.T) {
 	// The graph topics hold exactly the expected elements, decodable with
 	// the schemas in the registry.
 	got := readAll(t, seeds, outTopics, int(wantTotal))
-	el := codec.NewElements(e.reg)
+	el := codec.NewElements(e.Reg)
 	nodes := map[string]bool{}
 	edges := map[string]bool{}
 	for _, r := range got {
@@ -212,8 +206,8 @@ func TestRun(t *testing.T) {
 	// A restarted job resumes from the committed offsets: only the new
 	// records produce output.
 	more := []*kgo.Record{
-		{Topic: source, Partition: 0, Value: encode(t, id, sch, visitV1Rec{MemberID: "m-new", TitleID: "t-0"})},
-		{Topic: source, Partition: 1, Value: encode(t, id, sch, visitV1Rec{MemberID: "m-new", TitleID: "t-9"})},
+		{Topic: source, Partition: 0, Value: testkit.Encode(t, id, sch, visitV1Rec{MemberID: "m-new", TitleID: "t-0"})},
+		{Topic: source, Partition: 1, Value: testkit.Encode(t, id, sch, visitV1Rec{MemberID: "m-new", TitleID: "t-9"})},
 	}
 	if err := cl.ProduceSync(ctx, more...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -221,11 +215,11 @@ func TestRun(t *testing.T) {
 	runCtx2, stop2 := context.WithCancel(ctx)
 	done2 := make(chan error, 1)
 	go func() {
-		done2 <- Run(runCtx2, j, RunConfig{Seeds: seeds, Registry: e.reg, GraphPartitions: 1,
+		done2 <- Run(runCtx2, j, RunConfig{Seeds: seeds, Registry: e.Reg, GraphPartitions: 1,
 			Logger: slog.New(slog.DiscardHandler)})
 	}()
 	defer func() { stop2(); <-done2 }()
-	eventually(t, 20*time.Second, "the restarted job to commit the new records", func() (bool, string) {
+	testkit.Await(t, 20*time.Second, "the restarted job to commit the new records", func() (bool, string) {
 		offs, err := adm.FetchOffsets(ctx, Group("visits"))
 		if err != nil {
 			return false, err.Error()

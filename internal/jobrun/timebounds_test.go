@@ -11,6 +11,7 @@ import (
 	"github.com/rdgraph/rdg/internal/codec"
 	"github.com/rdgraph/rdg/internal/engine"
 	"github.com/rdgraph/rdg/internal/job"
+	"github.com/rdgraph/rdg/internal/testkit"
 )
 
 // A record whose event time is out of bounds goes to the dead-letter topic
@@ -18,18 +19,18 @@ import (
 // bound, and is counted; it contributes no element, so it cannot win a
 // later update's properties; the records around it are mapped as usual.
 func TestTimeBoundsDeadLetter(t *testing.T) {
-	e := newTestEnv(t)
-	ctx := testCtx(t)
-	id, sch := e.register(t, codec.Subject("member.visits"), visitV1)
+	e := testkit.NewEnv(t)
+	ctx := testkit.Ctx(t)
+	id, sch := e.Register(t, codec.Subject("member.visits"), visitV1)
 	j := compileJob(t, "inline.yaml", runJob)
 	prod := &heldProducer{}
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	c := NewChain(j, ChainConfig{Schemas: codec.NewSchemas(e.reg), Elements: codec.NewElements(e.reg), Producer: prod, Metrics: m})
+	c := NewChain(j, ChainConfig{Schemas: codec.NewSchemas(e.Reg), Elements: codec.NewElements(e.Reg), Producer: prod, Metrics: m})
 
 	now := time.Now()
 	future := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-	value := encode(t, id, sch, visitV1Rec{MemberID: "m-1", TitleID: "t-1"})
+	value := testkit.Encode(t, id, sch, visitV1Rec{MemberID: "m-1", TitleID: "t-1"})
 	for i, ts := range []time.Time{future, now} {
 		rec := &kgo.Record{Topic: "member.visits", Partition: 2, Offset: int64(40 + i), Key: []byte("k"), Value: value, Timestamp: ts}
 		if err := c.Ingest(ctx, rec, now); err != nil {
